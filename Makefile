@@ -1,0 +1,31 @@
+# Two entry points work on a fresh clone with only Python and make:
+#   make demo   -- set up .venv and run the demo
+#   make test   -- set up .venv and run every test (pytest, docs blocks, examples, mypy typing test)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench typecheck clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e . pytest pytest-timeout hypothesis mypy
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/demo.py
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
+	  if [ $$rc -ne 0 ]; then exit $$rc; fi
+	$(PY) -m mypy
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet dynaconf omegaconf
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .pytest_cache

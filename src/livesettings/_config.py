@@ -1,0 +1,120 @@
+"""``ReloadConfig`` (how a settings object reloads) and the environment/production rules.
+
+Environment variables that tune the library start with ``LIVESETTINGS_`` and are each read in a
+small ``_default_<option>()`` helper here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .exceptions import ProductionReloadError
+
+__all__ = ["ReloadConfig", "current_environment", "is_production"]
+
+_PRODUCTION = frozenset({"production", "prod"})
+
+
+def current_environment() -> str:
+    """``LIVESETTINGS_ENV``, else ``APP_ENV``, else ``ENVIRONMENT``, else ``"development"`` (lower-cased)."""
+    for name in ("LIVESETTINGS_ENV", "APP_ENV", "ENVIRONMENT"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value.lower()
+    return "development"
+
+
+def is_production(environment: str | None = None) -> bool:
+    """Whether ``environment`` (default: the current one) is ``production`` or ``prod``."""
+    return (environment or current_environment()).lower() in _PRODUCTION
+
+
+def _default_poll_interval_ms() -> int | None:
+    """``LIVESETTINGS_POLL=<ms>`` forces polling (for mounts without inotify); unset means events."""
+    raw = os.environ.get("LIVESETTINGS_POLL", "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        return 1000
+    return max(value, 10)
+
+
+@dataclass(frozen=True)
+class ReloadConfig:
+    """How a settings object reloads. Set it as the ``reload_config`` class attribute.
+
+    Args:
+        enabled: watch sources and reload on change. ``None`` (default) means on, except in
+            production where it is off. ``True`` in production raises
+            [ProductionReloadError][livesettings.exceptions.ProductionReloadError] unless
+            ``allow_in_production`` is also set.
+        allow_in_production: the explicit opt-in for hot reload in production (ConfigMap
+            updates, secret rotation). Trust checks then always apply and every change is audited.
+        debounce_ms: quiet window after the last file event before reloading; ``0`` reloads as
+            soon as the OS reports a complete write.
+        max_wait_ms: a steady stream of events still reloads at least this often.
+        max_versions: how many versions the history keeps.
+        poll_interval_ms: poll instead of using OS events (NFS, Docker Desktop, WSL mounts);
+            ``LIVESETTINGS_POLL`` sets it from the environment.
+        safety_interval_s: a long-interval re-check that catches events the OS dropped.
+        ignore: extra file-name patterns to ignore on top of the editor artefacts list.
+        priority: file names or paths whose changes skip the debounce window.
+        allow_empty: accept an empty config file during a reload (by default an empty or
+            comment-only file is treated as a half-written one and rejected).
+        max_file_bytes: larger files are refused.
+        max_depth: deeper nesting is refused.
+        max_aliases: YAML documents with more alias references are refused.
+        allowed_roots: files must resolve (after symlinks) under one of these directories;
+            ``None`` means the directories the configured files are in.
+        failure_threshold: after this many rejected reloads in a row the circuit breaker opens.
+        breaker_cooldown_s: how long an open breaker waits before trying new content again.
+        dotenv_interpolate: expand ``${VAR}`` in ``.env`` files (python-dotenv's default).
+
+    Added in 0.1.
+    """
+
+    enabled: bool | None = None
+    allow_in_production: bool = False
+    debounce_ms: int = 100
+    max_wait_ms: int = 1000
+    max_versions: int = 10
+    poll_interval_ms: int | None = field(default_factory=_default_poll_interval_ms)
+    safety_interval_s: float = 60.0
+    ignore: tuple[str, ...] = ()
+    priority: tuple[str, ...] = ()
+    allow_empty: bool = False
+    max_file_bytes: int = 1_048_576
+    max_depth: int = 64
+    max_aliases: int = 100
+    allowed_roots: tuple[Path, ...] | None = None
+    failure_threshold: int = 5
+    breaker_cooldown_s: float = 30.0
+    dotenv_interpolate: bool = True
+
+    def __post_init__(self) -> None:
+        if self.debounce_ms < 0 or self.max_wait_ms < 0:
+            raise ValueError("debounce_ms and max_wait_ms must be >= 0")
+        if self.max_versions < 1:
+            raise ValueError("max_versions must be at least 1")
+        if self.failure_threshold < 1:
+            raise ValueError("failure_threshold must be at least 1")
+
+    def watching(self, environment: str | None = None) -> bool:
+        """Whether file watching should run in ``environment``; raises on an unsafe request.
+
+        Raises:
+            ProductionReloadError: ``enabled=True`` in production without ``allow_in_production``.
+        """
+        prod = is_production(environment)
+        if self.enabled is None:
+            return not prod or self.allow_in_production
+        if self.enabled and prod and not self.allow_in_production:
+            raise ProductionReloadError(
+                "hot reload was requested in production; pass "
+                "ReloadConfig(enabled=True, allow_in_production=True) to opt in explicitly"
+            )
+        return self.enabled

@@ -1,0 +1,559 @@
+"""The reload engine: load → validate → diff → change rules → swap → record → notify → audit.
+
+One engine per settings object (the typed ``ReloadableSettings`` and the untyped providers share
+it). Reloads are serialised by one lock; the swap is a single reference assignment; handlers run
+after the lock is released, in commit order.
+"""
+
+from __future__ import annotations
+
+import enum
+import gc
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_settings import BaseSettings, SettingsError
+
+from . import _parsers
+from ._changes import Change, diff_snapshots, resolve
+from ._config import ReloadConfig, is_production
+from ._fields import Policy, collect_policies, policy_for
+from ._history import ConfigVersionManager, Version, new_version_id
+from ._notify import ConfigChangeNotifier, DeadLetter
+from ._sources import FileReader, FileState, LoadContext, activate
+from ._validate import ValidationResult, render_validation_error
+from .exceptions import ClosedError, ErrorDetail, FrozenFieldError, ReloadError
+
+__all__ = ["AtomicConfigStore", "Engine", "HotReloadLoader", "ReloadMetrics"]
+
+log = logging.getLogger("livesettings")
+audit = logging.getLogger("livesettings.audit")
+
+_MAX_REMEMBERED_REJECTIONS = 32
+
+
+class State(enum.Enum):
+    NEW = "new"
+    RUNNING = "running"
+    CLOSED = "closed"
+
+
+class AtomicConfigStore:
+    """The current version, swapped by one reference assignment (the brief's "Thread-Safe Store").
+
+    Readers take ``store.current`` without a lock and get an immutable snapshot; only the engine
+    writes, under its commit lock. ``publish`` is called inside the swap to move the façade's
+    attribute dict along with it.
+    """
+
+    __slots__ = ("_publish", "current")
+
+    def __init__(self, publish: Callable[[Version], None] | None = None) -> None:
+        self.current: Version | None = None
+        self._publish = publish
+
+    @property
+    def snapshot(self) -> Any:
+        """The current validated snapshot (``None`` before the first load)."""
+        current = self.current
+        return current.snapshot if current is not None else None
+
+    def swap(self, version: Version) -> None:
+        """Make ``version`` current."""
+        self.current = version
+        if self._publish is not None:
+            self._publish(version)
+
+
+@dataclass
+class ReloadMetrics:
+    """Counters for dashboards and health checks (read them; the engine writes them)."""
+
+    attempted: int = 0
+    applied: int = 0
+    rejected: int = 0
+    unchanged: int = 0
+    skipped_by_breaker: int = 0
+    consecutive_failures: int = 0
+    breaker_state: str = "closed"
+    last_reload_ms: float = 0.0
+    last_good_version: str | None = None
+
+
+class _GcPaused:
+    """Pause the cyclic GC around parse + validate: on large configs it dominates the time.
+
+    Reference-counted so overlapping pauses from several engines nest correctly.
+    """
+
+    _lock = threading.Lock()
+    _depth = 0
+    _was_enabled = False
+
+    def __enter__(self) -> None:
+        with _GcPaused._lock:
+            if _GcPaused._depth == 0:
+                _GcPaused._was_enabled = gc.isenabled()
+                gc.disable()
+            _GcPaused._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with _GcPaused._lock:
+            _GcPaused._depth -= 1
+            if _GcPaused._depth == 0 and _GcPaused._was_enabled:
+                gc.enable()
+
+
+class HotReloadLoader:
+    """Builds a validated candidate snapshot from the sources (the brief's "Config Loader")."""
+
+    def __init__(self, snapshot_cls: type[BaseSettings], init_kwargs: Mapping[str, Any], reader: FileReader, name: str):
+        self.snapshot_cls = snapshot_cls
+        self.init_kwargs = dict(init_kwargs)
+        self.reader = reader
+        self.name = name
+
+    def load(self, *, reloading: bool, prefetched: Mapping[Path, bytes | None] | None = None) -> tuple[Any, LoadContext]:
+        """Read every source and validate; raises [ReloadError][livesettings.ReloadError]."""
+        ctx = LoadContext(self.reader, reloading=reloading)
+        if prefetched:
+            ctx.prefetched = dict(prefetched)
+        kwargs = dict(self.init_kwargs)
+        # pydantic's own dotenv source would read .env before ours could check it: hand it None
+        # and let our DotEnvSource read the real setting from the context.
+        ctx.env_file = kwargs.pop("_env_file", self.snapshot_cls.model_config.get("env_file"))
+        kwargs["_env_file"] = None
+        with activate(ctx), _GcPaused():
+            try:
+                snapshot = self.snapshot_cls(**kwargs)
+            except ValidationError as exc:
+                raise render_validation_error(exc, self.snapshot_cls, ctx, what=self.name) from None
+            except ReloadError:
+                raise
+            except SettingsError as exc:
+                cause = exc.__cause__
+                if isinstance(cause, ReloadError):
+                    raise cause from None
+                raise ReloadError(f"cannot load {self.name}", [ErrorDetail(None, str(exc))]) from None
+            except RecursionError:
+                raise ReloadError(f"cannot load {self.name}", [ErrorDetail(None, "config is nested too deeply")]) from None
+        self._add_secret_files(ctx)
+        return snapshot, ctx
+
+    def secret_dirs(self) -> tuple[Path, ...]:
+        raw = self.init_kwargs.get("_secrets_dir") or self.snapshot_cls.model_config.get("secrets_dir")
+        if not raw:
+            return ()
+        items = [raw] if isinstance(raw, (str, os.PathLike)) else list(raw)
+        return tuple(Path(os.path.abspath(Path(p).expanduser())) for p in items)
+
+    def _add_secret_files(self, ctx: LoadContext) -> None:
+        for directory in self.secret_dirs():
+            if not directory.is_dir():
+                continue
+            for entry in sorted(directory.iterdir()):
+                if entry.name.startswith(".") or not entry.is_file():
+                    continue
+                data = ctx.prefetched.get(entry) if entry in ctx.prefetched else self.reader.read_bytes(entry)
+                digest = hashlib.blake2b(data, digest_size=16).hexdigest() if data is not None else None
+                ctx.files[entry] = FileState(entry, "secret", digest)
+
+
+def _set_path(tree: Any, parts: list[str], value: Any) -> Any:
+    """A copy of ``tree`` with ``value`` at ``parts``; only the ancestors are copied."""
+    if not parts:
+        return value
+    head, rest = parts[0], parts[1:]
+    if isinstance(tree, BaseModel):
+        copy = tree.model_copy()
+        child = copy.__dict__.get(head) if head in copy.__dict__ else (copy.__pydantic_extra__ or {}).get(head)
+        new_child = _set_path(child, rest, value)
+        if head in copy.__dict__:
+            copy.__dict__[head] = new_child
+        elif copy.__pydantic_extra__ is not None:
+            copy.__pydantic_extra__[head] = new_child
+        return copy
+    if isinstance(tree, dict):
+        copy_d = dict(tree)
+        copy_d[head] = _set_path(tree.get(head), rest, value)
+        return copy_d
+    return tree
+
+
+def _digest_inputs(files: Mapping[Path, str | None]) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for path in sorted(files):
+        h.update(str(path).encode("utf-8", "surrogateescape") + b"\0" + (files[path] or "-").encode())
+    for key, value in sorted(os.environ.items()):
+        h.update(key.encode("utf-8", "surrogateescape") + b"=" + value.encode("utf-8", "surrogateescape") + b"\0")
+    return h.hexdigest()
+
+
+class Engine:
+    """Owns one settings object's store, history, notifier, reader and watcher."""
+
+    def __init__(
+        self,
+        snapshot_cls: type[BaseSettings],
+        init_kwargs: Mapping[str, Any],
+        config: ReloadConfig,
+        *,
+        name: str,
+        publish: Callable[[Version], None] | None = None,
+        environment: str | None = None,
+        watch: bool | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.production = is_production(environment)
+        self.watching = config.watching(environment) if watch is None else watch
+        self.policies = collect_policies(snapshot_cls)
+        limits = _parsers.ParseLimits(
+            max_bytes=config.max_file_bytes, max_depth=config.max_depth, max_aliases=config.max_aliases
+        )
+        self.reader = FileReader(
+            limits=limits,
+            allowed_roots=config.allowed_roots,
+            allow_empty=config.allow_empty,
+            dotenv_interpolate=config.dotenv_interpolate,
+        )
+        self.loader = HotReloadLoader(snapshot_cls, init_kwargs, self.reader, name)
+        self.history = ConfigVersionManager(config.max_versions)
+        self.store = AtomicConfigStore(publish)
+        self.notifier = ConfigChangeNotifier()
+        self.metrics = ReloadMetrics()
+        self.pending_restart: dict[str, Change] = {}
+        self.last_error: ReloadError | None = None
+        self.state = State.NEW
+        self._lock = threading.Lock()
+        self._applied_inputs: str | None = None
+        self._rejected: OrderedDict[str, ReloadError] = OrderedDict()
+        self._breaker_open_until = 0.0
+        self._watcher: Any = None
+        self._number = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> Version:
+        """Load and validate for the first time (raises on invalid config), then start watching."""
+        snapshot, ctx = self.loader.load(reloading=False)
+        with self._lock:
+            version = self._new_version(snapshot, (), "initial")
+            self.history.append(version)
+            self.store.swap(version)
+            self._remember(ctx.files)
+            self.metrics.last_good_version = version.id
+            self.state = State.RUNNING
+        audit.info("%s: loaded version %s (initial)", self.name, version.id)
+        if self.watching:
+            self._start_watcher()
+        return version
+
+    def close(self) -> None:
+        """Stop watching and release threads (idempotent)."""
+        with self._lock:
+            if self.state is State.CLOSED:
+                return
+            self.state = State.CLOSED
+            watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.state is State.CLOSED
+
+    # -- watching ------------------------------------------------------------------------
+    def targets(self) -> list[Path]:
+        """Every file (and secrets directory) whose change may change the config."""
+        files = [p for p, st in self.reader.last_good.items() if st.fmt != "secret"]
+        return files + list(self.loader.secret_dirs())
+
+    def _start_watcher(self) -> None:
+        from ._watch import FileWatcher, WatchOptions  # noqa: PLC0415 - keeps import light when not watching
+
+        cfg = self.config
+        options = WatchOptions(
+            debounce_ms=cfg.debounce_ms,
+            max_wait_ms=cfg.max_wait_ms,
+            poll_interval_ms=cfg.poll_interval_ms,
+            safety_interval_s=cfg.safety_interval_s,
+            ignore=tuple(cfg.ignore),
+        )
+        targets = self.targets()
+        priority = [p for p in targets if p.name in cfg.priority or str(p) in cfg.priority]
+        watcher = FileWatcher(targets, self._on_files_changed, options, priority=priority, name=self.name)
+        with self._lock:
+            if self.state is State.CLOSED:
+                return
+            self._watcher = watcher
+        watcher.start()
+
+    def _on_files_changed(self, paths: Iterable[Path]) -> None:
+        before = set(self.targets())
+        try:
+            self.reload(source="file", trigger="watcher")
+        except ClosedError:
+            return
+        after = self.targets()
+        watcher = self._watcher
+        if watcher is not None and set(after) != before:
+            watcher.set_targets(after)
+
+    @property
+    def watcher(self) -> Any:
+        """The running file watcher, or ``None``."""
+        return self._watcher
+
+    def enable_watching(self) -> None:
+        """Start watching (idempotent); the caller checked the production rule."""
+        if self.state is State.CLOSED:
+            raise ClosedError(f"{self.name} is closed")
+        self.watching = True
+        if self._watcher is None and self.state is State.RUNNING:
+            self._start_watcher()
+
+    def disable_watching(self) -> None:
+        """Stop watching (idempotent); manual reloads still work."""
+        self.watching = False
+        with self._lock:
+            watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.close()
+
+    @property
+    def watch_status(self) -> Any:
+        watcher = self._watcher
+        return watcher.status if watcher is not None else None
+
+    # -- reload --------------------------------------------------------------------------
+    def _prefetch(self) -> tuple[dict[Path, bytes | None], str]:
+        data: dict[Path, bytes | None] = {}
+        digests: dict[Path, str | None] = {}
+        for path in self.reader.last_good:
+            raw = self.reader.read_bytes(path)
+            data[path] = raw
+            digests[path] = hashlib.blake2b(raw, digest_size=16).hexdigest() if raw is not None else None
+        return data, _digest_inputs(digests)
+
+    def reload(self, *, source: str = "reload", trigger: str = "manual") -> Version | None:
+        """Reload now. Returns the new version, or ``None`` if nothing changed.
+
+        Raises:
+            ReloadError: the candidate was rejected (manual trigger only); the current one stays.
+        """
+        if self.state is State.CLOSED:
+            raise ClosedError(f"{self.name} is closed")
+        manual = trigger == "manual"
+        now = time.monotonic()
+        if not manual and self._breaker_open_until > now:
+            self.metrics.skipped_by_breaker += 1
+            return None
+        error: ReloadError | None = None
+        version: Version | None = None
+        started = time.perf_counter()
+        with self._lock:
+            self.metrics.attempted += 1
+            try:
+                prefetched, quick = self._prefetch()
+                if quick == self._applied_inputs:
+                    self.metrics.unchanged += 1
+                    return None
+                known = self._rejected.get(quick)
+                if known is not None:  # the same rejected bytes: neither re-validated nor re-logged
+                    if manual:
+                        raise known
+                    return None
+                snapshot, ctx = self.loader.load(reloading=True, prefetched=prefetched)
+                inputs = _digest_inputs({p: st.digest for p, st in ctx.files.items()})
+                version = self._commit(snapshot, source, inputs, files=ctx.files)
+                self._rejected.pop(quick, None)
+                self._succeeded()
+            except ReloadError as exc:
+                error = exc
+                self._failed(exc, locals().get("quick"))
+            finally:
+                self.metrics.last_reload_ms = (time.perf_counter() - started) * 1000
+        if error is not None:
+            self.notifier.report_error(error)
+            if manual:
+                raise error
+            return None
+        self.deliver()
+        return version
+
+    def check(self) -> ValidationResult:
+        """Validate the sources as they are now, without applying anything (a dry run)."""
+        try:
+            snapshot, _ = self.loader.load(reloading=True)
+            current = self.store.snapshot
+            if current is not None:
+                changes = diff_snapshots(current, snapshot, share=False)
+                self._check_frozen(changes)
+        except ReloadError as exc:
+            return ValidationResult.from_error(exc)
+        return ValidationResult(True)
+
+    def _succeeded(self) -> None:
+        self.metrics.consecutive_failures = 0
+        self.metrics.breaker_state = "closed"
+        self._breaker_open_until = 0.0
+
+    def _failed(self, exc: ReloadError, inputs: str | None) -> None:
+        self.last_error = exc
+        self.metrics.rejected += 1
+        self.metrics.consecutive_failures += 1
+        if inputs is not None:
+            self._rejected[inputs] = exc
+            while len(self._rejected) > _MAX_REMEMBERED_REJECTIONS:
+                self._rejected.popitem(last=False)
+        current = self.store.current
+        last_good = current.id if current is not None else None
+        audit.warning("%s: rejected a candidate config, still serving %s: %s", self.name, last_good, exc)
+        if self.metrics.consecutive_failures >= self.config.failure_threshold:
+            self._breaker_open_until = time.monotonic() + self.config.breaker_cooldown_s
+            if self.metrics.breaker_state != "open":
+                log.warning(
+                    "%s: %d rejected reloads in a row; pausing file-triggered reloads for %.0f s",
+                    self.name, self.metrics.consecutive_failures, self.config.breaker_cooldown_s,
+                )
+            self.metrics.breaker_state = "open"
+
+    # -- commit --------------------------------------------------------------------------
+    def _check_frozen(self, changes: Iterable[Change]) -> None:
+        if not self.policies:
+            return
+        bad = []
+        for change in changes:
+            hit = policy_for(change.path, self.policies)
+            if hit is not None and hit[1] is Policy.FROZEN:
+                bad.append(ErrorDetail(change.path, f"is Frozen and cannot change at runtime ({change.describe()})"))
+        if bad:
+            error = FrozenFieldError(f"invalid change for {self.name}: frozen field changed", bad)
+            error.stage = "change rules"
+            raise error
+
+    def _apply_policies(self, snapshot: Any, old: Any, changes: tuple[Change, ...], *, in_place: bool) -> tuple[Any, tuple[Change, ...]]:
+        self._check_frozen(changes)
+        if not self.policies:
+            return snapshot, changes
+        restart: dict[str, Change] = {}
+        keep: set[str] = set()
+        live: list[Change] = []
+        for change in changes:
+            hit = policy_for(change.path, self.policies)
+            if hit is not None and hit[1] is Policy.RESTART:
+                restart[change.path] = change
+                keep.add(hit[0])
+            else:
+                live.append(change)
+        for path in sorted(keep):
+            running = resolve(old, path)
+            parts = path.split(".")
+            if in_place:
+                parent = resolve(snapshot, ".".join(parts[:-1]))
+                if isinstance(parent, BaseModel) and parts[-1] in parent.__dict__:
+                    parent.__dict__[parts[-1]] = running
+                elif isinstance(parent, dict):
+                    parent[parts[-1]] = running
+            else:
+                snapshot = _set_path(snapshot, parts, running)
+        for path, change in restart.items():
+            previous = self.pending_restart.get(path)
+            if previous is None or previous.new_value != change.new_value:
+                log.warning("%s: %s needs a restart to take effect; still running the old value", self.name, change.describe())
+        self.pending_restart = restart
+        return snapshot, tuple(live)
+
+    def _new_version(self, snapshot: Any, changes: tuple[Change, ...], source: str, **extra: Any) -> Version:
+        vid, stamp = new_version_id()
+        self._number += 1
+        return Version(vid, stamp, source, changes, number=self._number, snapshot=snapshot, **extra)
+
+    def _commit(
+        self,
+        snapshot: Any,
+        source: str,
+        inputs: str | None,
+        *,
+        files: Mapping[Path, FileState] | None = None,
+        restores: str | None = None,
+        reason: str | None = None,
+    ) -> Version | None:
+        """Diff, apply the change rules and swap. Call with ``self._lock`` held."""
+        current = self.store.current
+        assert current is not None
+        old = current.snapshot
+        fresh = restores is None  # a rollback target is published already: never mutate it
+        changes = diff_snapshots(old, snapshot, share=fresh)
+        snapshot, changes = self._apply_policies(snapshot, old, changes, in_place=fresh)
+        if files is not None:
+            self._remember(files)
+        if inputs is not None:
+            self._applied_inputs = inputs
+        if not changes:
+            self.metrics.unchanged += 1
+            return None
+        version = self._new_version(snapshot, changes, source, restores=restores, reason=reason, inputs=inputs)
+        self.history.append(version)
+        self.store.swap(version)
+        self.notifier.enqueue(version, old, snapshot, changes)
+        self.metrics.applied += 1
+        self.metrics.last_good_version = version.id
+        self.last_error = None if source != "rollback" else self.last_error
+        if audit.isEnabledFor(logging.INFO):
+            detail = "; ".join(c.describe() for c in changes[:20])
+            more = f" (+{len(changes) - 20} more)" if len(changes) > 20 else ""
+            audit.info("%s: applied version %s (%s): %s%s", self.name, version.id, source, detail, more)
+        return version
+
+    def _remember(self, files: Mapping[Path, FileState]) -> None:
+        self.reader.commit(files)
+
+    def rollback(self, version_id: str | None = None, *, reason: str | None = None) -> Version:
+        """Restore an earlier version's content as a new version (see ``ReloadableSettings.rollback``)."""
+        if self.state is State.CLOSED:
+            raise ClosedError(f"{self.name} is closed")
+        with self._lock:
+            target = self.history.get(version_id) if version_id else self.history.undo_target()
+            version = self._commit(
+                target.snapshot, "rollback", self._applied_inputs, restores=target.content_id, reason=reason
+            )
+            if version is None:  # same content already (or only restart-only differences)
+                current = self.store.current
+                assert current is not None
+                version = self._new_version(current.snapshot, (), "rollback", restores=target.content_id, reason=reason)
+                self.history.append(version)
+                self.store.swap(version)
+        self.deliver()
+        return version
+
+    # -- notification --------------------------------------------------------------------
+    def deliver(self) -> None:
+        """Deliver queued versions to handlers (no lock held while they run)."""
+        self.notifier.drain(self._on_critical_failure)
+
+    def _on_critical_failure(self, version: Version, letter: DeadLetter) -> None:
+        with self._lock:
+            current = self.store.current
+            if current is not version or version.source == "rollback":
+                return
+            items = list(self.history)
+            idx = items.index(version)
+            if idx == 0:
+                return
+            target = items[idx - 1]
+            self._commit(
+                target.snapshot, "rollback", self._applied_inputs, restores=target.content_id,
+                reason=f"critical handler {letter.handler} failed: {letter.error!r}",
+            )
+        log.warning("%s: rolled back version %s because critical handler %s failed", self.name, version.id, letter.handler)
+

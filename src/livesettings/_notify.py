@@ -1,0 +1,338 @@
+"""Change notification: path-prefix subscriptions, ordered delivery, isolation, dead letters.
+
+Subscriptions live in an index keyed by path, so finding who cares about a change costs
+O(changes × depth), not O(subscribers). The index is copy-on-write: publishing reads it without
+a lock. Delivery runs with no internal lock held, in registration order; one failing handler
+is logged with its traceback, lands in ``dead_letters`` and never stops the others.
+
+Versions are delivered in commit order even when several threads commit: whoever commits queues
+the notification, and one thread at a time drains the queue (see ``ConfigChangeNotifier.drain``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import logging
+import threading
+import traceback
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._changes import Change, Diff, resolve
+from ._history import Version
+
+__all__ = ["ConfigChangeNotifier", "DeadLetter", "SubscriptionHandle"]
+
+log = logging.getLogger("livesettings.notify")
+
+_seq = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One registered handler (internal)."""
+
+    paths: tuple[str, ...]
+    callback: Callable[..., Any] | weakref.WeakMethod[Callable[..., Any]]
+    style: str  # "diff": callback(Diff); "leaf": callback(path, old, new) once per leaf change
+    critical: bool = False
+    loop: asyncio.AbstractEventLoop | None = None
+    name: str = ""
+    seq: int = field(default_factory=lambda: next(_seq))
+    active: bool = True
+
+    def target(self) -> Callable[..., Any] | None:
+        cb = self.callback
+        if isinstance(cb, weakref.WeakMethod):
+            return cb()
+        return cb
+
+
+class SubscriptionHandle:
+    """Returned by ``subscribe``/``watch``; ``cancel()`` stops delivery (idempotent).
+
+    Also usable as a context manager that cancels on exit.
+    """
+
+    __slots__ = ("_notifier", "_sub")
+
+    def __init__(self, notifier: ConfigChangeNotifier, sub: Subscription) -> None:
+        self._notifier = notifier
+        self._sub = sub
+
+    @property
+    def path(self) -> str:
+        """The (first) subscribed dotted path (``""`` for everything)."""
+        return self._sub.paths[0]
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every subscribed dotted path."""
+        return self._sub.paths
+
+    @property
+    def active(self) -> bool:
+        """Whether the subscription still receives changes."""
+        return self._sub.active
+
+    def cancel(self) -> None:
+        """Stop delivering changes to this subscription."""
+        self._notifier.unsubscribe(self)
+
+    def __enter__(self) -> SubscriptionHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+    def __repr__(self) -> str:
+        return f"<SubscriptionHandle paths={self._sub.paths!r} active={self._sub.active}>"
+
+
+WatchHandle = SubscriptionHandle
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A notification a handler failed to process.
+
+    Attributes:
+        handler: a readable name of the handler.
+        paths: the subscribed paths.
+        version_id: the version being delivered.
+        error: the exception raised.
+        traceback: the formatted traceback.
+    """
+
+    handler: str
+    paths: tuple[str, ...]
+    version_id: str
+    error: BaseException
+    traceback: str
+
+
+@dataclass
+class _Pending:
+    version: Version
+    old: Any
+    new: Any
+    changes: tuple[Change, ...]
+
+
+def _describe(cb: Callable[..., Any]) -> str:
+    name = getattr(cb, "__qualname__", None) or type(cb).__qualname__
+    return f"{getattr(cb, '__module__', '?')}.{name}"
+
+
+def _prefixes(path: str) -> Iterable[str]:
+    yield ""
+    start = 0
+    while True:
+        idx = path.find(".", start)
+        if idx < 0:
+            yield path
+            return
+        yield path[:idx]
+        start = idx + 1
+
+
+class ConfigChangeNotifier:
+    """Subscriber registry and delivery (the brief's "Notification Service").
+
+    Thread-safety: ``subscribe``/``unsubscribe`` may be called from any thread, including from
+    inside a handler. ``publish`` and ``drain`` never hold an internal lock while calling a handler.
+    """
+
+    def __init__(self, *, max_dead_letters: int = 100) -> None:
+        self._lock = threading.Lock()
+        self._index: dict[str, tuple[Subscription, ...]] = {}
+        self.dead_letters: deque[DeadLetter] = deque(maxlen=max_dead_letters)
+        self._queue: deque[_Pending] = deque()
+        self._draining = False
+        self._error_callbacks: tuple[Callable[[BaseException], Any], ...] = ()
+
+    # -- registry ------------------------------------------------------------------------
+    def subscribe(
+        self,
+        path: str | Iterable[str],
+        callback: Callable[..., Any],
+        *,
+        style: str = "diff",
+        critical: bool = False,
+        weak: bool = False,
+    ) -> SubscriptionHandle:
+        """Register ``callback`` for changes at or under dotted ``path`` (``""`` = everything).
+
+        ``path`` may be several paths: the callback is still called once per version.
+
+        Async callbacks (``async def``) run on the event loop that was running when they were
+        subscribed, or, without one, to completion on the delivering thread.
+        """
+        if style not in ("diff", "leaf"):
+            raise ValueError(f"unknown style {style!r}")
+        if not callable(callback):
+            raise TypeError(f"{callback!r} is not callable")
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        ref: Callable[..., Any] | weakref.WeakMethod[Callable[..., Any]] = callback
+        if weak and inspect.ismethod(callback):
+            ref = weakref.WeakMethod(callback)
+        paths = (path,) if isinstance(path, str) else tuple(path)
+        paths = tuple(dict.fromkeys(p.strip(".") for p in paths)) or ("",)
+        sub = Subscription(
+            paths=paths, callback=ref, style=style, critical=critical, loop=loop, name=_describe(callback)
+        )
+        with self._lock:
+            index = dict(self._index)
+            for p in sub.paths:
+                index[p] = (*index.get(p, ()), sub)
+            self._index = index
+        return SubscriptionHandle(self, sub)
+
+    def unsubscribe(self, handle: SubscriptionHandle) -> None:
+        """Remove a subscription (idempotent)."""
+        sub = handle._sub
+        with self._lock:
+            sub.active = False
+            index = dict(self._index)
+            for p in sub.paths:
+                rest = tuple(s for s in index.get(p, ()) if s is not sub)
+                if rest:
+                    index[p] = rest
+                else:
+                    index.pop(p, None)
+            self._index = index
+
+    def on_error(self, callback: Callable[[BaseException], Any]) -> Callable[[], None]:
+        """Call ``callback(error)`` after every rejected reload; returns a function that removes it."""
+        with self._lock:
+            self._error_callbacks = (*self._error_callbacks, callback)
+
+        def remove() -> None:
+            with self._lock:
+                self._error_callbacks = tuple(c for c in self._error_callbacks if c is not callback)
+
+        return remove
+
+    def __len__(self) -> int:
+        return len({s.seq for subs in self._index.values() for s in subs})
+
+    # -- delivery ------------------------------------------------------------------------
+    def enqueue(self, version: Version, old: Any, new: Any, changes: tuple[Change, ...]) -> None:
+        """Queue a committed version for delivery. Call while still holding the commit lock."""
+        self._queue.append(_Pending(version, old, new, changes))
+
+    def drain(self, on_critical: Callable[[Version, DeadLetter], None] | None = None) -> None:
+        """Deliver queued versions in order, unless another thread is already doing so."""
+        with self._lock:
+            if self._draining:
+                return
+            self._draining = True
+        try:
+            while True:
+                with self._lock:
+                    if not self._queue:
+                        self._draining = False
+                        return
+                    item = self._queue.popleft()
+                failure = self.publish(item.version, item.old, item.new, item.changes)
+                if failure is not None and on_critical is not None:
+                    on_critical(item.version, failure)
+        except BaseException:
+            with self._lock:
+                self._draining = False
+            raise
+
+    def publish(self, version: Version, old: Any, new: Any, changes: tuple[Change, ...]) -> DeadLetter | None:
+        """Deliver one version now; returns the first failure of a critical handler, if any."""
+        index = self._index
+        matched: dict[int, tuple[Subscription, list[Change], str]] = {}
+        for change in changes:
+            for prefix in _prefixes(change.path):
+                for sub in index.get(prefix, ()):
+                    entry = matched.get(sub.seq)
+                    if entry is None:
+                        matched[sub.seq] = (sub, [change], prefix)
+                    elif entry[1][-1] is not change:
+                        entry[1].append(change)
+        critical_failure: DeadLetter | None = None
+        for seq in sorted(matched):
+            sub, subchanges, path = matched[seq]
+            if not sub.active:
+                continue
+            target = sub.target()
+            if target is None:  # the owner of a weak method is gone
+                continue
+            if sub.style == "diff":
+                diff = Diff(path, resolve(old, path), resolve(new, path), tuple(subchanges), version)
+                calls: list[tuple[Any, ...]] = [(diff,)]
+            else:
+                calls = [(c.path, c.old_value, c.new_value) for c in subchanges]
+            for args in calls:
+                letter = self._call(sub, target, args, version)
+                if letter is not None and sub.critical and critical_failure is None:
+                    critical_failure = letter
+        return critical_failure
+
+    def report_error(self, error: BaseException) -> None:
+        """Tell the error callbacks about a rejected reload (no lock held)."""
+        for cb in self._error_callbacks:
+            try:
+                cb(error)
+            except Exception:  # noqa: BLE001 - an error callback must not break the reload thread
+                log.warning("error callback %s failed", _describe(cb), exc_info=True)
+
+    def _call(self, sub: Subscription, target: Callable[..., Any], args: tuple[Any, ...], version: Version) -> DeadLetter | None:
+        try:
+            result = target(*args)
+            if inspect.isawaitable(result):
+                self._run_async(sub, result, version)
+        except Exception as exc:  # noqa: BLE001 - isolate handlers from each other and from the engine
+            return self._dead_letter(sub, version, exc)
+        return None
+
+    def _dead_letter(self, sub: Subscription, version: Version, exc: BaseException) -> DeadLetter:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        letter = DeadLetter(sub.name, sub.paths, version.id, exc, tb)
+        self.dead_letters.append(letter)
+        log.warning(
+            "handler %s for %s failed on version %s", sub.name, ",".join(sub.paths) or "*", version.id,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+        return letter
+
+    def _run_async(self, sub: Subscription, awaitable: Any, version: Version) -> None:
+        loop = sub.loop
+        if loop is not None and not loop.is_closed():
+            future: Future[Any] = asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), loop)
+
+            def done(f: Future[Any]) -> None:
+                exc = f.exception() if not f.cancelled() else None
+                if exc is not None:
+                    self._dead_letter(sub, version, exc)
+
+            future.add_done_callback(done)
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None:  # delivered inline from code already inside a loop
+            task = running.create_task(_as_coroutine(awaitable))
+            task.add_done_callback(
+                lambda t: None if t.cancelled() or t.exception() is None else self._dead_letter(sub, version, t.exception())  # type: ignore[arg-type]
+            )
+            return
+        asyncio.run(_as_coroutine(awaitable))
+
+
+async def _as_coroutine(awaitable: Any) -> Any:
+    return await awaitable

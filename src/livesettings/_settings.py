@@ -1,0 +1,384 @@
+"""``ReloadableSettings``: the typed front door, its metaclass, and ``@on_change``.
+
+A class body is split in two:
+
+* a frozen **snapshot model** built on pydantic-settings (fields, defaults, validators,
+  ``model_config``, ``settings_customise_sources``), so every pydantic-settings source and option
+  keeps working; each accepted version is one immutable instance of it;
+* the user's class, a plain **façade** whose instance ``__dict__`` *is* the current snapshot's
+  top-level values. A commit replaces that dict with one reference assignment, so a read such
+  as ``settings.database`` is CPython's ordinary instance-attribute lookup: no lock, no
+  descriptor, no ``__getattr__``. Class-level non-data descriptors for each field serve only
+  as fallbacks and for introspection.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
+
+from pydantic import BaseModel
+from pydantic._internal._decorators import PydanticDescriptorProxy
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from typing_extensions import Self
+
+from ._changes import Change, diff_snapshots
+from ._config import ReloadConfig
+from ._engine import Engine
+from ._history import Version
+from ._notify import SubscriptionHandle
+from ._sources import live_sources
+from ._validate import ValidationResult
+from .exceptions import ReloadError
+
+if TYPE_CHECKING:
+    from ._compat import HotReloadManager
+
+__all__ = ["ReloadableSettings", "on_change"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# --------------------------------------------------------------------------- @on_change
+
+
+@dataclass(frozen=True)
+class _OnChangeSpec:
+    paths: tuple[str, ...]
+    critical: bool
+
+
+@overload
+def on_change(__func: F) -> F: ...
+@overload
+def on_change(*paths: str, critical: bool = False) -> Callable[[F], F]: ...
+def on_change(*paths: Any, critical: bool = False) -> Any:
+    """Mark a settings method (sync or ``async def``) as a change handler.
+
+    The method is called with a [Diff][livesettings.Diff] once per accepted version in which
+    anything at or under one of ``paths`` changed; with no paths, on any change.
+
+    Args:
+        *paths: dotted paths such as ``"logging.level"`` or ``"database"``.
+        critical: if the handler raises, the version is rolled back (sync handlers only).
+
+    Example:
+        ```python
+        class AppSettings(ReloadableSettings):
+            level: str = "INFO"
+
+            @on_change("level")
+            def _apply(self, diff: Diff) -> None:
+                logging.getLogger().setLevel(diff.new_value)
+        ```
+
+    Added in 0.1.
+    """
+    if len(paths) == 1 and callable(paths[0]) and not isinstance(paths[0], str):
+        func = paths[0]
+        func.__livesettings_on_change__ = _OnChangeSpec((), critical)
+        return func
+    for path in paths:
+        if not isinstance(path, str):
+            raise TypeError(f"on_change paths must be strings, got {path!r}")
+
+    def decorate(func: F) -> F:
+        func.__livesettings_on_change__ = _OnChangeSpec(tuple(paths), critical)  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+# --------------------------------------------------------------------------- snapshot model
+
+
+class SnapshotSettings(BaseSettings):
+    """Base of every generated snapshot model: frozen, and read through livesettings' sources."""
+
+    model_config = SettingsConfigDict(frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        user = getattr(cls, "__livesettings_sources__", None)
+        if user is not None:
+            sources = tuple(user(settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings))
+        else:
+            sources = (init_settings, env_settings, dotenv_settings, file_secret_settings)
+        return live_sources(settings_cls, sources)
+
+
+class _FieldFallback:
+    """Class-level, non-data descriptor for one field.
+
+    Instance reads never reach it (the instance ``__dict__`` wins); it answers class access with
+    the field's ``FieldInfo`` and covers the moment before the first snapshot is published.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            snapshot_cls = owner.__snapshot__ if owner is not None else None
+            return snapshot_cls.model_fields[self.name] if snapshot_cls is not None else self
+        engine = object.__getattribute__(obj, "_ls_engine")
+        return getattr(engine.store.snapshot, self.name)
+
+    def __repr__(self) -> str:
+        return f"<livesettings field {self.name!r}>"
+
+
+_FACADE_ONLY = frozenset({"reload_config", "__module__", "__qualname__", "__doc__", "__classcell__", "__slots__"})
+
+
+class _SettingsMeta(type):
+    """Splits a settings class body into a snapshot model and a façade (see module docstring)."""
+
+    __snapshot__: type[BaseSettings]
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kwargs: Any) -> _SettingsMeta:
+        if ns.pop("__livesettings_root__", False):
+            return super().__new__(mcs, name, bases, ns, **kwargs)
+        annotations: dict[str, Any] = dict(ns.get("__annotations__", {}))
+        snap_ns: dict[str, Any] = {
+            "__module__": ns.get("__module__"),
+            "__qualname__": f"{ns.get('__qualname__', name)}.Snapshot",
+            "__doc__": ns.get("__doc__"),
+            "__annotations__": {k: v for k, v in annotations.items() if k != "reload_config"},
+        }
+        facade_ns: dict[str, Any] = {}
+        for key, value in ns.items():
+            if key == "__annotations__":
+                continue
+            if key in _FACADE_ONLY or hasattr(value, "__livesettings_on_change__"):
+                facade_ns[key] = value
+            elif key == "model_config":
+                snap_ns[key] = value
+            elif key == "settings_customise_sources":
+                snap_ns["__livesettings_sources__"] = value
+            elif key in annotations or isinstance(value, PydanticDescriptorProxy):
+                snap_ns[key] = value
+            else:  # helpers, properties, constants: usable from validators and from the façade
+                facade_ns[key] = value
+                if not (key.startswith("__") and key.endswith("__")):
+                    snap_ns[key] = value
+        facade_ns["__annotations__"] = annotations
+
+        snap_bases = tuple(b.__snapshot__ for b in bases if isinstance(b, _SettingsMeta) and "__snapshot__" in b.__dict__)
+        snapshot_cls: type[BaseSettings] = type(SnapshotSettings)(
+            f"{name}Snapshot", snap_bases or (SnapshotSettings,), snap_ns
+        )
+        if not snapshot_cls.__pydantic_complete__:  # annotations naming classes local to a function
+            frame = sys._getframe(1)
+            snapshot_cls.model_rebuild(_types_namespace={**frame.f_globals, **frame.f_locals})
+
+        clashes = sorted(set(snapshot_cls.model_fields) & _RESERVED)
+        if clashes:
+            raise TypeError(
+                f"{name}: field name(s) {', '.join(clashes)} clash with the ReloadableSettings API; "
+                f"rename them and keep the config key with an alias, e.g. "
+                f"app_{clashes[0]}: str = Field(alias={clashes[0]!r})"
+            )
+        cls = super().__new__(mcs, name, bases, facade_ns, **kwargs)
+        cls.__snapshot__ = snapshot_cls
+        for field_name in snapshot_cls.model_fields:
+            if field_name not in facade_ns:
+                type.__setattr__(cls, field_name, _FieldFallback(field_name))
+        return cls
+
+
+# --------------------------------------------------------------------------- the façade
+
+
+def _facade_dict(snapshot: BaseModel) -> dict[str, Any]:
+    extra = snapshot.__pydantic_extra__
+    return {**snapshot.__dict__, **extra} if extra else dict(snapshot.__dict__)
+
+
+class ReloadableSettings(metaclass=_SettingsMeta):
+    """Typed settings that stay current: declare fields as in pydantic-settings, read them as attributes.
+
+    Construction loads and validates every source (raising [ReloadError][livesettings.ReloadError]
+    on invalid config), then watches the files unless hot reload is off (production, or
+    ``ReloadConfig(enabled=False)``). Attribute reads always return the current validated
+    snapshot's values; they take no lock. A section read (``db = settings.database``) is an
+    immutable object of the version it came from: use [snapshot][livesettings.ReloadableSettings.snapshot]
+    when several values must come from one version.
+
+    Thread-safety: reads from any thread; ``reload``/``rollback`` from any thread (serialised);
+    ``@on_change`` handlers run after the commit, with no internal lock held.
+
+    Example:
+        ```python
+        class AppSettings(ReloadableSettings):
+            model_config = SettingsConfigDict(yaml_file="config.yaml")
+            reload_config = ReloadConfig(debounce_ms=50)
+            port: int = 8080
+
+        with AppSettings() as settings:
+            print(settings.port)
+        ```
+
+    Added in 0.1.
+    """
+
+    __livesettings_root__ = True
+    __slots__ = ("__dict__", "__weakref__", "_ls_engine", "_ls_manager")
+    __snapshot__: ClassVar[type[BaseSettings]]
+    reload_config: ClassVar[ReloadConfig] = ReloadConfig()
+
+    def __init__(self, **values: Any) -> None:
+        """Load, validate and (unless disabled) start watching.
+
+        Args:
+            **values: init values, highest priority, as for pydantic-settings (including
+                ``_env_file``, ``_secrets_dir`` ...). They are re-applied on every reload.
+
+        Raises:
+            ReloadError: the initial config is invalid (names file, line and field).
+            ProductionReloadError: hot reload requested in production without the opt-in.
+        """
+        cls = type(self)
+        ref = weakref.ref(self)
+
+        def publish(version: Version) -> None:
+            obj = ref()
+            if obj is not None:
+                object.__setattr__(obj, "__dict__", _facade_dict(version.snapshot))
+
+        engine = Engine(cls.__snapshot__, values, cls.reload_config, name=cls.__qualname__, publish=publish)
+        object.__setattr__(self, "_ls_engine", engine)
+        object.__setattr__(self, "_ls_manager", None)
+        for attr in _handler_names(cls):
+            spec: _OnChangeSpec = getattr(cls, attr).__livesettings_on_change__
+            engine.notifier.subscribe(spec.paths or ("",), getattr(self, attr), critical=spec.critical, weak=True)
+        engine.start()
+        weakref.finalize(self, engine.close)
+
+    # -- reads ---------------------------------------------------------------------------
+    def snapshot(self) -> Any:
+        """The whole current snapshot: an immutable pydantic model for consistent multi-value reads."""
+        return self._ls_engine.store.snapshot
+
+    @property
+    def version(self) -> Version:
+        """The current [Version][livesettings.Version]."""
+        current = self._ls_engine.store.current
+        assert current is not None
+        return current
+
+    @property
+    def history(self) -> tuple[Version, ...]:
+        """Accepted versions, oldest first, at most ``reload_config.max_versions``."""
+        return self._ls_engine.history.as_tuple()
+
+    @property
+    def last_error(self) -> ReloadError | None:
+        """Why the last attempted reload was rejected (``None`` after a success)."""
+        return self._ls_engine.last_error
+
+    @property
+    def pending_restart(self) -> dict[str, Change]:
+        """Changes to ``Restart`` fields seen in the sources but not applied, by dotted path."""
+        return dict(self._ls_engine.pending_restart)
+
+    @property
+    def hot_reload(self) -> HotReloadManager:
+        """The [HotReloadManager][livesettings.HotReloadManager] of this object (enable, disable, metrics ...)."""
+        manager = self._ls_manager
+        if manager is None:
+            from ._compat import HotReloadManager  # noqa: PLC0415
+
+            manager = HotReloadManager(self._ls_engine)
+            object.__setattr__(self, "_ls_manager", manager)
+        return manager
+
+    # -- changes -------------------------------------------------------------------------
+    def reload(self) -> Version | None:
+        """Reload every source now.
+
+        Returns:
+            The new version, or ``None`` when nothing changed.
+
+        Raises:
+            ReloadError: the new config is invalid; the current one keeps serving.
+        """
+        return self._ls_engine.reload()
+
+    def check(self) -> ValidationResult:
+        """Validate the sources as they are now without applying them (like ``nginx -t``)."""
+        return self._ls_engine.check()
+
+    def rollback(self, version_id: str | None = None) -> Version:
+        """Restore the version before the current one, or the version with ``version_id``.
+
+        The rollback is recorded as a new version whose ``source`` is ``"rollback"``; calling
+        ``rollback()`` again walks further back. A rolled-back config stays until a source's
+        content changes again (the watcher does not re-apply the same files).
+
+        Raises:
+            VersionNotFoundError: no such version, or nothing earlier (a ``LookupError``).
+        """
+        return self._ls_engine.rollback(version_id)
+
+    def diff(self, a: str, b: str) -> tuple[Change, ...]:
+        """Leaf changes from version ``a`` to version ``b`` (ids from ``history``)."""
+        history = self._ls_engine.history
+        return diff_snapshots(history.get(a).snapshot, history.get(b).snapshot, share=False)
+
+    def watch(self, path: str, callback: Callable[..., Any]) -> SubscriptionHandle:
+        """Call ``callback(diff)`` for each accepted version that changes ``path`` or below.
+
+        Returns:
+            A handle; ``handle.cancel()`` stops the calls.
+        """
+        return self._ls_engine.notifier.subscribe(path, callback)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop watching and join background threads (idempotent). Reads keep working."""
+        self._ls_engine.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(
+            f"{type(self).__name__} is read-only: change its sources and reload (or use rollback())"
+        )
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __repr__(self) -> str:
+        snapshot = self._ls_engine.store.snapshot
+        fields = ", ".join(f"{k}={v!r}" for k, v in snapshot.__repr_args__()) if snapshot is not None else ""
+        return f"{type(self).__name__}({fields})"
+
+
+_RESERVED = frozenset(n for n in dir(ReloadableSettings) if not n.startswith("_")) | {"model_config"}
+
+
+def _handler_names(cls: type) -> list[str]:
+    names: list[str] = []
+    for klass in reversed(cls.__mro__):
+        for key, value in vars(klass).items():
+            if hasattr(value, "__livesettings_on_change__") and key not in names:
+                names.append(key)
+    return names
+

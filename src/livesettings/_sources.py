@@ -1,0 +1,398 @@
+"""Reading config files for pydantic-settings: trusted, hashed, strictly parsed, cached.
+
+pydantic-settings stays in charge of *which* sources exist and how they merge. We subclass its
+file sources (YAML, TOML, JSON, dotenv) and its env source so that every file they read goes
+through one [FileReader][livesettings._sources.FileReader] owned by the settings object. That
+reader checks trust (allowed roots after resolving symlinks, world-writable, size), hashes the
+bytes, reuses the parsed result when the bytes did not change, and records what each source
+returned so a validation error can say which file, line and column a bad value came from.
+
+The current load is found through a ``ContextVar``; outside a load the sources behave like
+pydantic-settings' own (with our strict parsers).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import os
+import stat
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic._internal._utils import deep_update  # the merge pydantic-settings itself uses
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    JsonConfigSettingsSource,
+    PydanticBaseSettingsSource,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+from . import _parsers
+from .exceptions import SourceMissingError, UntrustedSourceError
+
+__all__ = ["FileReader", "FileState", "LoadContext", "live_sources"]
+
+
+@dataclass
+class FileState:
+    """What one load saw of one file."""
+
+    path: Path
+    fmt: str
+    digest: str | None  # None: the file does not exist
+    data: bytes = field(default=b"", repr=False)
+    parsed: Mapping[str, Any] | None = field(default=None, repr=False)
+
+
+@dataclass
+class SourceRecord:
+    """What one source returned during a load, for error attribution."""
+
+    label: str
+    data: Mapping[str, Any]
+    files: tuple[Path, ...] = ()
+    env_prefix: str = ""
+    env_delimiter: str | None = None
+
+
+class LoadContext:
+    """Everything one load (start-up or reload) read. Built fresh for each attempt."""
+
+    def __init__(self, reader: FileReader, *, reloading: bool) -> None:
+        self.reader = reader
+        self.reloading = reloading
+        self.files: dict[Path, FileState] = {}
+        self.records: list[SourceRecord] = []
+        self.prefetched: dict[Path, bytes | None] = {}
+        self.env_file: Any = None  # the real env_file setting (pydantic's own dotenv source gets None)
+
+    def load(self, path: Path, fmt: str, **kw: Any) -> dict[str, Any]:
+        path = _absolute(path)
+        data = self.prefetched.get(path) if path in self.prefetched else self.reader.read_bytes(path)
+        state = self.reader.read(path, fmt, reloading=self.reloading, data=data, **kw)
+        self.files[state.path] = state
+        return dict(state.parsed or {})
+
+    def note_missing(self, path: Path, fmt: str) -> None:
+        path = _absolute(path)
+        self.reader.check_missing(path, reloading=self.reloading)
+        self.files.setdefault(path, FileState(path, fmt, None))
+
+
+_CURRENT: contextvars.ContextVar[LoadContext | None] = contextvars.ContextVar("livesettings_load", default=None)
+
+
+def _absolute(path: Path) -> Path:
+    return Path(os.path.abspath(path.expanduser()))
+
+
+class FileReader:
+    """Reads, checks, hashes and parses config files for one settings object.
+
+    Thread-safety: one reload runs at a time (the engine serialises them); the cache is guarded
+    by a lock anyway because the compatibility layer may read from other threads.
+    """
+
+    def __init__(
+        self,
+        *,
+        limits: _parsers.ParseLimits,
+        allowed_roots: tuple[Path, ...] | None,
+        allow_empty: bool,
+        dotenv_interpolate: bool = True,
+        strict_trust: bool = False,
+    ) -> None:
+        self.limits = limits
+        self.allow_empty = allow_empty
+        self.dotenv_interpolate = dotenv_interpolate
+        self.strict_trust = strict_trust
+        self._roots = tuple(Path(os.path.realpath(r)) for r in allowed_roots) if allowed_roots else None
+        self._lock = threading.Lock()
+        self._parsed: dict[tuple[Path, str], tuple[str, Mapping[str, Any] | None]] = {}
+        self.last_good: dict[Path, FileState] = {}
+
+    # -- trust -----------------------------------------------------------------------------
+    def _check_trust(self, path: Path, resolved: Path, st: os.stat_result) -> None:
+        shown = str(path)
+        roots = self._roots or (Path(os.path.realpath(path.parent)),)
+        if not any(_within(resolved, root) for root in roots):
+            raise UntrustedSourceError.at(
+                shown, f"resolves to {resolved}, outside the allowed roots ({', '.join(map(str, roots))})"
+            )
+        if not stat.S_ISREG(st.st_mode):
+            raise UntrustedSourceError.at(shown, "is not a regular file")
+        if st.st_mode & stat.S_IWOTH:
+            raise UntrustedSourceError.at(shown, "is world-writable; refusing to load it (chmod o-w)")
+        if st.st_size > self.limits.max_bytes:
+            raise UntrustedSourceError.at(
+                shown, f"is {st.st_size} bytes, over the limit of {self.limits.max_bytes} bytes"
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+    def read_bytes(self, path: Path) -> bytes | None:
+        """The file's bytes after the trust checks, or ``None`` if it does not exist."""
+        path = _absolute(path)
+        resolved = Path(os.path.realpath(path))
+        try:
+            st = os.stat(resolved)
+        except FileNotFoundError:
+            return None
+        self._check_trust(path, resolved, st)
+        with open(resolved, "rb") as fh:
+            data = fh.read(self.limits.max_bytes + 1)
+        if len(data) > self.limits.max_bytes:
+            raise UntrustedSourceError.at(str(path), f"is over the limit of {self.limits.max_bytes} bytes")
+        return data
+
+    def read(self, path: Path, fmt: str, *, reloading: bool, data: bytes | None, **kw: Any) -> FileState:
+        """Parse ``data`` (the bytes of ``path``, ``None`` if missing), reusing the last parse if unchanged."""
+        path = _absolute(path)
+        if data is None:
+            self.check_missing(path, reloading=reloading)
+            return FileState(path, fmt, None)
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        with self._lock:
+            cached = self._parsed.get((path, fmt))
+        if cached is not None and cached[0] == digest:
+            parsed = cached[1]
+        else:
+            if fmt == "dotenv":
+                kw.setdefault("interpolate", self.dotenv_interpolate)
+            parsed = _parsers.parse(fmt, data, str(path), self.limits, **kw)
+            with self._lock:
+                self._parsed[(path, fmt)] = (digest, parsed)
+        if parsed is None:  # an empty document
+            before = self.last_good.get(path)
+            if reloading and not self.allow_empty and before is not None and before.digest != digest:
+                raise SourceMissingError.at(
+                    str(path),
+                    "is empty (a half-written save?); keeping the last good config "
+                    "(set ReloadConfig(allow_empty=True) to accept empty files)",
+                )
+        return FileState(path, fmt, digest, data, parsed)
+
+    def check_missing(self, path: Path, *, reloading: bool) -> None:
+        before = self.last_good.get(path)
+        if reloading and before is not None and before.digest is not None:
+            raise SourceMissingError.at(
+                str(path), "was loaded before but is missing now; keeping the last good config"
+            )
+
+    def commit(self, files: Mapping[Path, FileState]) -> None:
+        """Remember what the accepted load saw (for the missing/empty rules)."""
+        self.last_good = dict(files)
+
+
+def _within(path: Path, root: Path) -> bool:
+    try:
+        return os.path.commonpath([path, root]) == str(root)
+    except ValueError:  # different drives
+        return False
+
+
+# --------------------------------------------------------------------------- the sources
+
+
+def _context() -> LoadContext:
+    ctx = _CURRENT.get()
+    if ctx is None:  # used outside an engine load: behave like pydantic-settings, strictly parsed
+        ctx = LoadContext(
+            FileReader(limits=_parsers.ParseLimits(), allowed_roots=(Path("/"),), allow_empty=True),
+            reloading=False,
+        )
+    return ctx
+
+
+class _FileSourceMixin:
+    _fmt = ""
+    _label = ""
+    _files: tuple[Path, ...] = ()
+
+    def _read_files(self, files: Any, deep_merge: bool = False) -> dict[str, Any]:
+        ctx = _context()
+        if files is None:
+            return {}
+        if isinstance(files, (str, os.PathLike)):
+            files = [files]
+        merged: dict[str, Any] = {}
+        seen: list[Path] = []
+        for file in files:
+            path = Path(file).expanduser()
+            seen.append(_absolute(path))
+            if not path.exists():
+                ctx.note_missing(path, self._fmt)
+                continue
+            data = ctx.load(path, self._fmt)
+            merged = deep_update(merged, data) if deep_merge else {**merged, **data}
+        self._files = tuple(seen)
+        return merged
+
+    def _read_file(self, path: Path) -> dict[str, Any]:
+        return _context().load(path, self._fmt)
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().__call__()  # type: ignore[misc]
+        ctx = _CURRENT.get()
+        if ctx is not None:
+            ctx.records.append(SourceRecord(self._label, data, self._files))
+        return data
+
+
+class YamlSource(_FileSourceMixin, YamlConfigSettingsSource):
+    """pydantic-settings' YAML source, read through livesettings (libyaml, strict, hashed, cached)."""
+
+    _fmt = "yaml"
+    _label = "yaml"
+
+
+class TomlSource(_FileSourceMixin, TomlConfigSettingsSource):
+    """pydantic-settings' TOML source, read through livesettings."""
+
+    _fmt = "toml"
+    _label = "toml"
+
+
+class JsonSource(_FileSourceMixin, JsonConfigSettingsSource):
+    """pydantic-settings' JSON source, read through livesettings."""
+
+    _fmt = "json"
+    _label = "json"
+
+
+class DotEnvSource(DotEnvSettingsSource):
+    """pydantic-settings' dotenv source; a line python-dotenv cannot parse rejects the file."""
+
+    def _read_env_files(self) -> Mapping[str, str | None]:
+        from pydantic_settings.sources.utils import parse_env_vars  # noqa: PLC0415
+
+        env_files = self.env_file
+        if env_files is None:
+            return {}
+        if isinstance(env_files, (str, os.PathLike)):
+            env_files = [env_files]
+        ctx = _context()
+        merged: dict[str, str | None] = {}
+        seen: list[Path] = []
+        for env_file in env_files:
+            path = Path(env_file).expanduser()
+            seen.append(_absolute(path))
+            if not path.exists():
+                ctx.note_missing(path, "dotenv")
+                continue
+            values = ctx.load(path, "dotenv")
+            merged.update(
+                parse_env_vars(values, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+            )
+        self._files = tuple(seen)
+        return merged
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        ctx = _CURRENT.get()
+        if ctx is not None:
+            ctx.records.append(
+                SourceRecord("dotenv", data, getattr(self, "_files", ()), self.env_prefix, self.env_nested_delimiter)
+            )
+        return data
+
+
+class EnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source, recorded for error attribution."""
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        ctx = _CURRENT.get()
+        if ctx is not None:
+            ctx.records.append(SourceRecord("env", data, (), self.env_prefix, self.env_nested_delimiter))
+        return data
+
+
+def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource:
+    """Swap a stock pydantic-settings file/env source for ours with the same options."""
+    if isinstance(source, (YamlSource, TomlSource, JsonSource, DotEnvSource, EnvSource)):
+        return source
+    if type(source) is YamlConfigSettingsSource:
+        return YamlSource(
+            settings_cls, source.yaml_file_path, source.yaml_file_encoding, source.yaml_config_section
+        )
+    if type(source) is TomlConfigSettingsSource:
+        return TomlSource(settings_cls, source.toml_file_path)
+    if type(source) is JsonConfigSettingsSource:
+        return JsonSource(settings_cls, source.json_file_path, source.json_file_encoding)
+    if type(source) is DotEnvSettingsSource:
+        ctx = _CURRENT.get()
+        env_file = source.env_file
+        if env_file is None and ctx is not None:
+            env_file = ctx.env_file
+        return DotEnvSource(
+            settings_cls,
+            env_file=env_file,
+            env_file_encoding=source.env_file_encoding,
+            case_sensitive=source.case_sensitive,
+            env_prefix=source.env_prefix,
+            env_nested_delimiter=source.env_nested_delimiter,
+            env_ignore_empty=source.env_ignore_empty,
+            env_parse_none_str=source.env_parse_none_str,
+            env_parse_enums=source.env_parse_enums,
+        )
+    if type(source) is EnvSettingsSource:
+        return EnvSource(
+            settings_cls,
+            case_sensitive=source.case_sensitive,
+            env_prefix=source.env_prefix,
+            env_nested_delimiter=source.env_nested_delimiter,
+            env_ignore_empty=source.env_ignore_empty,
+            env_parse_none_str=source.env_parse_none_str,
+            env_parse_enums=source.env_parse_enums,
+        )
+    return source
+
+
+def live_sources(
+    settings_cls: type[BaseSettings],
+    sources: tuple[PydanticBaseSettingsSource, ...],
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """Our versions of ``sources``, plus the file sources ``model_config`` names but the default omits.
+
+    pydantic-settings only reads ``yaml_file``/``toml_file``/``json_file`` when a user adds the
+    matching source in ``settings_customise_sources``; livesettings reads them whenever they are
+    configured, after the env/dotenv/secrets sources (so the order is
+    init > env > .env > secrets > json > toml > yaml > defaults).
+    """
+    out = [_rebuild(s, settings_cls) for s in sources]
+    have = {type(s) for s in out}
+    cfg = settings_cls.model_config
+    if cfg.get("json_file") and JsonSource not in have:
+        out.append(JsonSource(settings_cls))
+    if cfg.get("toml_file") and TomlSource not in have:
+        out.append(TomlSource(settings_cls))
+    if cfg.get("yaml_file") and YamlSource not in have:
+        out.append(YamlSource(settings_cls))
+    return tuple(out)
+
+
+class _Activate:
+    """``with _Activate(ctx):`` makes ``ctx`` the current load for the sources."""
+
+    def __init__(self, ctx: LoadContext) -> None:
+        self.ctx = ctx
+        self.token: contextvars.Token[LoadContext | None] | None = None
+
+    def __enter__(self) -> LoadContext:
+        self.token = _CURRENT.set(self.ctx)
+        return self.ctx
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.token is not None
+        _CURRENT.reset(self.token)
+
+
+def activate(ctx: LoadContext) -> _Activate:
+    return _Activate(ctx)

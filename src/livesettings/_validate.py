@@ -1,0 +1,191 @@
+"""Validation of a candidate config: stages, results, and secret-safe error messages.
+
+The stages of the brief — syntax → types → ranges → cross-field → change rules — map onto
+what actually checks them: our strict parsers (syntax), pydantic (types, ranges, cross-field
+validators) and the field policies (change rules: ``Frozen``). A pydantic ``ValidationError`` is
+re-rendered here: each problem gets its dotted field path, the file/line/column (or environment
+variable) the value came from, and never the raw input of a secret.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import _parsers
+from ._changes import is_secret, safe_repr
+from ._fields import _models_in
+from ._sources import LoadContext
+from .exceptions import ErrorDetail, ReloadError, SourceError
+
+__all__ = ["STAGES", "ValidationResult", "render_validation_error"]
+
+STAGES = ("syntax", "types", "ranges", "cross-field", "change rules")
+
+_RANGE_TYPES = frozenset(
+    {
+        "greater_than", "greater_than_equal", "less_than", "less_than_equal", "multiple_of",
+        "too_short", "too_long", "string_too_short", "string_too_long", "finite_number",
+        "decimal_max_digits", "decimal_max_places", "decimal_whole_digits", "string_pattern_mismatch",
+    }
+)
+_SCALARS = (str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Outcome of validating a candidate without applying it.
+
+    Attributes:
+        is_valid: whether the candidate would be accepted.
+        errors: the problems found (empty when valid).
+        stage: the first stage that failed (one of ``STAGES``), or ``None``.
+        error: the full [ReloadError][livesettings.ReloadError], or ``None``.
+    """
+
+    is_valid: bool
+    errors: tuple[ErrorDetail, ...] = ()
+    stage: str | None = None
+    error: ReloadError | None = None
+
+    def __bool__(self) -> bool:
+        return self.is_valid
+
+    @classmethod
+    def from_error(cls, error: ReloadError) -> ValidationResult:
+        """The result for a rejected candidate."""
+        return cls(False, error.details, stage_of(error), error)
+
+
+def stage_of(error: ReloadError) -> str:
+    """Which validation stage rejected ``error``'s candidate."""
+    from .exceptions import FrozenFieldError  # noqa: PLC0415
+
+    if isinstance(error, SourceError):
+        return "syntax"
+    if isinstance(error, FrozenFieldError):
+        return "change rules"
+    return error.stage or "types"
+
+
+def _secret_annotation(annotation: Any) -> bool:
+    stack = [annotation]
+    while stack:
+        ann = stack.pop()
+        if isinstance(ann, type) and hasattr(ann, "get_secret_value"):
+            return True
+        origin = typing.get_origin(ann)
+        if origin is not None and isinstance(origin, type) and hasattr(origin, "get_secret_value"):
+            return True
+        stack.extend(typing.get_args(ann))
+    return False
+
+
+def _field_is_secret(model: type[BaseModel], loc: Sequence[int | str]) -> bool:
+    """Whether the field at ``loc`` (or a field above it) is declared as a secret type."""
+    classes: list[type[BaseModel]] = [model]
+    for part in loc:
+        nxt: list[type[BaseModel]] = []
+        for cls in classes:
+            info = cls.model_fields.get(str(part)) if isinstance(part, str) else None
+            if info is None:
+                continue
+            if _secret_annotation(info.annotation):
+                return True
+            nxt.extend(_models_in(info.annotation))
+        if not nxt:
+            return False
+        classes = nxt
+    return False
+
+
+def _lookup(data: Any, loc: Sequence[int | str], *, fold_case: bool = False) -> bool:
+    node = data
+    for part in loc:
+        if isinstance(node, Mapping):
+            if part in node:
+                node = node[part]
+                continue
+            if fold_case and isinstance(part, str):
+                low = {str(k).lower(): v for k, v in node.items()}
+                if part.lower() in low:
+                    node = low[part.lower()]
+                    continue
+            return False
+        if isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
+            node = node[part]
+            continue
+        return False
+    return True
+
+
+def attribute(ctx: LoadContext | None, loc: Sequence[int | str]) -> tuple[str | None, int | None, int | None]:
+    """Where the value at ``loc`` came from: (source, line, column), best effort."""
+    if ctx is None or not loc:
+        return None, None, None
+    for record in ctx.records:
+        if not _lookup(record.data, loc, fold_case=record.label in ("env", "dotenv")):
+            continue
+        if record.label == "env":
+            name = record.env_prefix + (record.env_delimiter or "_").join(str(p) for p in loc)
+            if not record.env_delimiter:
+                name = record.env_prefix + str(loc[0])
+            return f"environment variable {name.upper()}", None, None
+        for path in reversed(record.files):
+            state = ctx.files.get(path)
+            if state is None or state.parsed is None:
+                continue
+            if record.label == "dotenv":
+                name = record.env_prefix + (record.env_delimiter or "_").join(str(p) for p in loc)
+                for candidate in (name, name.upper(), record.env_prefix + str(loc[0])):
+                    pos = _parsers.locate("dotenv", state.data, [candidate])
+                    if pos is not None:
+                        return str(path), pos[0], pos[1]
+                continue
+            if _lookup(state.parsed, loc):
+                pos = _parsers.locate(state.fmt, state.data, list(loc))
+                return str(path), pos[0] if pos else None, pos[1] if pos else None
+        return record.label, None, None
+    return None, None, None
+
+
+def _stage_for(error_type: str, loc: Sequence[int | str]) -> str:
+    if not loc:
+        return "cross-field"
+    if error_type in _RANGE_TYPES:
+        return "ranges"
+    if error_type in ("value_error", "assertion_error"):
+        return "cross-field"
+    return "types"
+
+
+def render_validation_error(
+    exc: ValidationError, model: type[BaseModel], ctx: LoadContext | None, *, what: str
+) -> ReloadError:
+    """A [ReloadError][livesettings.ReloadError] for ``exc`` that names sources and hides secrets."""
+    details: list[ErrorDetail] = []
+    stages: list[str] = []
+    for err in exc.errors(include_url=False, include_context=False):
+        loc = tuple(err["loc"])
+        field = ".".join(str(p) for p in loc) or None
+        message = err["msg"]
+        value = err.get("input")
+        if err["type"] == "missing":
+            message = "required, but not set by any source"
+        elif (
+            isinstance(value, _SCALARS)
+            and not _field_is_secret(model, loc)
+            and not is_secret(value, field or "")
+        ):
+            message = f"{message} (got {safe_repr(value)})"
+        source, line, column = attribute(ctx, loc)
+        details.append(ErrorDetail(field, message, source, line, column))
+        stages.append(_stage_for(err["type"], loc))
+    count = len(details)
+    error = ReloadError(f"invalid configuration for {what}: {count} error{'s' if count != 1 else ''}", details)
+    error.stage = min(stages, key=STAGES.index) if stages else "types"
+    return error

@@ -1,0 +1,152 @@
+"""Exceptions raised by livesettings.
+
+One root, a few branches::
+
+    LivesettingsError
+    ├── ReloadError (ValueError)          a candidate config was rejected; the current one keeps serving
+    │   ├── SourceError                   a source could not be read or parsed (file, line, column)
+    │   ├── SourceMissingError            a source that was loaded before is gone (deleted, emptied)
+    │   ├── UntrustedSourceError          a file failed a trust check (outside allowed roots, world-writable, too big)
+    │   └── FrozenFieldError              a field marked ``Frozen`` would change at runtime
+    ├── VersionNotFoundError (LookupError) no version with that id, or nothing earlier to roll back to
+    ├── ProductionReloadError (RuntimeError) hot reload asked for in production without the explicit opt-in
+    └── ClosedError (RuntimeError)        the settings object (or manager) was closed
+
+Errors carry their context as attributes (``source``, ``line``, ``column``, ``field``), not only in
+the message. Messages never contain the raw value of a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "ClosedError",
+    "ErrorDetail",
+    "FrozenFieldError",
+    "LivesettingsError",
+    "ProductionReloadError",
+    "ReloadError",
+    "SourceError",
+    "SourceMissingError",
+    "UntrustedSourceError",
+    "VersionNotFoundError",
+]
+
+
+class LivesettingsError(Exception):
+    """Root of every exception this library raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ErrorDetail:
+    """One problem inside a rejected config.
+
+    Attributes:
+        field: dotted field path (``"database.pool_size"``), or ``None`` for a whole-source problem.
+        message: what is wrong, without the raw input of secret fields.
+        source: the file (or ``"environment variable APP_X"``) the offending value came from, if known.
+        line: 1-based line in ``source``, if known.
+        column: 1-based column in ``source``, if known.
+    """
+
+    field: str | None
+    message: str
+    source: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.source is not None:
+            where = f" ({self.source}"
+            if self.line is not None:
+                where += f", line {self.line}"
+                if self.column is not None:
+                    where += f", column {self.column}"
+            where += ")"
+        head = f"{self.field}: " if self.field else ""
+        return f"{head}{self.message}{where}"
+
+
+class ReloadError(LivesettingsError, ValueError):
+    """A candidate configuration was rejected; the last good configuration keeps serving.
+
+    Raised by ``reload()`` and at start-up (where there is no last good config yet), and kept in
+    ``last_error``. The first detail's location is mirrored in the ``source``, ``line``, ``column``
+    and ``field`` attributes for convenience.
+
+    Attributes:
+        details: every problem found, each an [ErrorDetail][livesettings.exceptions.ErrorDetail].
+        source: file (or env var) of the first problem, if known.
+        line: 1-based line of the first problem, if known.
+        column: 1-based column of the first problem, if known.
+        field: dotted field path of the first problem, if known.
+        stage: the validation stage that rejected it: ``"syntax"``, ``"types"``, ``"ranges"``,
+            ``"cross-field"`` or ``"change rules"``.
+    """
+
+    stage: str | None = None
+
+    def __init__(self, summary: str, details: Sequence[ErrorDetail] = ()) -> None:
+        self.summary = summary
+        self.details: tuple[ErrorDetail, ...] = tuple(details)
+        first = self.details[0] if self.details else None
+        self.source: str | None = first.source if first else None
+        self.line: int | None = first.line if first else None
+        self.column: int | None = first.column if first else None
+        self.field: str | None = first.field if first else None
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if not self.details:
+            return self.summary
+        lines = [self.summary]
+        lines.extend(f"  {d}" for d in self.details)
+        return "\n".join(lines)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.summary, self.details))
+
+
+class SourceError(ReloadError):
+    """A source could not be read or parsed (syntax error, bad encoding, duplicate key, alias bomb ...)."""
+
+    @classmethod
+    def at(
+        cls,
+        source: str,
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        field: str | None = None,
+    ) -> SourceError:
+        """Build an error for one location in one source."""
+        detail = ErrorDetail(field=field, message=message, source=source, line=line, column=column)
+        return cls(f"cannot load {source}", [detail])
+
+
+class SourceMissingError(SourceError):
+    """A source that was loaded before has disappeared or become empty; the last good config stays."""
+
+
+class UntrustedSourceError(SourceError):
+    """A file failed a trust check: outside the allowed roots, world-writable, or over the size limit."""
+
+
+class FrozenFieldError(ReloadError):
+    """A field marked ``Frozen`` would change at runtime; the whole candidate is rejected."""
+
+
+class VersionNotFoundError(LivesettingsError, LookupError):
+    """No version with the requested id is in the history, or there is nothing earlier to roll back to."""
+
+
+class ProductionReloadError(LivesettingsError, RuntimeError):
+    """Hot reload was requested in a production environment without the explicit opt-in."""
+
+
+class ClosedError(LivesettingsError, RuntimeError):
+    """The settings object or manager has been closed."""
