@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import weakref
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -60,7 +61,7 @@ class ConfigSubscriber(ABC):
     def on_config_change(self, path: str, old_value: Any, new_value: Any) -> None:
         """Handle one leaf change (``old_value`` is ``None`` for an added key)."""
 
-    def on_reload_error(self, error: Exception) -> None:  # noqa: B027 - optional hook, empty on purpose
+    def on_reload_error(self, error: BaseException) -> None:  # noqa: B027 - optional hook, empty on purpose
         """Handle a rejected reload (optional)."""
 
 
@@ -336,6 +337,7 @@ class EnvironmentConfigProvider:
         if self._engine.watching:  # so the directory can be watched (and written to) from the start
             self.config_dir.mkdir(parents=True, exist_ok=True)
         self._engine.start()
+        weakref.finalize(self, self._engine.close)  # a dropped provider stops its watcher
 
     def _effective_config(self, config: ReloadConfig) -> ReloadConfig:
         return dataclasses.replace(config, enabled=False)

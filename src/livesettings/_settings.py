@@ -131,7 +131,7 @@ class _FieldFallback:
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
-            snapshot_cls = owner.__snapshot__ if owner is not None else None
+            snapshot_cls = getattr(owner, "__snapshot__", None)
             return snapshot_cls.model_fields[self.name] if snapshot_cls is not None else self
         engine = object.__getattribute__(obj, "_ls_engine")
         return getattr(engine.store.snapshot, self.name)
@@ -177,9 +177,8 @@ class _SettingsMeta(type):
         facade_ns["__annotations__"] = annotations
 
         snap_bases = tuple(b.__snapshot__ for b in bases if isinstance(b, _SettingsMeta) and "__snapshot__" in b.__dict__)
-        snapshot_cls: type[BaseSettings] = type(SnapshotSettings)(
-            f"{name}Snapshot", snap_bases or (SnapshotSettings,), snap_ns
-        )
+        model_meta: Any = type(SnapshotSettings)
+        snapshot_cls: type[BaseSettings] = model_meta(f"{name}Snapshot", snap_bases or (SnapshotSettings,), snap_ns)
         if not snapshot_cls.__pydantic_complete__:  # annotations naming classes local to a function
             frame = sys._getframe(1)
             snapshot_cls.model_rebuild(_types_namespace={**frame.f_globals, **frame.f_locals})
@@ -237,6 +236,8 @@ class ReloadableSettings(metaclass=_SettingsMeta):
     __livesettings_root__ = True
     __slots__ = ("__dict__", "__weakref__", "_ls_engine", "_ls_manager")
     __snapshot__: ClassVar[type[BaseSettings]]
+    _ls_engine: Engine
+    _ls_manager: HotReloadManager | None
     reload_config: ClassVar[ReloadConfig] = ReloadConfig()
 
     def __init__(self, **values: Any) -> None:
