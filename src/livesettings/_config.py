@@ -92,7 +92,7 @@ class ReloadConfig:
     max_aliases: int = 100
     allowed_roots: tuple[Path, ...] | None = None
     failure_threshold: int = 5
-    breaker_cooldown_s: float = 30.0
+    breaker_cooldown_s: float = 5.0
     dotenv_interpolate: bool = True
 
     def __post_init__(self) -> None:

@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsError
 from . import _parsers
 from ._changes import Change, diff_snapshots, resolve
 from ._config import ReloadConfig, is_production
+from ._freeze import freeze
 from ._fields import Policy, collect_policies, policy_for
 from ._history import ConfigVersionManager, Version, new_version_id
 from ._notify import ConfigChangeNotifier, DeadLetter
@@ -146,6 +147,7 @@ class HotReloadLoader:
                 raise ReloadError(f"cannot load {self.name}", [ErrorDetail(None, str(exc))]) from None
             except RecursionError:
                 raise ReloadError(f"cannot load {self.name}", [ErrorDetail(None, "config is nested too deeply")]) from None
+        freeze(snapshot)
         self._add_secret_files(ctx)
         return snapshot, ctx
 
@@ -189,6 +191,26 @@ def _set_path(tree: Any, parts: list[str], value: Any) -> Any:
     return tree
 
 
+def _warn_unwatchable(name: str, targets: Iterable[Path]) -> None:
+    """Warn about files that can never receive updates, such as Kubernetes ``subPath`` mounts.
+
+    A file that is itself a mount point (its device differs from its directory's) is a bind
+    mount of one inode: kubelet swaps ConfigMap content by replacing the directory's ``..data``
+    link, which such a mount never sees.
+    """
+    for path in targets:
+        try:
+            if path.is_dir() or path.is_symlink():
+                continue
+            if os.stat(path).st_dev != os.stat(path.parent).st_dev:
+                log.warning(
+                    "%s: %s is a mount point of its own (a Kubernetes subPath mount?); "
+                    "it will not receive updates, mount the whole directory instead", name, path,
+                )
+        except OSError:
+            continue
+
+
 def _digest_inputs(files: Mapping[Path, str | None]) -> str:
     h = hashlib.blake2b(digest_size=16)
     for path in sorted(files):
@@ -215,6 +237,8 @@ class Engine:
         self.name = name
         self.config = config
         self.production = is_production(environment)
+        # Production with the explicit opt-in runs guarded: only ``Live`` fields change live.
+        self.guarded = self.production and config.allow_in_production
         self.watching = config.watching(environment) if watch is None else watch
         self.policies = collect_policies(snapshot_cls)
         limits = _parsers.ParseLimits(
@@ -239,6 +263,7 @@ class Engine:
         self._rejected: OrderedDict[str, ReloadError] = OrderedDict()
         self._breaker_open_until = 0.0
         self._watcher: Any = None
+        self._retry: threading.Timer | None = None
         self._number = 0
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -264,6 +289,11 @@ class Engine:
                 return
             self.state = State.CLOSED
             watcher, self._watcher = self._watcher, None
+            retry, self._retry = self._retry, None
+        if retry is not None:
+            retry.cancel()
+            if retry is not threading.current_thread():
+                retry.join()
         if watcher is not None:
             watcher.close()
 
@@ -289,6 +319,7 @@ class Engine:
             ignore=tuple(cfg.ignore),
         )
         targets = self.targets()
+        _warn_unwatchable(self.name, targets)
         priority = [p for p in targets if p.name in cfg.priority or str(p) in cfg.priority]
         watcher = FileWatcher(targets, self._on_files_changed, options, priority=priority, name=self.name)
         with self._lock:
@@ -354,8 +385,9 @@ class Engine:
             raise ClosedError(f"{self.name} is closed")
         manual = trigger == "manual"
         now = time.monotonic()
-        if not manual and self._breaker_open_until > now:
+        if trigger == "watcher" and self._breaker_open_until > now:
             self.metrics.skipped_by_breaker += 1
+            self._schedule_retry(self._breaker_open_until - now)
             return None
         error: ReloadError | None = None
         version: Version | None = None
@@ -402,6 +434,29 @@ class Engine:
             return ValidationResult.from_error(exc)
         return ValidationResult(True)
 
+    def _schedule_retry(self, delay: float) -> None:
+        """After the cool-down, try the newest content once (half-open), so no good write is lost."""
+        with self._lock:
+            if self._retry is not None or self.state is State.CLOSED:
+                return
+            timer = threading.Timer(delay, self._retry_now)
+            timer.name = f"livesettings-breaker-{self.name}"
+            timer.daemon = True
+            self._retry = timer
+        self.metrics.breaker_state = "open"
+        timer.start()
+
+    def _retry_now(self) -> None:
+        with self._lock:
+            self._retry = None
+        if self.state is State.CLOSED:
+            return
+        self.metrics.breaker_state = "half-open"
+        try:
+            self.reload(source="file", trigger="breaker")
+        except ClosedError:
+            pass
+
     def _succeeded(self) -> None:
         self.metrics.consecutive_failures = 0
         self.metrics.breaker_state = "closed"
@@ -433,7 +488,7 @@ class Engine:
             return
         bad = []
         for change in changes:
-            hit = policy_for(change.path, self.policies)
+            hit = policy_for(change.path, self.policies, production=self.guarded)
             if hit is not None and hit[1] is Policy.FROZEN:
                 bad.append(ErrorDetail(change.path, f"is Frozen and cannot change at runtime ({change.describe()})"))
         if bad:
@@ -443,13 +498,13 @@ class Engine:
 
     def _apply_policies(self, snapshot: Any, old: Any, changes: tuple[Change, ...], *, in_place: bool) -> tuple[Any, tuple[Change, ...]]:
         self._check_frozen(changes)
-        if not self.policies:
+        if not self.policies and not self.guarded:
             return snapshot, changes
         restart: dict[str, Change] = {}
         keep: set[str] = set()
         live: list[Change] = []
         for change in changes:
-            hit = policy_for(change.path, self.policies)
+            hit = policy_for(change.path, self.policies, production=self.guarded)
             if hit is not None and hit[1] is Policy.RESTART:
                 restart[change.path] = change
                 keep.add(hit[0])

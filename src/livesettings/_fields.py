@@ -1,10 +1,14 @@
-"""Per-field reload policies (``Restart``, ``Frozen``) and where they sit in a model.
+"""Per-field reload policies (``Restart``, ``Frozen``, ``Live``) and where they sit in a model.
 
 Use them inside ``Annotated`` at any depth::
 
     class Database(BaseModel):
         url: Annotated[str, Restart]        # change reported in ``pending_restart``, not applied
         shard: Annotated[int, Frozen]       # change rejects the whole reload
+        password: Annotated[SecretStr, Live]  # may change live even in production
+
+In production (with the explicit opt-in) only fields at or under a ``Live`` marker change live;
+every other change is treated as ``Restart``.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from typing import Any, Union
 
 from pydantic import BaseModel
 
-__all__ = ["Frozen", "Policy", "Restart", "collect_policies"]
+__all__ = ["Frozen", "Live", "Policy", "Restart", "collect_policies", "policy_for"]
 
 
 class Policy(enum.Enum):
     """How a change to a field is treated at runtime."""
 
     HOT = "hot"
+    LIVE = "live"
     RESTART = "restart"
     FROZEN = "frozen"
 
@@ -35,7 +40,7 @@ class _Marker:
         self.policy = policy
 
     def __repr__(self) -> str:
-        return "Restart" if self.policy is Policy.RESTART else "Frozen"
+        return self.policy.name.capitalize()
 
 
 Restart: Any = _Marker(Policy.RESTART)
@@ -43,6 +48,10 @@ Restart: Any = _Marker(Policy.RESTART)
 
 Frozen: Any = _Marker(Policy.FROZEN)
 """``Annotated[T, Frozen]``: a change at runtime rejects the whole reload with ``FrozenFieldError``."""
+
+
+Live: Any = _Marker(Policy.LIVE)
+"""``Annotated[T, Live]``: may change live in production too (ConfigMap updates, secret rotation)."""
 
 
 def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
@@ -58,7 +67,7 @@ def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
 
 
 def collect_policies(model: type[BaseModel]) -> dict[str, Policy]:
-    """Dotted path → policy for every field marked ``Restart`` or ``Frozen`` under ``model``."""
+    """Dotted path → policy for every field marked ``Restart``, ``Frozen`` or ``Live`` under ``model``."""
     found: dict[str, Policy] = {}
     stack: list[tuple[str, type[BaseModel], frozenset[type[BaseModel]]]] = [("", model, frozenset())]
     while stack:
@@ -76,14 +85,21 @@ def collect_policies(model: type[BaseModel]) -> dict[str, Policy]:
     return found
 
 
-def policy_for(path: str, policies: dict[str, Policy]) -> tuple[str, Policy] | None:
-    """The marked field at or above dotted ``path``, if any."""
-    if not policies:
-        return None
+def policy_for(path: str, policies: dict[str, Policy], *, production: bool = False) -> tuple[str, Policy] | None:
+    """The marked field at or above dotted ``path`` and its policy, if any.
+
+    In ``production`` an unmarked path counts as ``Restart`` (of its top-level field), and only
+    ``Live`` (or ``Frozen``) markers keep their meaning.
+    """
     parts = path.split(".")
-    for i in range(1, len(parts) + 1):
-        prefix = ".".join(parts[:i])
-        hit = policies.get(prefix)
-        if hit is not None:
-            return prefix, hit
+    if policies:
+        for i in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:i])
+            hit = policies.get(prefix)
+            if hit is not None:
+                if production and hit is Policy.RESTART:
+                    return prefix, Policy.RESTART
+                return prefix, hit
+    if production:
+        return parts[0], Policy.RESTART
     return None
