@@ -23,6 +23,7 @@ from ._engine import AtomicConfigStore as AtomicConfigStore
 from ._engine import HotReloadLoader as HotReloadLoader
 from ._engine import ReloadMetrics as ReloadMetrics
 from ._fields import Frozen as Frozen
+from ._fields import Live as Live
 from ._fields import Restart as Restart
 from ._history import ConfigVersion as ConfigVersion
 from ._history import ConfigVersionManager as ConfigVersionManager
@@ -33,6 +34,8 @@ from ._notify import SubscriptionHandle as SubscriptionHandle
 from ._notify import WatchHandle as WatchHandle
 from ._settings import ReloadableSettings as ReloadableSettings
 from ._settings import on_change as on_change
+from ._validate import ConfigChangeValidator as ConfigChangeValidator
+from ._validate import ValidationPipeline as ValidationPipeline
 from ._validate import ValidationResult as ValidationResult
 from ._version_info import __version__ as __version__
 from .exceptions import ReloadError as ReloadError
@@ -47,6 +50,7 @@ __all__ = [
     "ChangeType",
     "ConfigChange",
     "ConfigChangeNotifier",
+    "ConfigChangeValidator",
     "ConfigReloadable",
     "ConfigSubscriber",
     "ConfigVersion",
@@ -58,12 +62,14 @@ __all__ = [
     "HotReloadLoader",
     "HotReloadManager",
     "HotReloadableConfigProvider",
+    "Live",
     "ReloadConfig",
     "ReloadError",
     "ReloadMetrics",
     "ReloadableSettings",
     "Restart",
     "SubscriptionHandle",
+    "ValidationPipeline",
     "ValidationResult",
     "Version",
     "VersionNotFoundError",

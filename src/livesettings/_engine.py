@@ -24,14 +24,14 @@ from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings, SettingsError
 
 from . import _parsers
-from ._changes import Change, diff_snapshots, resolve
+from ._changes import Change, ChangeType, diff_snapshots, resolve
 from ._config import ReloadConfig, is_production
 from ._freeze import freeze
 from ._fields import Policy, collect_policies, policy_for
 from ._history import ConfigVersionManager, Version, new_version_id
 from ._notify import ConfigChangeNotifier, DeadLetter
 from ._sources import FileReader, FileState, LoadContext, activate
-from ._validate import ValidationResult, render_validation_error
+from ._validate import ConfigChangeValidator, ValidationResult, render_validation_error
 from .exceptions import ClosedError, ErrorDetail, FrozenFieldError, ReloadError
 
 __all__ = ["AtomicConfigStore", "Engine", "HotReloadLoader", "ReloadMetrics"]
@@ -254,6 +254,9 @@ class Engine:
         self.history = ConfigVersionManager(config.max_versions)
         self.store = AtomicConfigStore(publish)
         self.notifier = ConfigChangeNotifier()
+        self.validator = ConfigChangeValidator(
+            lambda: self.loader.load(reloading=True)[0], lambda: self.store.snapshot, self._check_frozen
+        )
         self.metrics = ReloadMetrics()
         self.pending_restart: dict[str, Change] = {}
         self.last_error: ReloadError | None = None
@@ -424,15 +427,7 @@ class Engine:
 
     def check(self) -> ValidationResult:
         """Validate the sources as they are now, without applying anything (a dry run)."""
-        try:
-            snapshot, _ = self.loader.load(reloading=True)
-            current = self.store.snapshot
-            if current is not None:
-                changes = diff_snapshots(current, snapshot, share=False)
-                self._check_frozen(changes)
-        except ReloadError as exc:
-            return ValidationResult.from_error(exc)
-        return ValidationResult(True)
+        return self.validator.validate()
 
     def _schedule_retry(self, delay: float) -> None:
         """After the cool-down, try the newest content once (half-open), so no good write is lost."""
@@ -504,7 +499,9 @@ class Engine:
         keep: set[str] = set()
         live: list[Change] = []
         for change in changes:
-            hit = policy_for(change.path, self.policies, production=self.guarded)
+            hit = policy_for(
+                change.path, self.policies, production=self.guarded, leaf=change.type is ChangeType.MODIFY
+            )
             if hit is not None and hit[1] is Policy.RESTART:
                 restart[change.path] = change
                 keep.add(hit[0])

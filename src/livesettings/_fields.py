@@ -77,29 +77,34 @@ def collect_policies(model: type[BaseModel]) -> dict[str, Policy]:
             for meta in info.metadata:
                 if isinstance(meta, _Marker):
                     found[path] = meta.policy
-            if path in found:
-                continue
+            if found.get(path) in (Policy.RESTART, Policy.FROZEN):
+                continue  # the whole sub-tree is covered
             for sub in _models_in(info.annotation):
                 if sub not in seen:  # self-referencing models stop here
                     stack.append((path, sub, seen | {cls}))
     return found
 
 
-def policy_for(path: str, policies: dict[str, Policy], *, production: bool = False) -> tuple[str, Policy] | None:
+def policy_for(
+    path: str, policies: dict[str, Policy], *, production: bool = False, leaf: bool = True
+) -> tuple[str, Policy] | None:
     """The marked field at or above dotted ``path`` and its policy, if any.
 
-    In ``production`` an unmarked path counts as ``Restart`` (of its top-level field), and only
-    ``Live`` (or ``Frozen``) markers keep their meaning.
+    In ``production`` an unmarked path counts as ``Restart``: of the leaf itself when ``leaf``
+    (a value that changed in place), else of its top-level field (a key that appeared or went).
     """
     parts = path.split(".")
+    live: tuple[str, Policy] | None = None
     if policies:
         for i in range(1, len(parts) + 1):
             prefix = ".".join(parts[:i])
             hit = policies.get(prefix)
-            if hit is not None:
-                if production and hit is Policy.RESTART:
-                    return prefix, Policy.RESTART
-                return prefix, hit
+            if hit is Policy.RESTART or hit is Policy.FROZEN:
+                return prefix, hit  # the strictest marker on the path wins
+            if hit is Policy.LIVE and live is None:
+                live = (prefix, hit)
+    if live is not None:
+        return live
     if production:
-        return parts[0], Policy.RESTART
+        return (path if leaf else parts[0]), Policy.RESTART
     return None

@@ -10,19 +10,19 @@ variable) the value came from, and never the raw input of a secret.
 from __future__ import annotations
 
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from . import _parsers
-from ._changes import is_secret, safe_repr
+from ._changes import Change, diff_snapshots, is_secret, safe_repr
 from ._fields import _models_in
 from ._sources import LoadContext
 from .exceptions import ErrorDetail, ReloadError, SourceError
 
-__all__ = ["STAGES", "ValidationResult", "render_validation_error"]
+__all__ = ["STAGES", "ConfigChangeValidator", "ValidationPipeline", "ValidationResult", "render_validation_error"]
 
 STAGES = ("syntax", "types", "ranges", "cross-field", "change rules")
 
@@ -189,3 +189,44 @@ def render_validation_error(
     error = ReloadError(f"invalid configuration for {what}: {count} error{'s' if count != 1 else ''}", details)
     error.stage = min(stages, key=STAGES.index) if stages else "types"
     return error
+
+
+class ConfigChangeValidator:
+    """Validates the sources as they are now against the running config, applying nothing.
+
+    The brief's "Configuration Validator" and its ``ValidationPipeline``: ``load`` runs the
+    syntax, types, ranges and cross-field stages (parsers + pydantic), ``rules`` the change
+    rules (``Frozen`` fields) against the current snapshot.
+
+    Args:
+        load: returns a freshly validated candidate snapshot or raises ``ReloadError``.
+        current: returns the running snapshot.
+        rules: raises ``ReloadError`` if the changes from the running snapshot break a rule.
+    """
+
+    stages = STAGES
+
+    def __init__(
+        self,
+        load: Callable[[], Any],
+        current: Callable[[], Any],
+        rules: Callable[[tuple[Change, ...]], None],
+    ) -> None:
+        self._load = load
+        self._current = current
+        self._rules = rules
+
+    def validate(self) -> ValidationResult:
+        """Run every stage; the first failing stage is in ``result.stage``."""
+        try:
+            candidate = self._load()
+            running = self._current()
+            if running is not None:
+                self._rules(diff_snapshots(running, candidate, share=False))
+        except ReloadError as exc:
+            return ValidationResult.from_error(exc)
+        return ValidationResult(True)
+
+
+ValidationPipeline = ConfigChangeValidator
+"""The brief's name for the multi-stage validation; the same class."""
