@@ -1,6 +1,7 @@
 # Two entry points work on a fresh clone with only Python and make:
 #   make demo   -- set up .venv and run the demo
-#   make test   -- set up .venv and run every test (pytest, docs blocks, examples, mypy typing test)
+#   make test   -- set up .venv and run every test (pytest incl. docs blocks and examples; mypy strict
+#                  on src/ and the typing test, which pyright checks too)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -11,7 +12,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e . pytest pytest-timeout hypothesis mypy
+	$(PY) -m pip install --quiet -e . pytest pytest-timeout hypothesis mypy types-PyYAML "pyright[nodejs]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,6 +23,7 @@ test: $(STAMP)
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	  if [ $$rc -ne 0 ]; then exit $$rc; fi
 	$(PY) -m mypy
+	$(VENV)/bin/pyright tests/typing/api.py
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet dynaconf omegaconf
