@@ -306,9 +306,8 @@ class Engine:
 
     # -- watching ------------------------------------------------------------------------
     def targets(self) -> list[Path]:
-        """Every file (and secrets directory) whose change may change the config."""
-        files = [p for p, st in self.reader.last_good.items() if st.fmt != "secret"]
-        return files + list(self.loader.secret_dirs())
+        """Every file whose change may change the config (secrets directories: ``secret_dirs``)."""
+        return [p for p, st in self.reader.last_good.items() if st.fmt != "secret"]
 
     def _start_watcher(self) -> None:
         from ._watch import FileWatcher, WatchOptions  # noqa: PLC0415 - keeps import light when not watching
@@ -324,7 +323,10 @@ class Engine:
         targets = self.targets()
         _warn_unwatchable(self.name, targets)
         priority = [p for p in targets if p.name in cfg.priority or str(p) in cfg.priority]
-        watcher = FileWatcher(targets, self._on_files_changed, options, priority=priority, name=self.name)
+        watcher = FileWatcher(
+            targets, self._on_files_changed, options, priority=priority, name=self.name,
+            dirs=self.loader.secret_dirs(),
+        )
         with self._lock:
             if self.state is State.CLOSED:
                 return
@@ -340,7 +342,7 @@ class Engine:
         after = self.targets()
         watcher = self._watcher
         if watcher is not None and set(after) != before:
-            watcher.set_targets(after)
+            watcher.set_targets(after, dirs=self.loader.secret_dirs())
 
     @property
     def watcher(self) -> Any:

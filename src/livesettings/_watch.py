@@ -1,0 +1,821 @@
+"""File watching: one shared observer, directory watches, event filtering, debounce.
+
+A [`FileWatcher`][livesettings._watch.FileWatcher] tracks a set of *targets* and calls
+``on_change(paths)`` on its own worker thread when some of them may have changed:
+
+* a **file target** is an absolute path to a config file (it may not exist yet); only events that
+  name it exactly (as ``src_path`` or ``dest_path``) count;
+* a **directory target** (pass it in ``dirs=``, or pass an existing directory in ``targets``)
+  counts every file in it, e.g. pydantic-settings' ``secrets_dir``.
+
+Threads: one watchdog ``Observer`` per process is shared by every watcher (created lazily,
+reference-counted, stopped and joined when the last inotify-mode watcher closes). It holds one
+non-recursive watch per directory, shared across watchers, never one per file. watchdog's thread
+only records raw events and wakes the worker; the worker (one per watcher) filters, debounces and
+calls ``on_change``, never concurrently with itself and never while holding an internal lock.
+
+Events that never count: ``opened`` and ``closed_no_write`` (our own reads; they are not even
+requested from inotify), names that are not tracked, and inside directory targets names matching
+[`DEFAULT_IGNORE`][livesettings._watch.DEFAULT_IGNORE] or ``WatchOptions.ignore`` (an exact tracked
+file name always counts). An event on a Kubernetes ``..data`` entry counts for every target in its
+directory. Emacs ``.#`` lock symlinks are never stat'ed, read or followed.
+
+Timers: in inotify mode the only periodic wakeup is the safety re-check every
+``safety_interval_s`` (it catches events lost to an inotify queue overflow or a watch that died);
+while a watched directory is missing the worker also probes for it with backoff (50 ms to 2 s).
+In polling mode (``poll_interval_ms``, ``LIVESETTINGS_POLL=<ms>``, or an automatic fallback when
+inotify raises ``OSError``) the worker stats the targets itself.
+
+Added in 0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fnmatch
+import hashlib
+import logging
+import os
+import stat
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from watchdog import events as wde
+from watchdog.observers import Observer
+
+from livesettings._debounce import Debouncer, EventKind
+from livesettings.exceptions import ClosedError
+
+__all__ = ["DEFAULT_IGNORE", "FileWatcher", "WatchOptions", "WatchStatus"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_IGNORE: tuple[str, ...] = (
+    "*.swp", "*.swx", "*.swo", "4913", "*~", ".#*", "#*#",
+    "*___jb_tmp___", "*___jb_old___", "*.vsctmp", "*.tmp", ".*.tmp",
+)  # fmt: skip
+"""fnmatch patterns of editor artefacts: vim swap files and its ``4913`` probe, ``~`` backups,
+emacs ``.#`` lock symlinks and ``#autosave#`` files, JetBrains safe-write and VS Code temp files."""
+
+# Asked of inotify: no IN_OPEN / IN_CLOSE_NOWRITE (our own reads) and no directory mtime noise.
+_EVENT_FILTER = [
+    wde.FileCreatedEvent, wde.FileDeletedEvent, wde.FileModifiedEvent, wde.FileAttribEvent,
+    wde.FileMovedEvent, wde.FileClosedEvent, wde.DirCreatedEvent, wde.DirDeletedEvent, wde.DirMovedEvent,
+]  # fmt: skip
+_K8S_DATA = "..data"
+_OVERFLOW_LOGGERS = ("watchdog.observers.inotify_c", "watchdog.observers.inotify_buffer")
+_MAX_RAW = 20_000  # raw events queued for one worker before we stop recording and rescan everything
+_HASH_LIMIT = 16 * 1024 * 1024  # files larger than this are compared by metadata only
+_PROBE_FIRST_S, _PROBE_MAX_S = 0.05, 2.0
+_FALLBACK_POLL_MS = 1000
+
+_Raw = tuple[str, str, str, bool]  # (event_type, src_path, dest_path, is_directory)
+_Sig = tuple[Any, ...] | None
+
+
+def _default_poll_interval_ms() -> int | None:
+    """Read ``LIVESETTINGS_POLL``: a poll interval in ms forces polling mode (``true`` means 1000)."""
+    raw = os.environ.get("LIVESETTINGS_POLL", "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return None
+    if raw in ("true", "yes", "on"):
+        return _FALLBACK_POLL_MS
+    try:
+        return max(5, int(raw))
+    except ValueError:
+        logger.warning("ignoring LIVESETTINGS_POLL=%r: expected a poll interval in milliseconds", raw)
+        return None
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    """Tuning of a [`FileWatcher`][livesettings._watch.FileWatcher].
+
+    Attributes:
+        debounce_ms: quiet window; it restarts on each relevant event. 0 fires on the first event.
+        max_wait_ms: cap from the first event of a batch, so a steady stream still fires this often.
+        poll_interval_ms: set to poll instead of using inotify (``LIVESETTINGS_POLL=<ms>`` too).
+        safety_interval_s: period of the re-check that catches lost events; ``<= 0`` disables it.
+        ignore: extra fnmatch patterns on top of `DEFAULT_IGNORE`.
+        stabilize_ms: longest wait for an in-place write to be closed, and for its size and mtime
+            to stop moving when no close was seen.
+    """
+
+    debounce_ms: int = 100
+    max_wait_ms: int = 1000
+    poll_interval_ms: int | None = None
+    safety_interval_s: float = 60.0
+    ignore: tuple[str, ...] = ()
+    stabilize_ms: int = 50
+
+
+@dataclass(frozen=True)
+class WatchStatus:
+    """A snapshot of a watcher's health.
+
+    Attributes:
+        mode: ``"inotify"`` (event-driven) or ``"poll"``.
+        fallback_reason: why inotify was abandoned for polling, if it was.
+        missing: watched directories that do not exist (being waited for) and file targets that do
+            not exist right now.
+        watched_dirs: directories currently under a live watch (inotify) or being polled.
+        events_seen: raw events that matched a target.
+        batches_fired: calls made to ``on_change``.
+        state: ``"new"``, ``"running"`` or ``"closed"``.
+    """
+
+    mode: Literal["inotify", "poll"]
+    fallback_reason: str | None
+    missing: tuple[Path, ...]
+    watched_dirs: tuple[Path, ...]
+    events_seen: int
+    batches_fired: int
+    state: Literal["new", "running", "closed"]
+
+
+class _State(Enum):
+    NEW = "new"
+    RUNNING = "running"
+    CLOSED = "closed"
+
+
+_STATE_NAMES: dict[_State, Literal["new", "running", "closed"]] = {
+    _State.NEW: "new", _State.RUNNING: "running", _State.CLOSED: "closed",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Routes:
+    """Which event names map to which targets, per watched directory (immutable, swapped whole)."""
+
+    files: Mapping[str, Mapping[str, Path]]  # dir -> {exact name: file target}
+    whole: Mapping[str, Path]  # dir -> directory target counting every file in it
+    by_dir: Mapping[str, frozenset[Path]]  # dir -> every target in it
+    targets: frozenset[Path]
+
+    @classmethod
+    def build(cls, files: Iterable[Path], dirs: Iterable[Path]) -> _Routes:
+        names: dict[str, dict[str, Path]] = {}
+        whole = {str(d): d for d in dirs}
+        for f in files:
+            names.setdefault(os.path.dirname(f), {})[os.path.basename(f)] = f
+        by_dir: dict[str, frozenset[Path]] = {}
+        for d in set(names) | set(whole):
+            by_dir[d] = frozenset(names.get(d, {}).values()) | ({whole[d]} if d in whole else frozenset())
+        return cls(names, whole, by_dir, frozenset().union(*by_dir.values()))
+
+
+# --------------------------------------------------------------------------------------------------
+# The shared observer
+
+
+class _DirHandler:
+    """watchdog handler of one watched directory: forwards raw events to its subscribers."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.subscribers: tuple[FileWatcher, ...] = ()  # replaced whole under the hub lock
+        self.dead = False
+
+    def dispatch(self, event: Any) -> None:
+        src = os.fsdecode(event.src_path)
+        if event.is_directory and event.event_type == "deleted" and src == self.path:
+            self.dead = True
+            rec: _Raw = ("lost", src, "", True)
+        else:
+            rec = (event.event_type, src, os.fsdecode(event.dest_path or ""), bool(event.is_directory))
+        for watcher in self.subscribers:
+            watcher._record(rec)
+
+
+@dataclass
+class _DirEntry:
+    path: str
+    watch: Any
+    handler: _DirHandler
+    scheduled: bool = True
+
+
+class _OverflowFilter(logging.Filter):
+    """Sees watchdog's "Inotify queue overflowed" warning and makes every watcher rescan."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "overflow" in str(record.msg).lower():
+            for watcher in _HUB.users:
+                watcher._record(("overflow", "", "", False))
+        return True
+
+
+class _Hub:
+    """The process-wide observer, its directory watches and their reference counts."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.observer: Any = None
+        self.users: tuple[FileWatcher, ...] = ()  # inotify-mode watchers; read without the lock
+        self.entries: dict[str, _DirEntry] = {}
+        self.open_watchers: weakref.WeakSet[FileWatcher] = weakref.WeakSet()
+        self._filter = _OverflowFilter()
+
+    def acquire(self, watcher: FileWatcher) -> None:
+        """Count `watcher` as a user, creating and starting the observer if needed (may raise OSError)."""
+        with self.lock:
+            if self.observer is None:
+                observer = Observer()
+                observer.start()
+                self.observer = observer
+                for name in _OVERFLOW_LOGGERS:
+                    logging.getLogger(name).addFilter(self._filter)
+            self.users = (*self.users, watcher)
+
+    def release(self, watcher: FileWatcher) -> None:
+        """Drop `watcher`; the last user stops and joins the observer."""
+        with self.lock:
+            self.users = tuple(w for w in self.users if w is not watcher)
+            if self.users or self.observer is None:
+                return
+            observer, self.observer = self.observer, None
+            self.entries.clear()
+            for name in _OVERFLOW_LOGGERS:
+                logging.getLogger(name).removeFilter(self._filter)
+        observer.stop()
+        observer.join()
+
+    def watch_dir(self, path: str, watcher: FileWatcher) -> _DirEntry:
+        """Subscribe `watcher` to `path`, scheduling a watch unless a live one exists (may raise OSError)."""
+        with self.lock:
+            entry = self.entries.get(path)
+            if entry is not None and entry.handler.dead:
+                self._unschedule(entry)
+                entry = None
+            if entry is None:
+                handler = _DirHandler(path)
+                try:
+                    watch = self.observer.schedule(handler, path, recursive=False, event_filter=_EVENT_FILTER)
+                except TypeError:  # watchdog < 2.3 has no event_filter; the worker filters anyway
+                    watch = self.observer.schedule(handler, path, recursive=False)
+                entry = self.entries[path] = _DirEntry(path, watch, handler)
+            entry.handler.subscribers = (*entry.handler.subscribers, watcher)
+            return entry
+
+    def unwatch_dir(self, entry: _DirEntry, watcher: FileWatcher) -> None:
+        """Unsubscribe `watcher`; the last subscriber unschedules the watch."""
+        with self.lock:
+            entry.handler.subscribers = tuple(w for w in entry.handler.subscribers if w is not watcher)
+            if not entry.handler.subscribers:
+                self._unschedule(entry)
+
+    def mark_dead(self, entry: _DirEntry) -> None:
+        """The watch no longer sees the directory at its path: tell every subscriber it was lost."""
+        entry.handler.dead = True
+        for watcher in entry.handler.subscribers:
+            watcher._record(("lost", entry.path, "", True))
+
+    def _unschedule(self, entry: _DirEntry) -> None:
+        if self.entries.get(entry.path) is entry:
+            del self.entries[entry.path]
+        if entry.scheduled and self.observer is not None:
+            entry.scheduled = False
+            with contextlib.suppress(KeyError, OSError):
+                self.observer.unschedule(entry.watch)
+
+
+_HUB = _Hub()
+
+
+def _shared_observer() -> Any:
+    """Return the process-wide watchdog observer, or ``None`` when no inotify watcher is open."""
+    return _HUB.observer
+
+
+def _reset_for_tests() -> None:
+    """Close every open watcher and stop the shared observer (test isolation only)."""
+    for watcher in list(_HUB.open_watchers):
+        watcher.close()
+    with _HUB.lock:
+        observer, _HUB.observer = _HUB.observer, None
+        _HUB.users = ()
+        _HUB.entries.clear()
+        for name in _OVERFLOW_LOGGERS:
+            logging.getLogger(name).removeFilter(_HUB._filter)
+    if observer is not None:
+        observer.stop()
+        observer.join()
+
+
+# --------------------------------------------------------------------------------------------------
+# Signatures
+
+
+def _file_sig(path: str) -> _Sig:
+    """Metadata of a file (following symlinks, as a reader would); ``None`` if it cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+
+
+def _hash_file(path: str, h: Any) -> None:
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size > _HASH_LIMIT:
+                return
+            while chunk := f.read(1 << 16):
+                h.update(chunk)
+    except OSError:
+        h.update(b"\0unreadable")
+
+
+class FileWatcher:
+    """Watch config files and directories and report batches of possible changes.
+
+    ``on_change`` gets a ``frozenset`` of the targets that may have changed (file targets by their
+    path, directory targets by the directory). It may be called for a change that turns out to be
+    no change (``touch``, a safety re-check): comparing content is the caller's job. A deleted
+    target is reported too; a delete followed by a create inside the quiet window is one change.
+
+    Example:
+        ```python
+        with FileWatcher([Path("/etc/app/config.yaml")], reload, WatchOptions(debounce_ms=50)) as w:
+            ...  # reload(frozenset({Path("/etc/app/config.yaml")})) runs after each save
+        ```
+
+    Thread-safety: `set_targets`, `status` and `close` may be called from any thread, including
+    from inside ``on_change``.
+
+    Args:
+        targets: absolute file paths; an existing directory here becomes a directory target.
+        on_change: called on the watcher's worker thread, never concurrently with itself; an
+            exception it raises is logged at WARNING and the worker carries on.
+        options: debounce, polling and ignore settings.
+        priority: targets that skip the quiet window and fire at once (in a batch of their own).
+        name: a label for the worker thread and log messages.
+        dirs: directory targets (every file in them counts), also when they do not exist yet.
+    """
+
+    def __init__(
+        self,
+        targets: Iterable[Path],
+        on_change: Callable[[frozenset[Path]], None],
+        options: WatchOptions = WatchOptions(),  # noqa: B008 - frozen, so sharing it is safe
+        *,
+        priority: Iterable[Path] = (),
+        name: str = "",
+        dirs: Iterable[Path] = (),
+    ) -> None:
+        self._on_change = on_change
+        self._options = options
+        self._name = name or f"watcher-{id(self):x}"
+        self._ignore = DEFAULT_IGNORE + tuple(options.ignore)
+        self._priority = frozenset(Path(os.path.abspath(p)) for p in priority)
+        poll_ms = options.poll_interval_ms
+        if poll_ms is None:
+            poll_ms = _default_poll_interval_ms()
+        self._mode: Literal["inotify", "poll"] = "inotify" if poll_ms is None else "poll"
+        self._poll_s = (poll_ms or _FALLBACK_POLL_MS) / 1000
+        self._fallback_reason: str | None = None
+        self._state = _State.NEW
+        # Lock order: _state_lock -> hub lock -> observer lock -> _cond. watchdog's thread only
+        # ever takes _cond (in _record), so nothing waits on the observer while holding _cond.
+        self._state_lock = threading.RLock()
+        self._cond = threading.Condition(threading.Lock())
+        self._raw: list[_Raw] = []
+        self._rescan_all = False
+        self._dirty = False
+        self._closing = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._entries: dict[str, _DirEntry] = {}
+        self._identity: dict[str, tuple[int, int]] = {}  # dir -> (st_dev, st_ino) when it was watched
+        self._waiting: dict[str, tuple[float, float]] = {}  # dir -> (next probe, backoff)
+        self._seen: dict[Path, tuple[_Sig, bytes | None]] = {}
+        self._next_safety = self._next_poll = float("inf")
+        self._events_seen = 0
+        self._batches = 0
+        self._routes = self._build_routes(targets, dirs)
+        self._debouncer = Debouncer(
+            options.debounce_ms / 1000, options.max_wait_ms / 1000, options.stabilize_ms / 1000
+        )
+
+    # ---------------------------------------------------------------------------------------- API
+
+    def start(self) -> None:
+        """Schedule the directory watches (or start polling) and start the worker thread.
+
+        Raises:
+            ClosedError: the watcher was closed.
+        """
+        with self._state_lock:
+            if self._state is _State.CLOSED:
+                raise ClosedError(f"file watcher {self._name} is closed")
+            if self._state is _State.RUNNING:
+                return
+            self._seen = {t: (self._sig(t), None) for t in self._routes.targets}
+            if self._mode == "inotify":
+                try:
+                    _HUB.acquire(self)
+                    self._sync_watches()
+                except OSError as exc:
+                    self._fall_back(exc)
+            _HUB.open_watchers.add(self)
+            self._thread = threading.Thread(target=self._run, name=f"livesettings-{self._name}", daemon=True)
+            self._state = _State.RUNNING
+            self._thread.start()
+
+    def set_targets(
+        self, targets: Iterable[Path], *, dirs: Iterable[Path] = (), priority: Iterable[Path] | None = None
+    ) -> None:
+        """Replace the tracked set; watches follow at once, and new targets are not reported as changed.
+
+        Args:
+            targets: the new file targets (an existing directory here becomes a directory target).
+            dirs: the new directory targets.
+            priority: new priority targets, or ``None`` to keep the current ones.
+
+        Raises:
+            ClosedError: the watcher was closed.
+        """
+        with self._state_lock:
+            if self._state is _State.CLOSED:
+                raise ClosedError(f"file watcher {self._name} is closed")
+            routes = self._build_routes(targets, dirs)
+            if priority is not None:
+                self._priority = frozenset(Path(os.path.abspath(p)) for p in priority)
+            for t in routes.targets - self._routes.targets:
+                self._seen[t] = (self._sig(t, routes), None)
+            for t in self._routes.targets - routes.targets:
+                self._seen.pop(t, None)
+            self._routes = routes
+            if self._state is _State.RUNNING and self._mode == "inotify":
+                try:
+                    self._sync_watches()
+                except OSError as exc:
+                    self._fall_back(exc)
+        with self._cond:
+            self._dirty = True
+            self._cond.notify()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the worker, join it (up to `timeout` seconds) and release the watches; idempotent.
+
+        Args:
+            timeout: how long to wait for a running ``on_change`` to return.
+        """
+        with self._state_lock:
+            if self._state is _State.CLOSED:
+                return
+            self._state = _State.CLOSED
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                logger.warning("file watcher %s: worker busy after %.1f s; leaving it", self._name, timeout)
+        with self._state_lock:
+            self._detach_all()
+            self._waiting.clear()
+        _HUB.open_watchers.discard(self)
+
+    @property
+    def status(self) -> WatchStatus:
+        """A snapshot of mode, missing paths, watched directories, counters and state."""
+        with self._state_lock:
+            routes, entries, waiting = self._routes, set(self._entries), set(self._waiting)
+            mode, reason, state = self._mode, self._fallback_reason, self._state
+        missing = {Path(d) for d in waiting} | {t for t in routes.targets if not os.path.lexists(t)}
+        if mode == "poll":
+            watched = {d for d in routes.by_dir if os.path.isdir(d)} if state is _State.RUNNING else set()
+        else:
+            watched = entries
+        return WatchStatus(
+            mode=mode,
+            fallback_reason=reason,
+            missing=tuple(sorted(missing)),
+            watched_dirs=tuple(sorted(Path(d) for d in watched)),
+            events_seen=self._events_seen,
+            batches_fired=self._batches,
+            state=_STATE_NAMES[state],
+        )
+
+    def __enter__(self) -> FileWatcher:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<FileWatcher {self._name} {self._state.value} mode={self._mode}>"
+
+    # ------------------------------------------------------------- called from watchdog's threads
+
+    def _record(self, rec: _Raw) -> None:
+        """Note one raw event and wake the worker; nothing else happens on watchdog's thread."""
+        if rec[0] in ("opened", "closed_no_write") or (rec[3] and rec[0] == "modified"):
+            return  # our own reads; a directory's mtime (the file events themselves arrive too)
+        with self._cond:
+            if rec[0] == "overflow" or len(self._raw) >= _MAX_RAW:
+                self._rescan_all = True
+            else:
+                self._raw.append(rec)
+            self._cond.notify()
+
+    # ------------------------------------------------------------------------- targets and watches
+
+    def _build_routes(self, targets: Iterable[Path], dirs: Iterable[Path]) -> _Routes:
+        files: list[Path] = []
+        whole = [Path(os.path.abspath(d)) for d in dirs]
+        for t in targets:
+            p = Path(os.path.abspath(t))
+            (whole if p.is_dir() else files).append(p)
+        return _Routes.build(files, whole)
+
+    def _sync_watches(self) -> None:
+        """Make the directory watches match the routes (state lock held; may raise OSError)."""
+        wanted = set(self._routes.by_dir)
+        for d in set(self._entries) - wanted:
+            _HUB.unwatch_dir(self._entries.pop(d), self)
+        for d in set(self._waiting) - wanted:
+            del self._waiting[d]
+        for d in sorted(wanted - set(self._entries) - set(self._waiting)):
+            self._attach(d)
+
+    def _attach(self, d: str) -> bool:
+        """Watch directory `d`, or start waiting for it if it is missing (state lock held)."""
+        if self._state is _State.CLOSED or self._mode != "inotify":
+            return False
+        try:
+            if not os.path.isdir(d):
+                raise FileNotFoundError(errno.ENOENT, "no such directory", d)
+            ident = os.stat(d)
+            entry = _HUB.watch_dir(d, self)
+        except (FileNotFoundError, NotADirectoryError):
+            self._waiting[d] = (time.monotonic() + _PROBE_FIRST_S, _PROBE_FIRST_S)
+            return False
+        self._entries[d] = entry
+        self._identity[d] = (ident.st_dev, ident.st_ino)
+        return True
+
+    def _detach_all(self) -> None:
+        for entry in self._entries.values():
+            _HUB.unwatch_dir(entry, self)
+        self._entries.clear()
+        if self in _HUB.users:
+            _HUB.release(self)
+
+    def _fall_back(self, exc: OSError) -> None:
+        """Give up on inotify for this watcher and poll instead (state lock held)."""
+        code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+        reason = f"{code}: {exc.strerror or exc}"
+        self._detach_all()
+        self._waiting.clear()
+        self._mode, self._fallback_reason = "poll", reason
+        if self._options.poll_interval_ms is None:
+            self._poll_s = _FALLBACK_POLL_MS / 1000
+        logger.warning("file watcher %s: inotify unavailable (%s); polling every %d ms instead",
+                       self._name, reason, round(self._poll_s * 1000))  # fmt: skip
+
+    def _sig(self, target: Path, routes: _Routes | None = None) -> _Sig:
+        """Metadata of a target: the file's, or for a directory target its identity and its files'."""
+        path = str(target)
+        if path not in (routes or self._routes).whole:
+            return _file_sig(path)
+        try:
+            st = os.stat(path)
+            names = sorted(n for n in os.listdir(path) if self._counts_in_dir(n))
+        except OSError:
+            return None
+        entries = ((n, _file_sig(os.path.join(path, n))) for n in names)
+        return (st.st_dev, st.st_ino, *(e for e in entries if e[1] is not None and stat.S_ISREG(e[1][-1])))
+
+    def _hash(self, target: Path, sig: _Sig, routes: _Routes) -> bytes | None:
+        if sig is None:
+            return None
+        h = hashlib.blake2b(digest_size=16)
+        path = str(target)
+        if path in routes.whole:
+            for name, _ in sig[2:]:
+                h.update(name.encode("utf-8", "surrogateescape") + b"\0")
+                _hash_file(os.path.join(path, name), h)
+        else:
+            _hash_file(path, h)
+        return h.digest()
+
+    def _counts_in_dir(self, name: str) -> bool:
+        """Whether a name inside a directory target counts (not an artefact, not a k8s internal)."""
+        return not name.startswith("..") and not any(fnmatch.fnmatchcase(name, p) for p in self._ignore)
+
+    # ----------------------------------------------------------------------------------- worker
+
+    def _run(self) -> None:
+        now = time.monotonic()
+        safety_s = self._options.safety_interval_s
+        self._next_safety = now + safety_s if safety_s > 0 else float("inf")
+        self._next_poll = now + self._poll_s
+        while not self._closing:
+            try:
+                self._step()
+            except Exception:  # a bug or an odd file system must not end the watching
+                logger.warning("file watcher %s: unexpected error; carrying on", self._name, exc_info=True)
+                self._stop.wait(0.1)
+
+    def _step(self) -> None:
+        """Sleep until an event or a timer is due, then ingest, tick timers and fire what is due."""
+        with self._state_lock:
+            mode = self._mode
+            probe = min((t for t, _ in self._waiting.values()), default=float("inf"))
+        deadline = min(self._next_safety, probe, self._next_poll if mode == "poll" else float("inf"))
+        due = self._debouncer.due()
+        if due is not None:
+            deadline = min(deadline, due)
+        with self._cond:
+            while not (self._closing or self._raw or self._rescan_all or self._dirty):
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    break
+                self._cond.wait(timeout)
+            if self._closing:
+                return
+            raw, self._raw = self._raw, []
+            rescan, self._rescan_all, self._dirty = self._rescan_all, False, False
+        now = time.monotonic()
+        routes = self._routes
+        if raw:
+            self._ingest(raw, routes, now)
+        if rescan:
+            for t in routes.targets:
+                self._debouncer.add(t, now, priority=t in self._priority)
+        if self._waiting and now >= probe:
+            self._probe(now)
+        safety = now >= self._next_safety
+        if safety:
+            self._next_safety = now + self._options.safety_interval_s
+        if mode == "poll" and (now >= self._next_poll or safety):
+            self._poll(routes, now, with_hash=safety)
+            step = self._poll_s
+            if self._debouncer and self._options.debounce_ms > 0:
+                step = min(step, self._options.debounce_ms / 1000)
+            self._next_poll = now + step
+        elif safety:
+            self._safety_check(routes, now)
+        ready, unclosed = self._debouncer.pop_due(time.monotonic())
+        if ready:
+            if unclosed:
+                self._stabilize(unclosed)
+            self._fire(ready)
+
+    def _ingest(self, raw: list[_Raw], routes: _Routes, now: float) -> None:
+        """Classify raw events into target changes and feed the debouncer."""
+        matched = 0
+        for event_type, src, dest, is_dir in raw:
+            if event_type == "lost":
+                matched += self._lost(src, now)
+                continue
+            for path in (src, dest):
+                if not path:
+                    continue
+                d, name = os.path.split(path)
+                hit = routes.by_dir.get(d)
+                if hit is None:
+                    continue
+                kind: EventKind = "done"
+                key: str | None = path
+                if name == _K8S_DATA:
+                    key = None
+                    targets: Iterable[Path] = hit
+                else:
+                    exact = routes.files.get(d, {}).get(name)
+                    whole = routes.whole.get(d) if self._counts_in_dir(name) else None
+                    targets = [t for t in (exact, whole) if t is not None]
+                    if not targets:
+                        continue
+                    kind = self._kind(event_type, path, is_dir)
+                for t in targets:
+                    self._debouncer.add(t, now, kind=kind, key=key, priority=t in self._priority)
+                    matched += 1
+        self._events_seen += matched
+
+    @staticmethod
+    def _kind(event_type: str, path: str, is_dir: bool) -> EventKind:
+        if is_dir or event_type in ("moved", "deleted"):
+            return "done"
+        if event_type == "closed":
+            return "close"
+        if event_type == "attrib":
+            return "touch"
+        if event_type == "created":
+            try:  # only an opened regular file will see a close; a new symlink or fifo will not
+                return "write" if stat.S_ISREG(os.lstat(path).st_mode) else "done"
+            except OSError:
+                return "done"
+        return "write"  # modified
+
+    def _lost(self, d: str, now: float) -> int:
+        """A watched directory vanished or was replaced: drop its watch and wait for it to come back."""
+        with self._state_lock:
+            entry = self._entries.get(d)
+            if entry is None or not entry.handler.dead:  # unknown, or a late report about an old watch
+                return 0
+            del self._entries[d]
+            _HUB.unwatch_dir(entry, self)
+            if self._state is not _State.CLOSED:
+                self._waiting[d] = (now + _PROBE_FIRST_S, _PROBE_FIRST_S)
+            targets = self._routes.by_dir.get(d, frozenset())
+        logger.info("file watcher %s: directory %s is gone; waiting for it to come back", self._name, d)
+        for t in targets:
+            self._debouncer.add(t, now, priority=t in self._priority)
+        return len(targets)
+
+    def _probe(self, now: float) -> None:
+        """Re-watch missing directories whose probe time has come; back off the others."""
+        back: list[str] = []
+        with self._state_lock:
+            for d, (at, backoff) in list(self._waiting.items()):
+                if at > now:
+                    continue
+                del self._waiting[d]
+                try:
+                    attached = self._attach(d)
+                except OSError as exc:
+                    self._fall_back(exc)
+                    return
+                if attached:
+                    back.append(d)
+                elif d in self._waiting:
+                    backoff = min(backoff * 2, _PROBE_MAX_S)
+                    self._waiting[d] = (now + backoff, backoff)
+            routes = self._routes
+        for d in back:
+            logger.info("file watcher %s: directory %s is back; watching it again", self._name, d)
+            for t in routes.by_dir.get(d, frozenset()):
+                self._debouncer.add(t, now, priority=t in self._priority)
+
+    def _safety_check(self, routes: _Routes, now: float) -> None:
+        """Catch lost events: report targets whose metadata or content moved, re-watch dead dirs."""
+        with self._state_lock:
+            entries = dict(self._entries)
+            identity = dict(self._identity)
+        for d, entry in entries.items():
+            try:
+                st = os.stat(d)
+                alive = (st.st_dev, st.st_ino) == identity.get(d) and stat.S_ISDIR(st.st_mode)
+            except OSError:
+                alive = False
+            if not alive:
+                _HUB.mark_dead(entry)
+        self._poll(routes, now, with_hash=True)
+
+    def _poll(self, routes: _Routes, now: float, *, with_hash: bool) -> None:
+        """Compare every target with what was last seen and report the ones that differ."""
+        for t in routes.targets:
+            sig = self._sig(t, routes)
+            old_sig, old_hash = self._seen.get(t, (None, None))
+            if sig != old_sig:
+                self._seen[t] = (sig, None)
+            elif with_hash and sig is not None:
+                digest = self._hash(t, sig, routes)
+                self._seen[t] = (sig, digest)
+                if old_hash is None or digest == old_hash:
+                    continue
+            else:
+                continue
+            self._debouncer.add(t, now, priority=t in self._priority)
+
+    def _stabilize(self, targets: frozenset[Path]) -> None:
+        """Re-stat files whose in-place write never closed until two stats agree (bounded)."""
+        deadline = time.monotonic() + self._options.stabilize_ms / 1000
+        prev = [self._sig(t) for t in targets]
+        while (left := deadline - time.monotonic()) > 0:
+            if self._stop.wait(min(0.01, left)):
+                return
+            cur = [self._sig(t) for t in targets]
+            if cur == prev:
+                return
+            prev = cur
+
+    def _fire(self, targets: frozenset[Path]) -> None:
+        if self._mode == "inotify":
+            for t in targets:
+                self._seen[t] = (self._sig(t), None)
+        if self._closing:
+            return
+        self._batches += 1
+        try:
+            self._on_change(targets)
+        except Exception:
+            logger.warning("file watcher %s: on_change raised; carrying on", self._name, exc_info=True)

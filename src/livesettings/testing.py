@@ -1,0 +1,81 @@
+"""Helpers for testing code that uses livesettings: drive changes and capture what handlers see.
+
+Example:
+    ```python
+    from livesettings.testing import capture_changes, override
+
+    def test_pool_resizes(settings):
+        with capture_changes(settings) as diffs:
+            override(settings, {"database.pool_size": 20})
+        assert diffs[0].changes[0].new_value == 20
+    ```
+
+Added in 0.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from pydantic import ValidationError
+
+from ._changes import Diff
+from ._freeze import freeze
+from ._history import Version
+from ._settings import ReloadableSettings
+from ._validate import render_validation_error
+
+__all__ = ["capture_changes", "override"]
+
+
+def _assign(tree: dict[str, Any], path: str, value: Any) -> None:
+    node = tree
+    parts = path.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def override(settings: ReloadableSettings, values: Mapping[str, Any]) -> Version | None:
+    """Apply ``{dotted path: value}`` on top of the current snapshot as a new version.
+
+    The candidate is validated like any other (types, validators, ``Frozen``/``Restart`` rules),
+    handlers are called, and the version's ``source`` is ``"override"``. The files are not
+    touched, so the next change of a file replaces the override as usual.
+
+    Returns:
+        The new version, or ``None`` if nothing changed.
+
+    Raises:
+        ReloadError: the overridden config is invalid.
+    """
+    engine = settings._ls_engine
+    with engine._lock:
+        current = engine.store.snapshot
+        data = current.model_dump(by_alias=False)
+        for path, value in values.items():
+            _assign(data, path, value)
+        try:
+            candidate = type(current).model_validate(data)
+        except ValidationError as exc:
+            raise render_validation_error(exc, type(current), None, what=engine.name) from None
+        freeze(candidate)
+        version = engine._commit(candidate, "override", None)
+    engine.deliver()
+    return version
+
+
+@contextmanager
+def capture_changes(settings: ReloadableSettings, path: str = "") -> Iterator[list[Diff]]:
+    """Collect the [Diff][livesettings.Diff] of every version applied inside the ``with`` block."""
+    diffs: list[Diff] = []
+    handle = settings.watch(path, diffs.append)
+    try:
+        yield diffs
+    finally:
+        handle.cancel()

@@ -1,0 +1,60 @@
+"""The public livesettings.testing helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pytest
+from pydantic import BaseModel, Field
+from pydantic_settings import SettingsConfigDict
+
+from livesettings import Frozen, ReloadableSettings, ReloadConfig, ReloadError
+from livesettings.testing import capture_changes, override
+
+
+class Pool(BaseModel):
+    size: int = Field(default=5, ge=1)
+    shard: Annotated[int, Frozen] = 1
+
+
+def _settings(tmp_path: Path) -> ReloadableSettings:
+    (tmp_path / "c.yaml").write_text("pool: {size: 5}\n")
+
+    class Settings(ReloadableSettings):
+        model_config = SettingsConfigDict(yaml_file=str(tmp_path / "c.yaml"))
+        reload_config = ReloadConfig(enabled=False)
+        pool: Pool = Pool()
+
+    return Settings()
+
+
+class TestOverride:
+    """override() applies values through the normal pipeline."""
+
+    def test_applies_and_notifies(self, tmp_path: Path) -> None:
+        """An override becomes a version with source 'override' and handlers see its diff."""
+        with _settings(tmp_path) as s, capture_changes(s) as diffs:
+            version = override(s, {"pool.size": 20})
+            assert version is not None and version.source == "override"
+            assert s.pool.size == 20  # type: ignore[attr-defined]
+            assert [(c.path, c.old_value, c.new_value) for c in diffs[0].changes] == [("pool.size", 5, 20)]
+
+    def test_invalid_override_is_rejected(self, tmp_path: Path) -> None:
+        """Values are validated: a range error raises ReloadError naming the field and nothing changes."""
+        with _settings(tmp_path) as s:
+            with pytest.raises(ReloadError, match="pool.size"):
+                override(s, {"pool.size": 0})
+            assert s.pool.size == 5  # type: ignore[attr-defined]
+
+    def test_change_rules_apply(self, tmp_path: Path) -> None:
+        """A Frozen field cannot be overridden either."""
+        with _settings(tmp_path) as s:
+            with pytest.raises(ReloadError, match="Frozen"):
+                override(s, {"pool.shard": 2})
+
+    def test_same_value_is_no_version(self, tmp_path: Path) -> None:
+        """Overriding with the current value makes no version."""
+        with _settings(tmp_path) as s:
+            assert override(s, {"pool.size": 5}) is None
+            assert len(s.history) == 1
