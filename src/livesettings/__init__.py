@@ -19,6 +19,8 @@ from ._compat import HotReloadableConfigProvider as HotReloadableConfigProvider
 from ._compat import HotReloadManager as HotReloadManager
 from ._config import ReloadConfig as ReloadConfig
 from ._config import current_environment as current_environment
+from ._debounce import ConfigChangeQueue as ConfigChangeQueue
+from ._debounce import Debouncer as Debouncer
 from ._engine import AtomicConfigStore as AtomicConfigStore
 from ._engine import HotReloadLoader as HotReloadLoader
 from ._engine import ReloadMetrics as ReloadMetrics
@@ -35,6 +37,9 @@ from ._notify import WatchHandle as WatchHandle
 from ._settings import ReloadableSettings as ReloadableSettings
 from ._settings import on_change as on_change
 from ._validate import ConfigChangeValidator as ConfigChangeValidator
+from ._watch import HotReloadWatcher as HotReloadWatcher
+from ._watch import WatchOptions as WatchOptions
+from ._watch import WatchStatus as WatchStatus
 from ._validate import ValidationPipeline as ValidationPipeline
 from ._validate import ValidationResult as ValidationResult
 from ._version_info import __version__ as __version__
@@ -50,17 +55,20 @@ __all__ = [
     "ChangeType",
     "ConfigChange",
     "ConfigChangeNotifier",
+    "ConfigChangeQueue",
     "ConfigChangeValidator",
     "ConfigReloadable",
     "ConfigSubscriber",
     "ConfigVersion",
     "ConfigVersionManager",
     "DeadLetter",
+    "Debouncer",
     "Diff",
     "EnvironmentConfigProvider",
     "Frozen",
     "HotReloadLoader",
     "HotReloadManager",
+    "HotReloadWatcher",
     "HotReloadableConfigProvider",
     "Live",
     "ReloadConfig",
@@ -74,6 +82,8 @@ __all__ = [
     "Version",
     "VersionNotFoundError",
     "WatchHandle",
+    "WatchOptions",
+    "WatchStatus",
     "current_environment",
     "detect_changes",
     "on_change",

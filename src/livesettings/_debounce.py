@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["Debouncer", "EventKind"]
+__all__ = ["ConfigChangeQueue", "Debouncer", "EventKind"]
 
 EventKind = Literal["write", "close", "done", "touch"]
 """What an event says about a target's content.
@@ -149,3 +149,12 @@ class Debouncer:
         for group in (self._normal, self._priority):
             group.targets.clear()
             group.open_writes.clear()
+
+
+ConfigChangeQueue = Debouncer
+"""The brief's "Change Queue": coalescing, priority and batching of change events.
+
+It is the [Debouncer][livesettings.Debouncer] itself; the thread-safe part is the hand-off in
+[HotReloadWatcher][livesettings.HotReloadWatcher]: watchdog's thread only appends raw events under
+the watcher's condition, and the watcher's single worker owns the queue.
+"""

@@ -54,7 +54,7 @@ from watchdog.observers import Observer
 from livesettings._debounce import Debouncer, EventKind
 from livesettings.exceptions import ClosedError
 
-__all__ = ["DEFAULT_IGNORE", "FileWatcher", "WatchOptions", "WatchStatus"]
+__all__ = ["DEFAULT_IGNORE", "FileWatcher", "HotReloadWatcher", "WatchOptions", "WatchStatus"]
 
 logger = logging.getLogger(__name__)
 
@@ -819,3 +819,7 @@ class FileWatcher:
             self._on_change(targets)
         except Exception:
             logger.warning("file watcher %s: on_change raised; carrying on", self._name, exc_info=True)
+
+
+HotReloadWatcher = FileWatcher
+"""The brief's name for the file watcher; the same class."""
