@@ -245,6 +245,27 @@ def _check_graph(root: Node, source: str, limits: ParseLimits) -> None:
             stack.append((child, depth + 1, iter(_children(child)), [1, 1]))
 
 
+def _check_tree_depth(root: Node, source: str, limits: ParseLimits) -> None:
+    """Depth check for a document without aliases (a tree): containers only, no bookkeeping."""
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    limit = limits.max_depth
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            mark = node.start_mark
+            raise SourceError.at(
+                source, f"nesting deeper than {limit} levels", line=mark.line + 1, column=mark.column + 1
+            )
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                if not isinstance(value, ScalarNode):
+                    stack.append((value, depth + 1))
+                if not isinstance(key, ScalarNode):
+                    stack.append((key, depth + 1))
+        elif isinstance(node, SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value if not isinstance(child, ScalarNode))
+
+
 def _yaml_error(exc: yaml.YAMLError, text: str, source: str) -> SourceError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     if isinstance(exc, yaml.reader.ReaderError):
@@ -277,7 +298,10 @@ def parse_yaml(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[
                 kind = "a list" if isinstance(node, SequenceNode) else "a scalar"
                 raise SourceError.at(source, f"the top level must be a mapping, not {kind}",
                                      line=node.start_mark.line + 1, column=node.start_mark.column + 1)
-            _check_graph(node, source, limits)
+            if b"*" in data:  # an alias needs a '*': only then is the full graph check needed
+                _check_graph(node, source, limits)
+            else:
+                _check_tree_depth(node, source, limits)
             result = loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, text, source) from None

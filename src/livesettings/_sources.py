@@ -367,6 +367,8 @@ def live_sources(
     init > env > .env > secrets > json > toml > yaml > defaults).
     """
     out = [_rebuild(s, settings_cls) for s in sources]
+    # A dotenv source with no file can contribute nothing but still walks every field: drop it.
+    out = [s for s in out if not (isinstance(s, DotEnvSource) and not s.env_file)]
     have = {type(s) for s in out}
     cfg = settings_cls.model_config
     if cfg.get("json_file") and JsonSource not in have:
