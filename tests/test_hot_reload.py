@@ -241,7 +241,7 @@ class TestBadWrites:
 
     def test_breaker_opens_and_the_next_good_file_still_applies(self, conf: Path) -> None:
         """After failure_threshold distinct bad files the breaker opens; a good file written meanwhile applies after the cool-down."""
-        config = ReloadConfig(debounce_ms=5, failure_threshold=3, breaker_cooldown_s=0.5)
+        config = ReloadConfig(debounce_ms=5, failure_threshold=3, breaker_cooldown_s=3.0)
         with make_settings(conf, config)() as s:
             for i in range(3):
                 atomic_write(conf, f"count: bad-{i}\n")

@@ -401,8 +401,10 @@ class Engine:
             self.metrics.attempted += 1
             try:
                 prefetched, quick = self._prefetch()
-                if quick == self._applied_inputs:
+                if quick == self._applied_inputs:  # back to (or still at) what is being served
                     self.metrics.unchanged += 1
+                    self.last_error = None
+                    self._succeeded()
                     return None
                 known = self._rejected.get(quick)
                 if known is not None:  # the same rejected bytes: neither re-validated nor re-logged

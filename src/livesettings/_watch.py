@@ -31,7 +31,6 @@ Added in 0.1.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fnmatch
 import hashlib
@@ -40,7 +39,6 @@ import os
 import stat
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -48,13 +46,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from watchdog import events as wde
-from watchdog.observers import Observer
-
 from livesettings._debounce import Debouncer, EventKind
+from livesettings._observer import HUB, Raw, _DirEntry
+from livesettings._observer import reset_for_tests as _reset_for_tests
+from livesettings._observer import shared_observer as _shared_observer
 from livesettings.exceptions import ClosedError
 
-__all__ = ["DEFAULT_IGNORE", "FileWatcher", "HotReloadWatcher", "WatchOptions", "WatchStatus"]
+__all__ = [
+    "DEFAULT_IGNORE", "FileWatcher", "HotReloadWatcher", "WatchOptions", "WatchStatus",
+    "_reset_for_tests", "_shared_observer",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -65,19 +66,12 @@ DEFAULT_IGNORE: tuple[str, ...] = (
 """fnmatch patterns of editor artefacts: vim swap files and its ``4913`` probe, ``~`` backups,
 emacs ``.#`` lock symlinks and ``#autosave#`` files, JetBrains safe-write and VS Code temp files."""
 
-# Asked of inotify: no IN_OPEN / IN_CLOSE_NOWRITE (our own reads) and no directory mtime noise.
-_EVENT_FILTER = [
-    wde.FileCreatedEvent, wde.FileDeletedEvent, wde.FileModifiedEvent, wde.FileAttribEvent,
-    wde.FileMovedEvent, wde.FileClosedEvent, wde.DirCreatedEvent, wde.DirDeletedEvent, wde.DirMovedEvent,
-]  # fmt: skip
 _K8S_DATA = "..data"
-_OVERFLOW_LOGGERS = ("watchdog.observers.inotify_c", "watchdog.observers.inotify_buffer")
 _MAX_RAW = 20_000  # raw events queued for one worker before we stop recording and rescan everything
 _HASH_LIMIT = 16 * 1024 * 1024  # files larger than this are compared by metadata only
 _PROBE_FIRST_S, _PROBE_MAX_S = 0.05, 2.0
 _FALLBACK_POLL_MS = 1000
 
-_Raw = tuple[str, str, str, bool]  # (event_type, src_path, dest_path, is_directory)
 _Sig = tuple[Any, ...] | None
 
 
@@ -174,144 +168,6 @@ class _Routes:
 
 
 # --------------------------------------------------------------------------------------------------
-# The shared observer
-
-
-class _DirHandler:
-    """watchdog handler of one watched directory: forwards raw events to its subscribers."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.subscribers: tuple[FileWatcher, ...] = ()  # replaced whole under the hub lock
-        self.dead = False
-
-    def dispatch(self, event: Any) -> None:
-        src = os.fsdecode(event.src_path)
-        if event.is_directory and event.event_type == "deleted" and src == self.path:
-            self.dead = True
-            rec: _Raw = ("lost", src, "", True)
-        else:
-            rec = (event.event_type, src, os.fsdecode(event.dest_path or ""), bool(event.is_directory))
-        for watcher in self.subscribers:
-            watcher._record(rec)
-
-
-@dataclass
-class _DirEntry:
-    path: str
-    watch: Any
-    handler: _DirHandler
-    scheduled: bool = True
-
-
-class _OverflowFilter(logging.Filter):
-    """Sees watchdog's "Inotify queue overflowed" warning and makes every watcher rescan."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if "overflow" in str(record.msg).lower():
-            for watcher in _HUB.users:
-                watcher._record(("overflow", "", "", False))
-        return True
-
-
-class _Hub:
-    """The process-wide observer, its directory watches and their reference counts."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.observer: Any = None
-        self.users: tuple[FileWatcher, ...] = ()  # inotify-mode watchers; read without the lock
-        self.entries: dict[str, _DirEntry] = {}
-        self.open_watchers: weakref.WeakSet[FileWatcher] = weakref.WeakSet()
-        self._filter = _OverflowFilter()
-
-    def acquire(self, watcher: FileWatcher) -> None:
-        """Count `watcher` as a user, creating and starting the observer if needed (may raise OSError)."""
-        with self.lock:
-            if self.observer is None:
-                observer = Observer()
-                observer.start()
-                self.observer = observer
-                for name in _OVERFLOW_LOGGERS:
-                    logging.getLogger(name).addFilter(self._filter)
-            self.users = (*self.users, watcher)
-
-    def release(self, watcher: FileWatcher) -> None:
-        """Drop `watcher`; the last user stops and joins the observer."""
-        with self.lock:
-            self.users = tuple(w for w in self.users if w is not watcher)
-            if self.users or self.observer is None:
-                return
-            observer, self.observer = self.observer, None
-            self.entries.clear()
-            for name in _OVERFLOW_LOGGERS:
-                logging.getLogger(name).removeFilter(self._filter)
-        observer.stop()
-        observer.join()
-
-    def watch_dir(self, path: str, watcher: FileWatcher) -> _DirEntry:
-        """Subscribe `watcher` to `path`, scheduling a watch unless a live one exists (may raise OSError)."""
-        with self.lock:
-            entry = self.entries.get(path)
-            if entry is not None and entry.handler.dead:
-                self._unschedule(entry)
-                entry = None
-            if entry is None:
-                handler = _DirHandler(path)
-                try:
-                    watch = self.observer.schedule(handler, path, recursive=False, event_filter=_EVENT_FILTER)
-                except TypeError:  # watchdog < 2.3 has no event_filter; the worker filters anyway
-                    watch = self.observer.schedule(handler, path, recursive=False)
-                entry = self.entries[path] = _DirEntry(path, watch, handler)
-            entry.handler.subscribers = (*entry.handler.subscribers, watcher)
-            return entry
-
-    def unwatch_dir(self, entry: _DirEntry, watcher: FileWatcher) -> None:
-        """Unsubscribe `watcher`; the last subscriber unschedules the watch."""
-        with self.lock:
-            entry.handler.subscribers = tuple(w for w in entry.handler.subscribers if w is not watcher)
-            if not entry.handler.subscribers:
-                self._unschedule(entry)
-
-    def mark_dead(self, entry: _DirEntry) -> None:
-        """The watch no longer sees the directory at its path: tell every subscriber it was lost."""
-        entry.handler.dead = True
-        for watcher in entry.handler.subscribers:
-            watcher._record(("lost", entry.path, "", True))
-
-    def _unschedule(self, entry: _DirEntry) -> None:
-        if self.entries.get(entry.path) is entry:
-            del self.entries[entry.path]
-        if entry.scheduled and self.observer is not None:
-            entry.scheduled = False
-            with contextlib.suppress(KeyError, OSError):
-                self.observer.unschedule(entry.watch)
-
-
-_HUB = _Hub()
-
-
-def _shared_observer() -> Any:
-    """Return the process-wide watchdog observer, or ``None`` when no inotify watcher is open."""
-    return _HUB.observer
-
-
-def _reset_for_tests() -> None:
-    """Close every open watcher and stop the shared observer (test isolation only)."""
-    for watcher in list(_HUB.open_watchers):
-        watcher.close()
-    with _HUB.lock:
-        observer, _HUB.observer = _HUB.observer, None
-        _HUB.users = ()
-        _HUB.entries.clear()
-        for name in _OVERFLOW_LOGGERS:
-            logging.getLogger(name).removeFilter(_HUB._filter)
-    if observer is not None:
-        observer.stop()
-        observer.join()
-
-
-# --------------------------------------------------------------------------------------------------
 # Signatures
 
 
@@ -389,7 +245,7 @@ class FileWatcher:
         # ever takes _cond (in _record), so nothing waits on the observer while holding _cond.
         self._state_lock = threading.RLock()
         self._cond = threading.Condition(threading.Lock())
-        self._raw: list[_Raw] = []
+        self._raw: list[Raw] = []
         self._rescan_all = False
         self._dirty = False
         self._closing = False
@@ -423,11 +279,11 @@ class FileWatcher:
             self._seen = {t: (self._sig(t), None) for t in self._routes.targets}
             if self._mode == "inotify":
                 try:
-                    _HUB.acquire(self)
+                    HUB.acquire(self)
                     self._sync_watches()
                 except OSError as exc:
                     self._fall_back(exc)
-            _HUB.open_watchers.add(self)
+            HUB.open_watchers.add(self)
             self._thread = threading.Thread(target=self._run, name=f"livesettings-{self._name}", daemon=True)
             self._state = _State.RUNNING
             self._thread.start()
@@ -487,7 +343,7 @@ class FileWatcher:
         with self._state_lock:
             self._detach_all()
             self._waiting.clear()
-        _HUB.open_watchers.discard(self)
+        HUB.open_watchers.discard(self)
 
     @property
     def status(self) -> WatchStatus:
@@ -524,7 +380,7 @@ class FileWatcher:
 
     # ------------------------------------------------------------- called from watchdog's threads
 
-    def _record(self, rec: _Raw) -> None:
+    def _record(self, rec: Raw) -> None:
         """Note one raw event and wake the worker; nothing else happens on watchdog's thread."""
         if rec[0] in ("opened", "closed_no_write") or (rec[3] and rec[0] == "modified"):
             return  # our own reads; a directory's mtime (the file events themselves arrive too)
@@ -549,7 +405,7 @@ class FileWatcher:
         """Make the directory watches match the routes (state lock held; may raise OSError)."""
         wanted = set(self._routes.by_dir)
         for d in set(self._entries) - wanted:
-            _HUB.unwatch_dir(self._entries.pop(d), self)
+            HUB.unwatch_dir(self._entries.pop(d), self)
         for d in set(self._waiting) - wanted:
             del self._waiting[d]
         for d in sorted(wanted - set(self._entries) - set(self._waiting)):
@@ -563,7 +419,7 @@ class FileWatcher:
             if not os.path.isdir(d):
                 raise FileNotFoundError(errno.ENOENT, "no such directory", d)
             ident = os.stat(d)
-            entry = _HUB.watch_dir(d, self)
+            entry = HUB.watch_dir(d, self)
         except (FileNotFoundError, NotADirectoryError):
             self._waiting[d] = (time.monotonic() + _PROBE_FIRST_S, _PROBE_FIRST_S)
             return False
@@ -573,10 +429,10 @@ class FileWatcher:
 
     def _detach_all(self) -> None:
         for entry in self._entries.values():
-            _HUB.unwatch_dir(entry, self)
+            HUB.unwatch_dir(entry, self)
         self._entries.clear()
-        if self in _HUB.users:
-            _HUB.release(self)
+        if self in HUB.users:
+            HUB.release(self)
 
     def _fall_back(self, exc: OSError) -> None:
         """Give up on inotify for this watcher and poll instead (state lock held)."""
@@ -679,7 +535,7 @@ class FileWatcher:
                 self._stabilize(unclosed)
             self._fire(ready)
 
-    def _ingest(self, raw: list[_Raw], routes: _Routes, now: float) -> None:
+    def _ingest(self, raw: list[Raw], routes: _Routes, now: float) -> None:
         """Classify raw events into target changes and feed the debouncer."""
         matched = 0
         for event_type, src, dest, is_dir in raw:
@@ -732,7 +588,7 @@ class FileWatcher:
             if entry is None or not entry.handler.dead:  # unknown, or a late report about an old watch
                 return 0
             del self._entries[d]
-            _HUB.unwatch_dir(entry, self)
+            HUB.unwatch_dir(entry, self)
             if self._state is not _State.CLOSED:
                 self._waiting[d] = (now + _PROBE_FIRST_S, _PROBE_FIRST_S)
             targets = self._routes.by_dir.get(d, frozenset())
@@ -777,7 +633,7 @@ class FileWatcher:
             except OSError:
                 alive = False
             if not alive:
-                _HUB.mark_dead(entry)
+                HUB.mark_dead(entry)
         self._poll(routes, now, with_hash=True)
 
     def _poll(self, routes: _Routes, now: float, *, with_hash: bool) -> None:
