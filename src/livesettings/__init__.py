@@ -6,8 +6,6 @@ the new snapshot in atomically, keeps a version history with rollback, and hands
 handlers an exact diff.
 """
 
-from __future__ import annotations
-
 from ._changes import Change as Change
 from ._changes import ChangeType as ChangeType
 from ._changes import Diff as Diff
@@ -91,7 +89,7 @@ __all__ = [
 
 for _name in __all__:
     _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("livesettings._"):
+    if getattr(_obj, "__module__", "").startswith("livesettings."):
         try:
             _obj.__module__ = "livesettings"
         except (AttributeError, TypeError):

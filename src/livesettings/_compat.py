@@ -23,7 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from typing_extensions import Self
 
 from ._changes import Diff
-from ._config import ReloadConfig, current_environment, is_production
+from ._config import ReloadConfig, current_environment
 from ._engine import Engine, ReloadMetrics
 from ._history import Version
 from ._notify import ConfigChangeNotifier, DeadLetter, SubscriptionHandle
@@ -61,7 +61,7 @@ class ConfigSubscriber(ABC):
     def on_config_change(self, path: str, old_value: Any, new_value: Any) -> None:
         """Handle one leaf change (``old_value`` is ``None`` for an added key)."""
 
-    def on_reload_error(self, error: BaseException) -> None:  # noqa: B027 - optional hook, empty on purpose
+    def on_reload_error(self, error: Exception) -> None:  # noqa: B027 - optional hook, empty on purpose
         """Handle a rejected reload (optional)."""
 
 
@@ -95,7 +95,7 @@ class HotReloadManager:
                 ``allow_in_production=True``.
         """
         engine = self._engine
-        if is_production() and not engine.config.allow_in_production:
+        if engine.production and not engine.config.allow_in_production:
             raise ProductionReloadError(
                 "hot reload is off in production; opt in with allow_in_production=True "
                 "(ReloadConfig or the provider argument)"
@@ -142,7 +142,11 @@ class HotReloadManager:
         engine = self._engine
         if isinstance(subscriber, ConfigSubscriber):
             handle = engine.notifier.subscribe(path, subscriber.on_config_change, style="leaf")
-            engine.notifier.on_error(lambda err: subscriber.on_reload_error(err) if handle.active else None)
+            def forward(err: BaseException) -> None:
+                if handle.active and isinstance(err, Exception):
+                    subscriber.on_reload_error(err)
+
+            engine.notifier.on_error(forward)
             return handle
         return engine.notifier.subscribe(path, subscriber, style="leaf")
 
@@ -405,7 +409,8 @@ class HotReloadableConfigProvider(EnvironmentConfigProvider):
             ``True`` watches (in production only with ``allow_in_production=True``); ``False`` never.
         allow_in_production: the explicit opt-in for production hot reload (audited, trust
             checks on).
-        *args, **kwargs: as for [EnvironmentConfigProvider][livesettings.EnvironmentConfigProvider].
+        *args: as for [EnvironmentConfigProvider][livesettings.EnvironmentConfigProvider].
+        **kwargs: as for [EnvironmentConfigProvider][livesettings.EnvironmentConfigProvider].
 
     Raises:
         ProductionReloadError: ``enable_hot_reload=True`` in production without the opt-in.

@@ -7,7 +7,7 @@ small ``_default_<option>()`` helper here.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .exceptions import ProductionReloadError
@@ -31,18 +31,6 @@ def is_production(environment: str | None = None) -> bool:
     return (environment or current_environment()).lower() in _PRODUCTION
 
 
-def _default_poll_interval_ms() -> int | None:
-    """``LIVESETTINGS_POLL=<ms>`` forces polling (for mounts without inotify); unset means events."""
-    raw = os.environ.get("LIVESETTINGS_POLL", "").strip()
-    if not raw:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        return 1000
-    return max(value, 10)
-
-
 @dataclass(frozen=True)
 class ReloadConfig:
     """How a settings object reloads. Set it as the ``reload_config`` class attribute.
@@ -58,8 +46,8 @@ class ReloadConfig:
             soon as the OS reports a complete write.
         max_wait_ms: a steady stream of events still reloads at least this often.
         max_versions: how many versions the history keeps.
-        poll_interval_ms: poll instead of using OS events (NFS, Docker Desktop, WSL mounts);
-            ``LIVESETTINGS_POLL`` sets it from the environment.
+        poll_interval_ms: poll instead of using OS events (NFS, Docker Desktop, WSL mounts).
+            ``None`` uses OS events unless ``LIVESETTINGS_POLL=<ms>`` is set when watching starts.
         safety_interval_s: a long-interval re-check that catches events the OS dropped.
         ignore: extra file-name patterns to ignore on top of the editor artefacts list.
         priority: file names or paths whose changes skip the debounce window.
@@ -82,7 +70,7 @@ class ReloadConfig:
     debounce_ms: int = 100
     max_wait_ms: int = 1000
     max_versions: int = 10
-    poll_interval_ms: int | None = field(default_factory=_default_poll_interval_ms)
+    poll_interval_ms: int | None = None
     safety_interval_s: float = 60.0
     ignore: tuple[str, ...] = ()
     priority: tuple[str, ...] = ()
@@ -114,7 +102,8 @@ class ReloadConfig:
             return not prod or self.allow_in_production
         if self.enabled and prod and not self.allow_in_production:
             raise ProductionReloadError(
-                "hot reload was requested in production; pass "
-                "ReloadConfig(enabled=True, allow_in_production=True) to opt in explicitly"
+                "hot reload was requested in production; opt in explicitly with allow_in_production=True "
+                "(ReloadConfig(enabled=True, allow_in_production=True), or the provider's "
+                "allow_in_production=True argument)"
             )
         return self.enabled

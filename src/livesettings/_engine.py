@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings, SettingsError
 
 from . import _parsers
-from ._changes import Change, ChangeType, diff_snapshots, resolve
+from ._changes import Change, ChangeType, diff_snapshots, resolve, under
 from ._config import ReloadConfig, is_production
 from ._freeze import freeze
 from ._fields import Policy, collect_policies, policy_for
@@ -158,16 +158,64 @@ class HotReloadLoader:
         items = [raw] if isinstance(raw, (str, os.PathLike)) else list(raw)
         return tuple(Path(os.path.abspath(Path(p).expanduser())) for p in items)
 
-    def _add_secret_files(self, ctx: LoadContext) -> None:
+    def secret_files(self) -> list[Path]:
+        """The files pydantic-settings reads from the secrets directories (hidden ones are skipped)."""
+        found: list[Path] = []
         for directory in self.secret_dirs():
-            if not directory.is_dir():
-                continue
-            for entry in sorted(directory.iterdir()):
-                if entry.name.startswith(".") or not entry.is_file():
-                    continue
-                data = ctx.prefetched.get(entry) if entry in ctx.prefetched else self.reader.read_bytes(entry)
-                digest = hashlib.blake2b(data, digest_size=16).hexdigest() if data is not None else None
-                ctx.files[entry] = FileState(entry, "secret", digest)
+            if directory.is_dir():
+                found.extend(
+                    e for e in sorted(directory.iterdir()) if not e.name.startswith(".") and e.is_file()
+                )
+        return found
+
+    def _add_secret_files(self, ctx: LoadContext) -> None:
+        present = set()
+        for entry in self.secret_files():
+            data = ctx.prefetched.get(entry) if entry in ctx.prefetched else self.reader.read_bytes(entry)
+            digest = hashlib.blake2b(data, digest_size=16).hexdigest() if data is not None else None
+            ctx.files[entry] = FileState(entry, "secret", digest)
+            present.add(entry)
+        for path, state in self.reader.last_good.items():
+            if state.fmt == "secret" and path not in present:
+                self.reader.check_missing(path, reloading=ctx.reloading)
+
+
+_ABSENT: Any = object()
+
+
+def _lookup(tree: Any, path: str) -> Any:
+    """The value at dotted ``path``, or ``_ABSENT`` when a key on the way does not exist."""
+    node = tree
+    for part in path.split("."):
+        if isinstance(node, BaseModel):
+            if part in node.__dict__:
+                node = node.__dict__[part]
+            elif node.__pydantic_extra__ and part in node.__pydantic_extra__:
+                node = node.__pydantic_extra__[part]
+            else:
+                return _ABSENT
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return _ABSENT
+    return node
+
+
+def _anchor(path: str, old: Any, new: Any) -> str:
+    """Where to keep the running value for a held change under ``path``.
+
+    Normally ``path`` itself; but when a section above it appears or disappears (absent or
+    ``None`` on one side), the whole section is held, so the snapshot never mixes a new section
+    with old values of its held fields.
+    """
+    parts = path.split(".")
+    for i in range(1, len(parts)):
+        prefix = ".".join(parts[:i])
+        for tree in (old, new):
+            value = _lookup(tree, prefix)
+            if value is _ABSENT or value is None:
+                return prefix
+    return path
 
 
 def _set_path(tree: Any, parts: list[str], value: Any) -> Any:
@@ -374,7 +422,9 @@ class Engine:
     def _prefetch(self) -> tuple[dict[Path, bytes | None], str]:
         data: dict[Path, bytes | None] = {}
         digests: dict[Path, str | None] = {}
-        for path in self.reader.last_good:
+        paths = dict.fromkeys(self.reader.last_good)
+        paths.update(dict.fromkeys(self.loader.secret_files()))
+        for path in paths:
             raw = self.reader.read_bytes(path)
             data[path] = raw
             digests[path] = hashlib.blake2b(raw, digest_size=16).hexdigest() if raw is not None else None
@@ -415,6 +465,7 @@ class Engine:
                 inputs = _digest_inputs({p: st.digest for p, st in ctx.files.items()})
                 version = self._commit(snapshot, source, inputs, files=ctx.files)
                 self._rejected.pop(quick, None)
+                self.last_error = None  # accepted, even when it changes nothing
                 self._succeeded()
             except ReloadError as exc:
                 error = exc
@@ -476,7 +527,7 @@ class Engine:
             self._breaker_open_until = time.monotonic() + self.config.breaker_cooldown_s
             if self.metrics.breaker_state != "open":
                 log.warning(
-                    "%s: %d rejected reloads in a row; pausing file-triggered reloads for %.0f s",
+                    "%s: %d rejected reloads in a row; pausing file-triggered reloads for %.1f s",
                     self.name, self.metrics.consecutive_failures, self.config.breaker_cooldown_s,
                 )
             self.metrics.breaker_state = "open"
@@ -499,34 +550,43 @@ class Engine:
         self._check_frozen(changes)
         if not self.policies and not self.guarded:
             return snapshot, changes
-        restart: dict[str, Change] = {}
         keep: set[str] = set()
-        live: list[Change] = []
         for change in changes:
             hit = policy_for(
                 change.path, self.policies, production=self.guarded, leaf=change.type is ChangeType.MODIFY
             )
             if hit is not None and hit[1] is Policy.RESTART:
+                keep.add(_anchor(hit[0], old, snapshot))
+        restart: dict[str, Change] = {}
+        live: list[Change] = []
+        for change in changes:  # everything under a kept point waits, so the snapshot stays whole
+            if any(under(change.path, k) for k in keep):
                 restart[change.path] = change
-                keep.add(hit[0])
             else:
                 live.append(change)
         for path in sorted(keep):
-            running = resolve(old, path)
+            running = _lookup(old, path)
             parts = path.split(".")
             if in_place:
                 parent = resolve(snapshot, ".".join(parts[:-1]))
                 if isinstance(parent, BaseModel) and parts[-1] in parent.__dict__:
-                    parent.__dict__[parts[-1]] = running
+                    parent.__dict__[parts[-1]] = None if running is _ABSENT else running
                 elif isinstance(parent, dict):
-                    parent[parts[-1]] = running
+                    if running is _ABSENT:
+                        parent.pop(parts[-1], None)
+                    else:
+                        parent[parts[-1]] = running
             else:
-                snapshot = _set_path(snapshot, parts, running)
-        for path, change in restart.items():
-            previous = self.pending_restart.get(path)
-            if previous is None or previous.new_value != change.new_value:
-                log.warning("%s: %s needs a restart to take effect; still running the old value", self.name, change.describe())
-        self.pending_restart = restart
+                snapshot = _set_path(snapshot, parts, None if running is _ABSENT else running)
+        if in_place:  # a candidate read from the sources: it says what is pending now
+            for path, change in restart.items():
+                previous = self.pending_restart.get(path)
+                if previous is None or previous.new_value != change.new_value:
+                    log.warning(
+                        "%s: %s needs a restart to take effect; still running the old value",
+                        self.name, change.describe(),
+                    )
+            self.pending_restart = restart
         return snapshot, tuple(live)
 
     def _new_version(self, snapshot: Any, changes: tuple[Change, ...], source: str, **extra: Any) -> Version:
@@ -564,7 +624,6 @@ class Engine:
         self.notifier.enqueue(version, old, snapshot, changes)
         self.metrics.applied += 1
         self.metrics.last_good_version = version.id
-        self.last_error = None if source != "rollback" else self.last_error
         if audit.isEnabledFor(logging.INFO):
             detail = "; ".join(c.describe() for c in changes[:20])
             more = f" (+{len(changes) - 20} more)" if len(changes) > 20 else ""

@@ -15,6 +15,7 @@ A class body is split in two:
 from __future__ import annotations
 
 import sys
+import typing
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -140,6 +141,12 @@ class _FieldFallback:
         return f"<livesettings field {self.name!r}>"
 
 
+def _is_classvar(annotation: Any) -> bool:
+    if isinstance(annotation, str):
+        return annotation.replace("typing.", "").replace("t.", "").startswith("ClassVar")
+    return annotation is ClassVar or typing.get_origin(annotation) is ClassVar
+
+
 _FACADE_ONLY = frozenset({"reload_config", "__module__", "__qualname__", "__doc__", "__classcell__", "__slots__"})
 
 
@@ -152,6 +159,7 @@ class _SettingsMeta(type):
         if ns.pop("__livesettings_root__", False):
             return super().__new__(mcs, name, bases, ns, **kwargs)
         annotations: dict[str, Any] = dict(ns.get("__annotations__", {}))
+        classvars = {k for k, v in annotations.items() if _is_classvar(v)}
         snap_ns: dict[str, Any] = {
             "__module__": ns.get("__module__"),
             "__qualname__": f"{ns.get('__qualname__', name)}.Snapshot",
@@ -168,6 +176,9 @@ class _SettingsMeta(type):
                 snap_ns[key] = value
             elif key == "settings_customise_sources":
                 snap_ns["__livesettings_sources__"] = value
+            elif key in classvars:  # a class constant: readable from validators and from the façade
+                snap_ns[key] = value
+                facade_ns[key] = value
             elif key in annotations or isinstance(value, PydanticDescriptorProxy):
                 snap_ns[key] = value
             else:  # helpers, properties, constants: usable from validators and from the façade

@@ -1,6 +1,6 @@
 """File watching: one shared observer, directory watches, event filtering, debounce.
 
-A [`FileWatcher`][livesettings._watch.FileWatcher] tracks a set of *targets* and calls
+A [`HotReloadWatcher`][livesettings.HotReloadWatcher] tracks a set of *targets* and calls
 ``on_change(paths)`` on its own worker thread when some of them may have changed:
 
 * a **file target** is an absolute path to a config file (it may not exist yet); only events that
@@ -91,7 +91,7 @@ def _default_poll_interval_ms() -> int | None:
 
 @dataclass(frozen=True)
 class WatchOptions:
-    """Tuning of a [`FileWatcher`][livesettings._watch.FileWatcher].
+    """Tuning of a [`HotReloadWatcher`][livesettings.HotReloadWatcher].
 
     Attributes:
         debounce_ms: quiet window; it restarts on each relevant event. 0 fires on the first event.

@@ -113,6 +113,8 @@ class ReloadError(LivesettingsError, ValueError):
 class SourceError(ReloadError):
     """A source could not be read or parsed (syntax error, bad encoding, duplicate key, alias bomb ...)."""
 
+    stage = "syntax"
+
     @classmethod
     def at(
         cls,
@@ -138,6 +140,8 @@ class UntrustedSourceError(SourceError):
 
 class FrozenFieldError(ReloadError):
     """A field marked ``Frozen`` would change at runtime; the whole candidate is rejected."""
+
+    stage = "change rules"
 
 
 class VersionNotFoundError(LivesettingsError, LookupError):
