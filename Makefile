@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench typecheck clean
+.PHONY: demo test bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet dynaconf omegaconf
 	$(PY) -m bench
+
+docs: $(STAMP)
+	$(PY) -m pip install --quiet "mkdocs-material>=9" "mkdocstrings[python]>=0.25"
+	$(VENV)/bin/mkdocs build
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache
