@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import math
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,7 +26,17 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from ._history import Version
 
-__all__ = ["Change", "ChangeType", "Diff", "detect_changes", "diff_snapshots", "fingerprint", "is_secret", "safe_repr"]
+__all__ = [
+    "Change",
+    "ChangeType",
+    "Diff",
+    "changes_at",
+    "detect_changes",
+    "diff_snapshots",
+    "fingerprint",
+    "is_secret",
+    "safe_repr",
+]
 
 
 class ChangeType(str, enum.Enum):
@@ -43,7 +54,7 @@ class ChangeType(str, enum.Enum):
 # used to brute-force a secret offline from a log line.
 _FP_KEY = os.urandom(16)
 _SENSITIVE = re.compile(
-    r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|private[_-]?key|credential|auth)", re.IGNORECASE
+    r"(pass(word|wd|phrase)|secret|token|api[_-]?key|private[_-]?key|credential|(^|[_-])auth($|[_-]))", re.IGNORECASE
 )
 _MAX_REPR = 200
 
@@ -64,14 +75,73 @@ def fingerprint(value: object) -> str:
     return hashlib.blake2b(data, key=_FP_KEY, digest_size=4).hexdigest()
 
 
-def safe_repr(value: object, path: str = "") -> str:
-    """``repr(value)`` with secrets replaced by a fingerprint and long values cut."""
+class _Full(Exception):
+    """Raised by ``_Writer`` once the repr is long enough to be cut."""
+
+
+class _Writer:
+    __slots__ = ("parts", "size")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size > _MAX_REPR:
+            raise _Full
+
+
+def _secret_text(value: object) -> str:
+    raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+    return "<secret unset>" if raw in ("", b"") else f"<secret fp={fingerprint(value)}>"
+
+
+def _emit(out: _Writer, value: object, path: str) -> None:
+    """Write a secret-safe repr of ``value``; containers are walked so nested secrets are masked too."""
     if value is None:
-        return "None"
-    if is_secret(value, path):
-        raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-        return "<secret unset>" if raw in ("", b"") else f"<secret fp={fingerprint(value)}>"
-    text = repr(value)
+        out.write("None")
+    elif is_secret(value, path):
+        out.write(_secret_text(value))
+    elif isinstance(value, BaseModel):
+        out.write(f"{type(value).__name__}(")
+        for i, (key, child) in enumerate(value.__repr_args__()):
+            out.write(", " if i else "")
+            out.write(f"{key}=" if key is not None else "")
+            _emit(out, child, _join(path, key) if key is not None else path)
+        out.write(")")
+    elif isinstance(value, Mapping):
+        out.write("{" if type(value) is dict else f"{type(value).__name__}({{")
+        for i, (key, child) in enumerate(value.items()):
+            out.write(", " if i else "")
+            out.write(f"{key!r}: ")
+            _emit(out, child, _join(path, key))
+        out.write("}" if type(value) is dict else "})")
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        if isinstance(value, (set, frozenset)) and not value:
+            out.write(repr(value))
+            return
+        opening, closing = {list: ("[", "]"), tuple: ("(", ")"), set: ("{", "}")}.get(
+            type(value), (f"{type(value).__name__}([", "])")
+        )
+        out.write(opening)
+        for i, child in enumerate(value):
+            out.write(", " if i else "")
+            _emit(out, child, path)  # elements of ``tokens: [...]`` are still "tokens"
+        out.write("," + closing if type(value) is tuple and len(value) == 1 else closing)
+    else:
+        out.write(repr(value))
+
+
+def safe_repr(value: object, path: str = "") -> str:
+    """``repr(value)`` with secrets (also inside sections and lists) replaced by a fingerprint, cut when long."""
+    out = _Writer()
+    try:
+        _emit(out, value, path)
+    except _Full:
+        pass
+    text = "".join(out.parts)
     return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."
 
 
@@ -153,12 +223,19 @@ _MISSING: Any = object()
 _LEAF, _MODEL, _MAP = 0, 1, 2
 
 
+_KINDS: dict[type, int] = {}  # type -> kind; ``isinstance`` on pydantic's ABC metaclass is slow per leaf
+
+
+_PLAIN_EQ: dict[type, bool] = {}  # leaf type -> whether ``==`` alone decides _same_leaf for two of them
+
+
 def _kind(value: object) -> int:
-    if isinstance(value, BaseModel):
-        return _MODEL
-    if isinstance(value, dict):
-        return _MAP
-    return _LEAF
+    kind = _KINDS.get(type(value))
+    if kind is None:
+        kind = _MODEL if isinstance(value, BaseModel) else _MAP if isinstance(value, dict) else _LEAF
+        _KINDS[type(value)] = kind
+        _PLAIN_EQ[type(value)] = kind == _LEAF and not isinstance(value, (list, tuple))
+    return kind
 
 
 def _entries(value: Any) -> dict[str, Any]:
@@ -188,13 +265,35 @@ def _leaves(path: str, value: Any, out: list[tuple[str, Any]]) -> None:
         stack.extend((_join(p, k), child) for k, child in reversed(list(items.items())))
 
 
-def _same_leaf(a: object, b: object) -> bool:
+_CONTAINERS = frozenset({list, tuple, dict})
+
+
+def _same_leaf(a: Any, b: Any) -> bool:
+    """Equal, and of the same types all the way down.
+
+    ``1``, ``1.0`` and ``True`` are different config values even inside a list (``[1]`` vs
+    ``[true]``), and ``nan`` equals ``nan``, so an unchanged ``nan`` is no change.
+    """
     if type(a) is not type(b):
         return False
+    if isinstance(a, (list, tuple)):
+        if len(a) != len(b):
+            return False
+        types = set(map(type, a))
+        try:  # fast path (C speed) for the common list of scalars
+            if types.isdisjoint(_CONTAINERS) and list(map(type, a)) == list(map(type, b)) and a == b:
+                return True
+        except Exception:  # noqa: BLE001, S110 - an exotic __eq__: fall back to the element-wise comparison
+            pass
+        return all(map(_same_leaf, a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_leaf(v, b[k]) for k, v in a.items())
     try:
-        return bool(a == b)
+        if a == b:
+            return True
     except Exception:  # noqa: BLE001 - an exotic __eq__ must not break a reload; treat as changed
         return False
+    return isinstance(a, float) and math.isnan(a) and math.isnan(b)
 
 
 def _walk(path: str, old: Any, new: Any, out: list[Change], share: bool = True) -> Any:
@@ -231,6 +330,24 @@ def _walk(path: str, old: Any, new: Any, out: list[Change], share: bool = True) 
     replace: dict[str, Any] = {}
     for key, nv in new_items.items():
         ov = old_items.get(key, _MISSING)
+        if ov is nv:  # already shared
+            continue
+        # Fast path, the same as _walk on two leaves of one type (the common case) without the
+        # recursion, the _same_leaf call and the path string unless the leaf changed.
+        tn = type(nv)
+        if tn is type(ov) and _KINDS.get(tn) == _LEAF:
+            same = False
+            if _PLAIN_EQ.get(tn):
+                try:
+                    same = bool(ov == nv)
+                except Exception:  # noqa: BLE001, S110 - _same_leaf below decides (and treats it as changed)
+                    pass
+            if same or _same_leaf(ov, nv):
+                if share:
+                    replace[key] = ov
+            else:
+                out.append(Change(_join(path, key), ChangeType.MODIFY, ov, nv))
+            continue
         child = _join(path, key)
         if ov is _MISSING:
             pairs = []
@@ -283,6 +400,51 @@ def detect_changes(old_config: Any, new_config: Any) -> list[Change]:
     The function of the original design brief, with sections reported leaf by leaf.
     """
     return list(diff_snapshots(old_config, new_config, share=False))
+
+
+def changes_at(path: str, old: Any, new: Any) -> list[Change]:
+    """The leaf changes at or under dotted ``path`` between two snapshots, found by looking there.
+
+    For a path below a reported leaf (an index into a list, a key inside a value that became a
+    mapping): a value that appears is an ``ADD``, one that disappears a ``DELETE``.
+    """
+    before, after = _find(old, path), _find(new, path)
+    out: list[Change] = []
+    pairs: list[tuple[str, Any]] = []
+    if before is _MISSING and after is _MISSING:
+        return out
+    if before is _MISSING:
+        _leaves(path, after, pairs)
+        out.extend(Change(p, ChangeType.ADD, None, v) for p, v in pairs)
+    elif after is _MISSING:
+        _leaves(path, before, pairs)
+        out.extend(Change(p, ChangeType.DELETE, v, None) for p, v in pairs)
+    else:
+        _walk(path, before, after, out, share=False)
+    return out
+
+
+def _find(tree: Any, path: str) -> Any:
+    """The value at dotted ``path`` (models, mappings, list indices), or ``_MISSING``."""
+    node = tree
+    for part in path.split(".") if path else ():
+        if isinstance(node, BaseModel):
+            entries = _entries(node)
+            if part not in entries:
+                return _MISSING
+            node = entries[part]
+        elif isinstance(node, Mapping):
+            if part not in node:
+                return _MISSING
+            node = node[part]
+        elif isinstance(node, Sequence) and not isinstance(node, (str, bytes)) and part.lstrip("-").isdigit():
+            idx = int(part)
+            if not -len(node) <= idx < len(node):
+                return _MISSING
+            node = node[idx]
+        else:
+            return _MISSING
+    return node
 
 
 def resolve(tree: Any, path: str) -> Any:

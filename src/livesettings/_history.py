@@ -115,21 +115,25 @@ class ConfigVersionManager:
         )
 
     def undo_target(self) -> Version:
-        """The version ``rollback()`` without an id restores: the one before the current content.
+        """The version ``rollback()`` without an id restores: the one that was current before the current content.
 
-        Rollback entries are skipped, so calling ``rollback()`` repeatedly walks further back.
+        The current content is the current version's own, or for a rollback entry the version it
+        restores; the target is the entry just before that one in the history (a rollback entry
+        stands for the content it restored). So ``rollback()`` after a reload that followed a
+        rollback brings back the rolled-back content, and calling ``rollback()`` repeatedly walks
+        further back.
         """
         current = self.current
         if current is None:
             raise VersionNotFoundError("the history is empty")
-        ids = [v.id for v in self._items]
+        items = list(self._items)
+        ids = [v.id for v in items]
         try:
             idx = ids.index(current.content_id)
         except ValueError:
             raise VersionNotFoundError(
                 f"the version before {current.content_id!r} has left the history"
             ) from None
-        for v in reversed(list(self._items)[:idx]):
-            if v.source != "rollback":
-                return v
-        raise VersionNotFoundError("there is no earlier version to roll back to")
+        if idx == 0:
+            raise VersionNotFoundError("there is no earlier version to roll back to")
+        return items[idx - 1]

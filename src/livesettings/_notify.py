@@ -12,6 +12,7 @@ the notification, and one thread at a time drains the queue (see ``ConfigChangeN
 from __future__ import annotations
 
 import asyncio
+import bisect
 import inspect
 import itertools
 import logging
@@ -24,7 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._changes import Change, Diff, resolve
+from ._changes import Change, Diff, changes_at, resolve
 from ._history import Version
 
 __all__ = ["ConfigChangeNotifier", "DeadLetter", "SubscriptionHandle"]
@@ -152,6 +153,7 @@ class ConfigChangeNotifier:
     def __init__(self, *, max_dead_letters: int = 100) -> None:
         self._lock = threading.Lock()
         self._index: dict[str, tuple[Subscription, ...]] = {}
+        self._keys: tuple[str, ...] = ()  # the index's paths, sorted: finds subscriptions below a change
         self.dead_letters: deque[DeadLetter] = deque(maxlen=max_dead_letters)
         self._queue: deque[_Pending] = deque()
         self._draining = False
@@ -195,6 +197,7 @@ class ConfigChangeNotifier:
             for p in sub.paths:
                 index[p] = (*index.get(p, ()), sub)
             self._index = index
+            self._keys = tuple(sorted(index))
         return SubscriptionHandle(self, sub)
 
     def unsubscribe(self, handle: SubscriptionHandle) -> None:
@@ -210,6 +213,7 @@ class ConfigChangeNotifier:
                 else:
                     index.pop(p, None)
             self._index = index
+            self._keys = tuple(sorted(index))
 
     def on_error(self, callback: Callable[[BaseException], Any]) -> Callable[[], None]:
         """Call ``callback(error)`` after every rejected reload; returns a function that removes it."""
@@ -253,16 +257,32 @@ class ConfigChangeNotifier:
 
     def publish(self, version: Version, old: Any, new: Any, changes: tuple[Change, ...]) -> DeadLetter | None:
         """Deliver one version now; returns the first failure of a critical handler, if any."""
-        index = self._index
+        index, keys = self._index, self._keys
         matched: dict[int, tuple[Subscription, list[Change], str]] = {}
+
+        def match(sub: Subscription, change: Change, prefix: str) -> None:
+            entry = matched.get(sub.seq)
+            if entry is None:
+                matched[sub.seq] = (sub, [change], prefix)
+            elif entry[1][-1] is not change:
+                entry[1].append(change)
+
         for change in changes:
             for prefix in _prefixes(change.path):
                 for sub in index.get(prefix, ()):
-                    entry = matched.get(sub.seq)
-                    if entry is None:
-                        matched[sub.seq] = (sub, [change], prefix)
-                    elif entry[1][-1] is not change:
-                        entry[1].append(change)
+                    match(sub, change, prefix)
+            # Subscriptions *below* a leaf change (``hosts.0`` under a list, ``a.b`` under a value
+            # that became a mapping): the change seen from their path, if their value changed.
+            below = change.path + "."
+            for i in range(bisect.bisect_left(keys, below), len(keys)):
+                key = keys[i]
+                if not key.startswith(below):
+                    break
+                subs = index.get(key, ())
+                if subs:
+                    for sub_change in changes_at(key, old, new):
+                        for sub in subs:
+                            match(sub, sub_change, key)
         critical_failure: DeadLetter | None = None
         for seq in sorted(matched):
             sub, subchanges, path = matched[seq]
