@@ -85,6 +85,7 @@ class HotReloadManager:
 
     def __init__(self, config_provider: Any) -> None:
         self._engine = _engine_of(config_provider)
+        self._error_removers: dict[int, Callable[[], None]] = {}
 
     # -- the brief's API ------------------------------------------------------------------
     def enable(self) -> None:
@@ -146,13 +147,16 @@ class HotReloadManager:
                 if handle.active and isinstance(err, Exception):
                     subscriber.on_reload_error(err)
 
-            engine.notifier.on_error(forward)
+            self._error_removers[id(handle)] = engine.notifier.on_error(forward)
             return handle
         return engine.notifier.subscribe(path, subscriber, style="leaf")
 
     def unsubscribe(self, handle: SubscriptionHandle) -> None:
         """Stop a subscription (idempotent)."""
         handle.cancel()
+        remove = self._error_removers.pop(id(handle), None)
+        if remove is not None:
+            remove()
 
     # -- beyond the brief ----------------------------------------------------------------
     def register(self, component: ConfigReloadable) -> SubscriptionHandle:
@@ -319,6 +323,10 @@ class EnvironmentConfigProvider:
         config_dir: where the YAML files live.
         environment: defaults to ``LIVESETTINGS_ENV``, ``APP_ENV``, ``ENVIRONMENT``, else ``development``.
         env_dir: where the ``.env`` files live (default: the working directory).
+        env_prefix: prefix of the environment variables that override keys
+            (``env_prefix="APP_"``: ``database.pool_size`` is ``APP_DATABASE__POOL_SIZE``). Without
+            a prefix any variable named like a key overrides it (``user`` would read ``$USER``).
+        reload_config: debounce, limits and the other [ReloadConfig][livesettings.ReloadConfig] options.
     """
 
     def __init__(
@@ -327,8 +335,10 @@ class EnvironmentConfigProvider:
         environment: str | None = None,
         *,
         env_dir: str | os.PathLike[str] = ".",
+        env_prefix: str = "",
         reload_config: ReloadConfig | None = None,
     ) -> None:
+        self.env_prefix = env_prefix.upper()
         self.environment = (environment or current_environment()).lower()
         self.config_dir = Path(os.path.abspath(config_dir))
         env_root = Path(os.path.abspath(env_dir))
@@ -348,7 +358,7 @@ class EnvironmentConfigProvider:
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value at dotted ``key``: environment variables first, then the current snapshot."""
-        env_key = key.upper().replace(".", "__")
+        env_key = self.env_prefix + key.upper().replace(".", "__")
         for name in (env_key, env_key.replace("__", "_")):
             if name in os.environ:
                 return _coerce(os.environ[name])

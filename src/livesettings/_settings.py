@@ -26,7 +26,7 @@ from pydantic._internal._decorators import PydanticDescriptorProxy
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
-from ._changes import Change, diff_snapshots
+from ._changes import Change, diff_snapshots, safe_repr
 from ._config import ReloadConfig
 from ._engine import Engine
 from ._history import Version
@@ -214,7 +214,12 @@ class _SettingsMeta(type):
 
 def _facade_dict(snapshot: BaseModel) -> dict[str, Any]:
     extra = snapshot.__pydantic_extra__
-    return {**snapshot.__dict__, **extra} if extra else dict(snapshot.__dict__)
+    if not extra:
+        return dict(snapshot.__dict__)
+    # extra="allow": a config key must not shadow the API (``reload: true`` in a file would
+    # otherwise replace the reload method). Such keys stay readable through snapshot().
+    allowed = {k: v for k, v in extra.items() if k not in _RESERVED and not k.startswith("_")}
+    return {**snapshot.__dict__, **allowed}
 
 
 class ReloadableSettings(metaclass=_SettingsMeta):
@@ -274,7 +279,9 @@ class ReloadableSettings(metaclass=_SettingsMeta):
         object.__setattr__(self, "_ls_engine", engine)
         object.__setattr__(self, "_ls_manager", None)
         for attr in _handler_names(cls):
-            spec: _OnChangeSpec = getattr(cls, attr).__livesettings_on_change__
+            spec: _OnChangeSpec | None = getattr(getattr(cls, attr), "__livesettings_on_change__", None)
+            if spec is None:  # overridden in a subclass without @on_change: no longer a handler
+                continue
             engine.notifier.subscribe(spec.paths or ("",), getattr(self, attr), critical=spec.critical, weak=True)
         engine.start()
         weakref.finalize(self, engine.close)
@@ -379,7 +386,9 @@ class ReloadableSettings(metaclass=_SettingsMeta):
 
     def __repr__(self) -> str:
         snapshot = self._ls_engine.store.snapshot
-        fields = ", ".join(f"{k}={v!r}" for k, v in snapshot.__repr_args__()) if snapshot is not None else ""
+        if snapshot is None:
+            return f"{type(self).__name__}()"
+        fields = ", ".join(f"{k}={safe_repr(v, str(k))}" for k, v in snapshot.__repr_args__())
         return f"{type(self).__name__}({fields})"
 
 
