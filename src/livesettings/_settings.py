@@ -8,8 +8,9 @@ A class body is split in two:
 * the user's class, a plain **façade** whose instance ``__dict__`` *is* the current snapshot's
   top-level values. A commit replaces that dict with one reference assignment, so a read such
   as ``settings.database`` is CPython's ordinary instance-attribute lookup: no lock, no
-  descriptor, no ``__getattr__``. Class-level non-data descriptors for each field serve only
-  as fallbacks and for introspection.
+  descriptor, no ``__getattr__``. Nothing named like a field lives on the class: even a
+  non-data descriptor or a ``FieldInfo`` there stops CPython from specialising the instance
+  read. Class access (``AppSettings.port``) is answered by the metaclass instead.
 """
 
 from __future__ import annotations
@@ -118,29 +119,6 @@ class SnapshotSettings(BaseSettings):
         return live_sources(settings_cls, sources)
 
 
-class _FieldFallback:
-    """Class-level, non-data descriptor for one field.
-
-    Instance reads never reach it (the instance ``__dict__`` wins); it answers class access with
-    the field's ``FieldInfo`` and covers the moment before the first snapshot is published.
-    """
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            snapshot_cls = getattr(owner, "__snapshot__", None)
-            return snapshot_cls.model_fields[self.name] if snapshot_cls is not None else self
-        engine = object.__getattribute__(obj, "_ls_engine")
-        return getattr(engine.store.snapshot, self.name)
-
-    def __repr__(self) -> str:
-        return f"<livesettings field {self.name!r}>"
-
-
 def _is_classvar(annotation: Any) -> bool:
     if isinstance(annotation, str):
         return annotation.replace("typing.", "").replace("t.", "").startswith("ClassVar")
@@ -203,10 +181,24 @@ class _SettingsMeta(type):
             )
         cls = super().__new__(mcs, name, bases, facade_ns, **kwargs)
         cls.__snapshot__ = snapshot_cls
-        for field_name in snapshot_cls.model_fields:
-            if field_name not in facade_ns:
-                type.__setattr__(cls, field_name, _FieldFallback(field_name))
         return cls
+
+    def __getattr__(cls, name: str) -> Any:
+        """Class access to a field (``AppSettings.port``) gives its ``FieldInfo``.
+
+        It lives on the metaclass on purpose: any class attribute named like a field whose type is
+        not an immutable builtin (a descriptor, or a ``FieldInfo``) stops CPython from
+        specialising the instance read ``settings.port`` (measured 2.5x slower on 3.11).
+        """
+        snapshot_cls = cls.__dict__.get("__snapshot__")
+        if snapshot_cls is None:
+            for klass in cls.__mro__:
+                snapshot_cls = klass.__dict__.get("__snapshot__")
+                if snapshot_cls is not None:
+                    break
+        if snapshot_cls is not None and name in snapshot_cls.model_fields:
+            return snapshot_cls.model_fields[name]
+        raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- the façade
