@@ -1,0 +1,1 @@
+"""Benchmarks for livesettings: ``python -m bench`` (see bench/__main__.py)."""
