@@ -259,12 +259,17 @@ def _warn_unwatchable(name: str, targets: Iterable[Path]) -> None:
             continue
 
 
-def _digest_inputs(files: Mapping[Path, str | None]) -> str:
+def _environ_digest() -> int:
+    """Identifies the process environment within this process (env vars are a source too)."""
+    return hash(frozenset(os.environ.items()))
+
+
+def _digest_inputs(files: Mapping[Path, str | None], environ: int) -> str:
+    """One digest of every input: each file's content digest (or absence) and the environment."""
     h = hashlib.blake2b(digest_size=16)
     for path in sorted(files):
         h.update(str(path).encode("utf-8", "surrogateescape") + b"\0" + (files[path] or "-").encode())
-    for key, value in sorted(os.environ.items()):
-        h.update(key.encode("utf-8", "surrogateescape") + b"=" + value.encode("utf-8", "surrogateescape") + b"\0")
+    h.update(str(environ).encode())
     return h.hexdigest()
 
 
@@ -419,7 +424,7 @@ class Engine:
         return watcher.status if watcher is not None else None
 
     # -- reload --------------------------------------------------------------------------
-    def _prefetch(self) -> tuple[dict[Path, bytes | None], str]:
+    def _prefetch(self, environ: int) -> tuple[dict[Path, bytes | None], str]:
         data: dict[Path, bytes | None] = {}
         digests: dict[Path, str | None] = {}
         paths = dict.fromkeys(self.reader.last_good)
@@ -428,7 +433,7 @@ class Engine:
             raw = self.reader.read_bytes(path)
             data[path] = raw
             digests[path] = hashlib.blake2b(raw, digest_size=16).hexdigest() if raw is not None else None
-        return data, _digest_inputs(digests)
+        return data, _digest_inputs(digests, environ)
 
     def reload(self, *, source: str = "reload", trigger: str = "manual") -> Version | None:
         """Reload now. Returns the new version, or ``None`` if nothing changed.
@@ -450,7 +455,8 @@ class Engine:
         with self._lock:
             self.metrics.attempted += 1
             try:
-                prefetched, quick = self._prefetch()
+                environ = _environ_digest()
+                prefetched, quick = self._prefetch(environ)
                 if quick == self._applied_inputs:  # back to (or still at) what is being served
                     self.metrics.unchanged += 1
                     self.last_error = None
@@ -462,7 +468,7 @@ class Engine:
                         raise known
                     return None
                 snapshot, ctx = self.loader.load(reloading=True, prefetched=prefetched)
-                inputs = _digest_inputs({p: st.digest for p, st in ctx.files.items()})
+                inputs = _digest_inputs({p: st.digest for p, st in ctx.files.items()}, environ)
                 version = self._commit(snapshot, source, inputs, files=ctx.files)
                 self._rejected.pop(quick, None)
                 self.last_error = None  # accepted, even when it changes nothing

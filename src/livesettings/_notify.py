@@ -153,7 +153,9 @@ class ConfigChangeNotifier:
     def __init__(self, *, max_dead_letters: int = 100) -> None:
         self._lock = threading.Lock()
         self._index: dict[str, tuple[Subscription, ...]] = {}
-        self._keys: tuple[str, ...] = ()  # the index's paths, sorted: finds subscriptions below a change
+        # The index's paths, sorted (finds subscriptions below a change); rebuilt lazily by
+        # publish after the registry changed, so registering n handlers stays O(n log n) overall.
+        self._keys: tuple[str, ...] | None = ()
         self.dead_letters: deque[DeadLetter] = deque(maxlen=max_dead_letters)
         self._queue: deque[_Pending] = deque()
         self._draining = False
@@ -193,11 +195,11 @@ class ConfigChangeNotifier:
             paths=paths, callback=ref, style=style, critical=critical, loop=loop, name=_describe(callback)
         )
         with self._lock:
-            index = dict(self._index)
+            # Mutated in place: publish only looks keys up (never iterates), and each value is
+            # an immutable tuple swapped whole, so a concurrent publish sees old or new, never half.
             for p in sub.paths:
-                index[p] = (*index.get(p, ()), sub)
-            self._index = index
-            self._keys = tuple(sorted(index))
+                self._index[p] = (*self._index.get(p, ()), sub)
+            self._keys = None
         return SubscriptionHandle(self, sub)
 
     def unsubscribe(self, handle: SubscriptionHandle) -> None:
@@ -205,15 +207,13 @@ class ConfigChangeNotifier:
         sub = handle._sub
         with self._lock:
             sub.active = False
-            index = dict(self._index)
             for p in sub.paths:
-                rest = tuple(s for s in index.get(p, ()) if s is not sub)
+                rest = tuple(s for s in self._index.get(p, ()) if s is not sub)
                 if rest:
-                    index[p] = rest
+                    self._index[p] = rest
                 else:
-                    index.pop(p, None)
-            self._index = index
-            self._keys = tuple(sorted(index))
+                    self._index.pop(p, None)
+            self._keys = None
 
     def on_error(self, callback: Callable[[BaseException], Any]) -> Callable[[], None]:
         """Call ``callback(error)`` after every rejected reload; returns a function that removes it."""
@@ -227,7 +227,8 @@ class ConfigChangeNotifier:
         return remove
 
     def __len__(self) -> int:
-        return len({s.seq for subs in self._index.values() for s in subs})
+        with self._lock:
+            return len({s.seq for subs in self._index.values() for s in subs})
 
     # -- delivery ------------------------------------------------------------------------
     def enqueue(self, version: Version, old: Any, new: Any, changes: tuple[Change, ...]) -> None:
@@ -258,6 +259,9 @@ class ConfigChangeNotifier:
     def publish(self, version: Version, old: Any, new: Any, changes: tuple[Change, ...]) -> DeadLetter | None:
         """Deliver one version now; returns the first failure of a critical handler, if any."""
         index, keys = self._index, self._keys
+        if keys is None:
+            with self._lock:
+                keys = self._keys = tuple(sorted(self._index)) if self._keys is None else self._keys
         matched: dict[int, tuple[Subscription, list[Change], str]] = {}
 
         def match(sub: Subscription, change: Change, prefix: str) -> None:

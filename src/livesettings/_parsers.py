@@ -142,6 +142,8 @@ class _StrictConstructorMixin(SafeConstructor):
         lets a source's merged value beat that source's own override. Each node's own pairs are remembered
         first, because a parent's merge can flatten a node before the node itself is constructed.
         """
+        if all(k.tag != _MERGE and k.tag != _VALUE for k, _ in node.value):
+            return  # the common case: nothing to merge
         originals: dict[int, _Pairs] = self.__dict__.setdefault("_ls_originals", {})
         if id(node) in originals:
             return

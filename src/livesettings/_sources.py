@@ -330,11 +330,23 @@ class EnvSource(_FieldInfoMemo, EnvSettingsSource):
     """pydantic-settings' environment source, recorded for error attribution."""
 
     def __call__(self) -> dict[str, Any]:
-        data = super().__call__()
+        data = {} if self._nothing_to_read() else super().__call__()
         ctx = _CURRENT.get()
         if ctx is not None:
             ctx.records.append(SourceRecord("env", data, (), self.env_prefix, self.env_nested_delimiter))
         return data
+
+    def _nothing_to_read(self) -> bool:
+        """True when no environment variable can feed this source: it has a prefix, no field has
+        an alias (aliases are looked up without the prefix), and no variable starts with the
+        prefix. Saves walking every field on each reload, a fixed cost that dominates small configs.
+        """
+        prefix = self.env_prefix
+        if not prefix or any(f.alias or f.validation_alias for f in self.settings_cls.model_fields.values()):
+            return False
+        if not self.case_sensitive:
+            prefix = prefix.lower()
+        return not any(name.startswith(prefix) for name in self.env_vars)
 
 
 def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource:
