@@ -226,7 +226,10 @@ class TestUnwatchableMounts:
     def test_subpath_mount_warning(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
     ) -> None:
-        """When a config file's device differs from its directory's, a warning says it will not update."""
+        """When a config file's device differs from its directory's, a warning says it will not update.
+
+        The directory's stat is faked, so the file itself still passes the reader's inode checks.
+        """
         yaml = tmp_path / "c.yaml"
         yaml.write_text("level: INFO\n")
         real_stat = os.stat
@@ -240,7 +243,7 @@ class TestUnwatchableMounts:
 
         def fake_stat(path: object, *args: object, **kwargs: object) -> object:
             st = real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
-            return FakeStat(st, st.st_dev + 1) if str(path) == str(yaml) else st
+            return FakeStat(st, st.st_dev + 1) if str(path) == str(yaml.parent) else st
 
         caplog.set_level(logging.WARNING, logger="livesettings")
         monkeypatch.setattr("livesettings._engine.os.stat", fake_stat)

@@ -131,7 +131,17 @@ def _emit(out: _Writer, value: object, path: str) -> None:
             _emit(out, child, path)  # elements of ``tokens: [...]`` are still "tokens"
         out.write("," + closing if type(value) is tuple and len(value) == 1 else closing)
     else:
-        out.write(repr(value))
+        out.write(mask_url_passwords(repr(value)))
+
+
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s/:@'\"]*:)([^\s@/'\"]+)(?=@)")
+
+
+def mask_url_passwords(text: str) -> str:
+    """Replace the password of every ``scheme://user:password@host`` in ``text`` by its fingerprint."""
+    if "://" not in text:
+        return text
+    return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}<secret fp={fingerprint(m.group(2))}>", text)
 
 
 def safe_repr(value: object, path: str = "") -> str:

@@ -8,12 +8,13 @@ answers dotted-key ``get`` calls; ``HotReloadableConfigProvider`` adds hot reloa
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 import weakref
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from typing_extensions import Self
 from ._changes import Diff
 from ._config import ReloadConfig, current_environment
 from ._engine import Engine, ReloadMetrics
+from ._fields import Policy
 from ._history import Version
 from ._notify import ConfigChangeNotifier, DeadLetter, SubscriptionHandle
 from ._settings import SnapshotSettings
@@ -363,12 +365,15 @@ class EnvironmentConfigProvider:
             if name in os.environ:
                 return _coerce(os.environ[name])
         value = _lookup(self._engine.store.snapshot, key)
-        return default if value is _MISSING else value
+        if value is _MISSING:
+            return default
+        # Sections are plain dicts shared with the history: hand out a copy, never the original.
+        return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
 
     def as_dict(self) -> dict[str, Any]:
         """The current file-based config as a plain nested dict."""
         snapshot = self._engine.store.snapshot
-        return dict(snapshot.__pydantic_extra__ or {})
+        return copy.deepcopy(dict(snapshot.__pydantic_extra__ or {}))
 
     @property
     def version(self) -> Version:
@@ -417,8 +422,11 @@ class HotReloadableConfigProvider(EnvironmentConfigProvider):
     Args:
         enable_hot_reload: ``None`` (default) watches in development and not in production;
             ``True`` watches (in production only with ``allow_in_production=True``); ``False`` never.
-        allow_in_production: the explicit opt-in for production hot reload (audited, trust
-            checks on).
+        allow_in_production: the explicit opt-in for production hot reload. It runs guarded:
+            audited, and only keys listed in ``live_keys`` (and below them) change live; other
+            changes wait in ``pending_restart``.
+        live_keys: dotted keys that may change live in production (a rotated password, a
+            ConfigMap tunable), like the ``Live`` marker of typed settings.
         *args: as for [EnvironmentConfigProvider][livesettings.EnvironmentConfigProvider].
         **kwargs: as for [EnvironmentConfigProvider][livesettings.EnvironmentConfigProvider].
 
@@ -431,11 +439,13 @@ class HotReloadableConfigProvider(EnvironmentConfigProvider):
         *args: Any,
         enable_hot_reload: bool | None = None,
         allow_in_production: bool = False,
+        live_keys: Iterable[str] = (),
         **kwargs: Any,
     ) -> None:
         self._enable = enable_hot_reload
         self._allow_prod = allow_in_production
         super().__init__(*args, **kwargs)
+        self._engine.policies.update(dict.fromkeys(live_keys, Policy.LIVE))
         self.hot_reload = HotReloadManager(self._engine)
 
     def _effective_config(self, config: ReloadConfig) -> ReloadConfig:

@@ -41,7 +41,9 @@ class ReloadConfig:
             [ProductionReloadError][livesettings.exceptions.ProductionReloadError] unless
             ``allow_in_production`` is also set.
         allow_in_production: the explicit opt-in for hot reload in production (ConfigMap
-            updates, secret rotation). Trust checks then always apply and every change is audited.
+            updates, secret rotation). It runs guarded: only fields marked ``Live`` change live,
+            every other change waits in ``pending_restart``. (Trust checks and the audit log
+            apply in every environment.)
         debounce_ms: quiet window after the last file event before reloading; ``0`` reloads as
             soon as the OS reports a complete write.
         max_wait_ms: a steady stream of events still reloads at least this often.

@@ -31,6 +31,7 @@ from ._fields import Policy, collect_policies, policy_for
 from ._history import ConfigVersionManager, Version, new_version_id
 from ._notify import ConfigChangeNotifier, DeadLetter
 from ._sources import FileReader, FileState, LoadContext, activate
+from ._watch import FileWatcher, WatchOptions
 from ._validate import ConfigChangeValidator, ValidationResult, render_validation_error
 from .exceptions import ClosedError, ErrorDetail, FrozenFieldError, ReloadError
 
@@ -321,16 +322,33 @@ class Engine:
         self._watcher: Any = None
         self._retry: threading.Timer | None = None
         self._number = 0
+        # Log records made while holding the lock are emitted after it is released: logging
+        # handlers are user code, and user code never runs under the engine's lock.
+        self._deferred: list[tuple[logging.Logger, int, str, tuple[Any, ...]]] = []
+
+    def _defer(self, logger: logging.Logger, level: int, msg: str, *args: Any) -> None:
+        """Queue a log record (call with the lock held); ``_flush_logs`` emits it."""
+        self._deferred.append((logger, level, msg, args))
+
+    def _flush_logs(self) -> None:
+        """Emit queued log records; call after releasing the lock."""
+        with self._lock:
+            records, self._deferred = self._deferred, []
+        for logger, level, msg, args in records:
+            if logger.isEnabledFor(level):
+                logger.log(level, msg, *args)
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> Version:
         """Load and validate for the first time (raises on invalid config), then start watching."""
+        environ = _environ_digest()
         snapshot, ctx = self.loader.load(reloading=False)
         with self._lock:
             version = self._new_version(snapshot, (), "initial")
             self.history.append(version)
             self.store.swap(version)
-            self._remember(ctx.files)
+            self.reader.commit(ctx.files)
+            self._applied_inputs = _digest_inputs({p: st.digest for p, st in ctx.files.items()}, environ)
             self.metrics.last_good_version = version.id
             self.state = State.RUNNING
         audit.info("%s: loaded version %s (initial)", self.name, version.id)
@@ -363,8 +381,6 @@ class Engine:
         return [p for p, st in self.reader.last_good.items() if st.fmt != "secret"]
 
     def _start_watcher(self) -> None:
-        from ._watch import FileWatcher, WatchOptions  # noqa: PLC0415 - keeps import light when not watching
-
         cfg = self.config
         options = WatchOptions(
             debounce_ms=cfg.debounce_ms,
@@ -381,10 +397,12 @@ class Engine:
             dirs=self.loader.secret_dirs(),
         )
         with self._lock:
-            if self.state is State.CLOSED:
+            # Checked again under the lock: concurrent enable() calls must start one watcher.
+            if self.state is not State.RUNNING or not self.watching or self._watcher is not None:
+                watcher.close()
                 return
             self._watcher = watcher
-        watcher.start()
+            watcher.start()  # starts threads; calls no user code
 
     def _on_files_changed(self, paths: Iterable[Path]) -> None:
         before = set(self.targets())
@@ -449,35 +467,12 @@ class Engine:
             self.metrics.skipped_by_breaker += 1
             self._schedule_retry(self._breaker_open_until - now)
             return None
-        error: ReloadError | None = None
-        version: Version | None = None
         started = time.perf_counter()
-        with self._lock:
-            self.metrics.attempted += 1
-            try:
-                environ = _environ_digest()
-                prefetched, quick = self._prefetch(environ)
-                if quick == self._applied_inputs:  # back to (or still at) what is being served
-                    self.metrics.unchanged += 1
-                    self.last_error = None
-                    self._succeeded()
-                    return None
-                known = self._rejected.get(quick)
-                if known is not None:  # the same rejected bytes: neither re-validated nor re-logged
-                    if manual:
-                        raise known
-                    return None
-                snapshot, ctx = self.loader.load(reloading=True, prefetched=prefetched)
-                inputs = _digest_inputs({p: st.digest for p, st in ctx.files.items()}, environ)
-                version = self._commit(snapshot, source, inputs, files=ctx.files)
-                self._rejected.pop(quick, None)
-                self.last_error = None  # accepted, even when it changes nothing
-                self._succeeded()
-            except ReloadError as exc:
-                error = exc
-                self._failed(exc, locals().get("quick"))
-            finally:
-                self.metrics.last_reload_ms = (time.perf_counter() - started) * 1000
+        try:
+            with self._lock:
+                version, error = self._reload_locked(source, manual, started)
+        finally:
+            self._flush_logs()
         if error is not None:
             self.notifier.report_error(error)
             if manual:
@@ -485,6 +480,37 @@ class Engine:
             return None
         self.deliver()
         return version
+
+    def _reload_locked(self, source: str, manual: bool, started: float) -> tuple[Version | None, ReloadError | None]:
+        """The body of ``reload``; runs with the lock held. Returns (version, rejection)."""
+        self.metrics.attempted += 1
+        quick: str | None = None
+        try:
+            environ = _environ_digest()
+            prefetched, quick = self._prefetch(environ)
+            if quick == self._applied_inputs:  # back to (or still at) what is being served
+                self.metrics.unchanged += 1
+                self.last_error = None
+                self._succeeded()
+                return None, None
+            known = None if manual else self._rejected.get(quick)
+            if known is not None:
+                # The watcher saw bytes that were rejected before: neither re-validated nor
+                # re-logged, but they are what the sources hold now, so last_error says why.
+                self.last_error = known
+                return None, None
+            snapshot, ctx = self.loader.load(reloading=True, prefetched=prefetched)
+            inputs = _digest_inputs({p: st.digest for p, st in ctx.files.items()}, environ)
+            version = self._commit(snapshot, source, inputs, files=ctx.files)
+            self._rejected.pop(quick, None)
+            self.last_error = None  # accepted, even when it changes nothing
+            self._succeeded()
+            return version, None
+        except ReloadError as exc:
+            self._failed(exc, quick)
+            return None, exc
+        finally:
+            self.metrics.last_reload_ms = (time.perf_counter() - started) * 1000
 
     def check(self) -> ValidationResult:
         """Validate the sources as they are now, without applying anything (a dry run)."""
@@ -528,11 +554,12 @@ class Engine:
                 self._rejected.popitem(last=False)
         current = self.store.current
         last_good = current.id if current is not None else None
-        audit.warning("%s: rejected a candidate config, still serving %s: %s", self.name, last_good, exc)
+        self._defer(audit, logging.WARNING, "%s: rejected a candidate config, still serving %s: %s", self.name, last_good, exc)
         if self.metrics.consecutive_failures >= self.config.failure_threshold:
             self._breaker_open_until = time.monotonic() + self.config.breaker_cooldown_s
             if self.metrics.breaker_state != "open":
-                log.warning(
+                self._defer(
+                    log, logging.WARNING,
                     "%s: %d rejected reloads in a row; pausing file-triggered reloads for %.1f s",
                     self.name, self.metrics.consecutive_failures, self.config.breaker_cooldown_s,
                 )
@@ -588,8 +615,8 @@ class Engine:
             for path, change in restart.items():
                 previous = self.pending_restart.get(path)
                 if previous is None or previous.new_value != change.new_value:
-                    log.warning(
-                        "%s: %s needs a restart to take effect; still running the old value",
+                    self._defer(
+                        log, logging.WARNING, "%s: %s needs a restart to take effect; still running the old value",
                         self.name, change.describe(),
                     )
             self.pending_restart = restart
@@ -618,7 +645,7 @@ class Engine:
         changes = diff_snapshots(old, snapshot, share=fresh)
         snapshot, changes = self._apply_policies(snapshot, old, changes, in_place=fresh)
         if files is not None:
-            self._remember(files)
+            self.reader.commit(files)
         if inputs is not None:
             self._applied_inputs = inputs
         if not changes:
@@ -633,11 +660,8 @@ class Engine:
         if audit.isEnabledFor(logging.INFO):
             detail = "; ".join(c.describe() for c in changes[:20])
             more = f" (+{len(changes) - 20} more)" if len(changes) > 20 else ""
-            audit.info("%s: applied version %s (%s): %s%s", self.name, version.id, source, detail, more)
+            self._defer(audit, logging.INFO, "%s: applied version %s (%s): %s%s", self.name, version.id, source, detail, more)
         return version
-
-    def _remember(self, files: Mapping[Path, FileState]) -> None:
-        self.reader.commit(files)
 
     def rollback(self, version_id: str | None = None, *, reason: str | None = None) -> Version:
         """Restore an earlier version's content as a new version (see ``ReloadableSettings.rollback``)."""
@@ -654,6 +678,7 @@ class Engine:
                 version = self._new_version(current.snapshot, (), "rollback", restores=target.content_id, reason=reason)
                 self.history.append(version)
                 self.store.swap(version)
+        self._flush_logs()
         self.deliver()
         return version
 
@@ -676,5 +701,6 @@ class Engine:
                 target.snapshot, "rollback", self._applied_inputs, restores=target.content_id,
                 reason=f"critical handler {letter.handler} failed: {letter.error!r}",
             )
+        self._flush_logs()
         log.warning("%s: rolled back version %s because critical handler %s failed", self.name, version.id, letter.handler)
 

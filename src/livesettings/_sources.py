@@ -14,6 +14,7 @@ pydantic-settings' own (with our strict parsers).
 from __future__ import annotations
 
 import contextvars
+import errno
 import hashlib
 import os
 import stat
@@ -107,12 +108,10 @@ class FileReader:
         allowed_roots: tuple[Path, ...] | None,
         allow_empty: bool,
         dotenv_interpolate: bool = True,
-        strict_trust: bool = False,
     ) -> None:
         self.limits = limits
         self.allow_empty = allow_empty
         self.dotenv_interpolate = dotenv_interpolate
-        self.strict_trust = strict_trust
         self._roots = tuple(Path(os.path.realpath(r)) for r in allowed_roots) if allowed_roots else None
         self._lock = threading.Lock()
         self._parsed: dict[tuple[Path, str], tuple[str, Mapping[str, Any] | None]] = {}
@@ -137,19 +136,40 @@ class FileReader:
 
     # -- reading ---------------------------------------------------------------------------
     def read_bytes(self, path: Path) -> bytes | None:
-        """The file's bytes after the trust checks, or ``None`` if it does not exist."""
+        """The file's bytes after the trust checks, or ``None`` if it does not exist.
+
+        The checks run on the resolved path, and again on the opened descriptor: the file is
+        opened without following a link swapped in since (nor blocking on a FIFO swapped in),
+        and must be the very inode that passed. A file replaced in between (an editor saving)
+        is simply read again.
+        """
         path = _absolute(path)
-        resolved = Path(os.path.realpath(path))
-        try:
-            st = os.stat(resolved)
-        except FileNotFoundError:
-            return None
-        self._check_trust(path, resolved, st)
-        with open(resolved, "rb") as fh:
-            data = fh.read(self.limits.max_bytes + 1)
-        if len(data) > self.limits.max_bytes:
-            raise UntrustedSourceError.at(str(path), f"is over the limit of {self.limits.max_bytes} bytes")
-        return data
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        for _attempt in range(3):
+            resolved = Path(os.path.realpath(path))
+            try:
+                st = os.stat(resolved)
+            except FileNotFoundError:
+                return None
+            self._check_trust(path, resolved, st)
+            try:
+                fd = os.open(resolved, flags)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:  # ELOOP: a symlink was swapped in after the check
+                if exc.errno == errno.ELOOP:
+                    continue
+                raise
+            with os.fdopen(fd, "rb") as fh:
+                opened = os.fstat(fh.fileno())
+                if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
+                    continue
+                self._check_trust(path, resolved, opened)
+                data = fh.read(self.limits.max_bytes + 1)
+            if len(data) > self.limits.max_bytes:
+                raise UntrustedSourceError.at(str(path), f"is over the limit of {self.limits.max_bytes} bytes")
+            return data
+        raise UntrustedSourceError.at(str(path), "kept being replaced while being read; refusing it this time")
 
     def read(self, path: Path, fmt: str, *, reloading: bool, data: bytes | None, **kw: Any) -> FileState:
         """Parse ``data`` (the bytes of ``path``, ``None`` if missing), reusing the last parse if unchanged."""

@@ -18,7 +18,6 @@ from pydantic import BaseModel, ValidationError
 
 from . import _parsers
 from ._changes import Change, diff_snapshots, is_secret, safe_repr
-from ._fields import _models_in
 from ._sources import LoadContext
 from .exceptions import ErrorDetail, ReloadError, SourceError
 
@@ -85,21 +84,39 @@ def _secret_annotation(annotation: Any) -> bool:
     return False
 
 
+def _models_anywhere(annotation: Any) -> list[type[BaseModel]]:
+    """Model classes anywhere in an annotation, containers included (``list[M]``, ``dict[str, M]``)."""
+    found: list[type[BaseModel]] = []
+    stack = [annotation]
+    while stack:
+        ann = stack.pop()
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            found.append(ann)
+        stack.extend(typing.get_args(ann))
+    return found
+
+
 def _field_is_secret(model: type[BaseModel], loc: Sequence[int | str]) -> bool:
-    """Whether the field at ``loc`` (or a field above it) is declared as a secret type."""
+    """Whether the field at ``loc`` (or a field above it) is declared as a secret type.
+
+    Parts of ``loc`` that name no field (list indices, dict keys) are stepped over.
+    """
     classes: list[type[BaseModel]] = [model]
     for part in loc:
         nxt: list[type[BaseModel]] = []
+        named = False
         for cls in classes:
-            info = cls.model_fields.get(str(part)) if isinstance(part, str) else None
+            info = cls.model_fields.get(part) if isinstance(part, str) else None
             if info is None:
                 continue
+            named = True
             if _secret_annotation(info.annotation):
                 return True
-            nxt.extend(_models_in(info.annotation))
-        if not nxt:
-            return False
-        classes = nxt
+            nxt.extend(_models_anywhere(info.annotation))
+        if named:
+            if not nxt:
+                return False
+            classes = nxt
     return False
 
 
