@@ -418,7 +418,7 @@ def changes_at(path: str, old: Any, new: Any) -> list[Change]:
     For a path below a reported leaf (an index into a list, a key inside a value that became a
     mapping): a value that appears is an ``ADD``, one that disappears a ``DELETE``.
     """
-    before, after = _find(old, path), _find(new, path)
+    before, after = find(old, path), find(new, path)
     out: list[Change] = []
     pairs: list[tuple[str, Any]] = []
     if before is _MISSING and after is _MISSING:
@@ -434,54 +434,39 @@ def changes_at(path: str, old: Any, new: Any) -> list[Change]:
     return out
 
 
-def _find(tree: Any, path: str) -> Any:
-    """The value at dotted ``path`` (models, mappings, list indices), or ``_MISSING``."""
+MISSING: Any = _MISSING
+"""What [find][livesettings._changes.find] returns for a path that does not exist."""
+
+
+def find(tree: Any, path: str, default: Any = _MISSING) -> Any:
+    """The value at dotted ``path`` (models and their extras, mappings, list indices), or ``default``.
+
+    The one dotted-path lookup of the package: ``""`` is the tree itself.
+    """
     node = tree
     for part in path.split(".") if path else ():
         if isinstance(node, BaseModel):
             entries = _entries(node)
             if part not in entries:
-                return _MISSING
+                return default
             node = entries[part]
         elif isinstance(node, Mapping):
             if part not in node:
-                return _MISSING
+                return default
             node = node[part]
         elif isinstance(node, Sequence) and not isinstance(node, (str, bytes)) and part.lstrip("-").isdigit():
             idx = int(part)
             if not -len(node) <= idx < len(node):
-                return _MISSING
+                return default
             node = node[idx]
         else:
-            return _MISSING
+            return default
     return node
 
 
 def resolve(tree: Any, path: str) -> Any:
-    """The value at dotted ``path`` in a snapshot (models, dicts, list indices); ``None`` if absent."""
-    if not path:
-        return tree
-    node = tree
-    for part in path.split("."):
-        if isinstance(node, BaseModel):
-            entries = _entries(node)
-            if part not in entries:
-                return None
-            node = entries[part]
-        elif isinstance(node, Mapping):
-            if part in node:
-                node = node[part]
-            else:
-                return None
-        elif isinstance(node, Sequence) and not isinstance(node, (str, bytes)) and part.lstrip("-").isdigit():
-            idx = int(part)
-            if -len(node) <= idx < len(node):
-                node = node[idx]
-            else:
-                return None
-        else:
-            return None
-    return node
+    """The value at dotted ``path`` in a snapshot; ``None`` if absent."""
+    return find(tree, path, None)
 
 
 def under(path: str, prefix: str) -> bool:

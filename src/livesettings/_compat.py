@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
-from ._changes import Diff
+from ._changes import Diff, find
 from ._config import ReloadConfig, current_environment
 from ._engine import Engine, ReloadMetrics
 from ._fields import Policy
@@ -269,10 +268,7 @@ class _DotEnvTree(PydanticBaseSettingsSource):
         ctx = _context()
         flat: dict[str, Any] = {}
         for path in self.files:
-            if path.exists():
-                flat.update(ctx.load(path, "dotenv"))
-            else:
-                ctx.note_missing(path, "dotenv")
+            flat.update(ctx.load(path, "dotenv"))  # {} for a missing file
         return _nest(flat)
 
 
@@ -294,24 +290,6 @@ def _snapshot_class(yaml_files: list[Path], env_files: list[Path]) -> type[BaseS
             )
 
     return ProviderSnapshot
-
-
-def _lookup(tree: Any, key: str) -> Any:
-    node = tree
-    for part in key.split("."):
-        if isinstance(node, BaseModel):
-            extra = node.__pydantic_extra__ or {}
-            if part in node.__dict__:
-                node = node.__dict__[part]
-            elif part in extra:
-                node = extra[part]
-            else:
-                return _MISSING
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            return _MISSING
-    return node
 
 
 class EnvironmentConfigProvider:
@@ -364,7 +342,7 @@ class EnvironmentConfigProvider:
         for name in (env_key, env_key.replace("__", "_")):
             if name in os.environ:
                 return _coerce(os.environ[name])
-        value = _lookup(self._engine.store.snapshot, key)
+        value = find(self._engine.store.snapshot, key, _MISSING)
         if value is _MISSING:
             return default
         # Sections are plain dicts shared with the history: hand out a copy, never the original.

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings, SettingsError
 
 from . import _parsers
-from ._changes import Change, ChangeType, diff_snapshots, resolve, under
+from ._changes import MISSING, Change, ChangeType, diff_snapshots, find, resolve, under
 from ._config import ReloadConfig, is_production
 from ._freeze import freeze
 from ._fields import Policy, collect_policies, policy_for
@@ -181,25 +181,8 @@ class HotReloadLoader:
                 self.reader.check_missing(path, reloading=ctx.reloading)
 
 
-_ABSENT: Any = object()
-
-
-def _lookup(tree: Any, path: str) -> Any:
-    """The value at dotted ``path``, or ``_ABSENT`` when a key on the way does not exist."""
-    node = tree
-    for part in path.split("."):
-        if isinstance(node, BaseModel):
-            if part in node.__dict__:
-                node = node.__dict__[part]
-            elif node.__pydantic_extra__ and part in node.__pydantic_extra__:
-                node = node.__pydantic_extra__[part]
-            else:
-                return _ABSENT
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            return _ABSENT
-    return node
+_ABSENT = MISSING
+_lookup = find  # the value at a dotted path, or _ABSENT when a key on the way does not exist
 
 
 def _anchor(path: str, old: Any, new: Any) -> str:

@@ -81,10 +81,6 @@ class LoadContext:
         self.files[state.path] = state
         return dict(state.parsed or {})
 
-    def note_missing(self, path: Path, fmt: str) -> None:
-        path = _absolute(path)
-        self.reader.check_missing(path, reloading=self.reloading)
-        self.files.setdefault(path, FileState(path, fmt, None))
 
 
 _CURRENT: contextvars.ContextVar[LoadContext | None] = contextvars.ContextVar("livesettings_load", default=None)
@@ -138,10 +134,10 @@ class FileReader:
     def read_bytes(self, path: Path) -> bytes | None:
         """The file's bytes after the trust checks, or ``None`` if it does not exist.
 
-        The checks run on the resolved path, and again on the opened descriptor: the file is
-        opened without following a link swapped in since (nor blocking on a FIFO swapped in),
-        and must be the very inode that passed. A file replaced in between (an editor saving)
-        is simply read again.
+        The root check runs on the resolved path; the file is then opened at that path without
+        following a symlink swapped in since (nor blocking on a FIFO swapped in), and the other
+        checks run on the opened descriptor itself. A regular file renamed over the path in
+        between (an editor saving) is fine: it is what the path holds.
         """
         path = _absolute(path)
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -161,15 +157,12 @@ class FileReader:
                     continue
                 raise
             with os.fdopen(fd, "rb") as fh:
-                opened = os.fstat(fh.fileno())
-                if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
-                    continue
-                self._check_trust(path, resolved, opened)
+                self._check_trust(path, resolved, os.fstat(fh.fileno()))
                 data = fh.read(self.limits.max_bytes + 1)
             if len(data) > self.limits.max_bytes:
                 raise UntrustedSourceError.at(str(path), f"is over the limit of {self.limits.max_bytes} bytes")
             return data
-        raise UntrustedSourceError.at(str(path), "kept being replaced while being read; refusing it this time")
+        raise UntrustedSourceError.at(str(path), "kept changing into a symlink while being read; refusing it")
 
     def read(self, path: Path, fmt: str, *, reloading: bool, data: bytes | None, **kw: Any) -> FileState:
         """Parse ``data`` (the bytes of ``path``, ``None`` if missing), reusing the last parse if unchanged."""
@@ -246,10 +239,7 @@ class _FileSourceMixin:
         for file in files:
             path = Path(file).expanduser()
             seen.append(_absolute(path))
-            if not path.exists():
-                ctx.note_missing(path, self._fmt)
-                continue
-            data = ctx.load(path, self._fmt)
+            data = ctx.load(path, self._fmt)  # {} for a missing file (the reader applies the rules)
             merged = deep_update(merged, data) if deep_merge else {**merged, **data}
         self._files = tuple(seen)
         return merged
@@ -326,9 +316,6 @@ class DotEnvSource(_FieldInfoMemo, DotEnvSettingsSource):
         for env_file in env_files:
             path = Path(env_file).expanduser()
             seen.append(_absolute(path))
-            if not path.exists():
-                ctx.note_missing(path, "dotenv")
-                continue
             values = ctx.load(path, "dotenv")
             merged.update(
                 parse_env_vars(values, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
@@ -387,27 +374,23 @@ def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings
         if env_file is None and ctx is not None:
             env_file = ctx.env_file
         return DotEnvSource(
-            settings_cls,
-            env_file=env_file,
-            env_file_encoding=source.env_file_encoding,
-            case_sensitive=source.case_sensitive,
-            env_prefix=source.env_prefix,
-            env_nested_delimiter=source.env_nested_delimiter,
-            env_ignore_empty=source.env_ignore_empty,
-            env_parse_none_str=source.env_parse_none_str,
-            env_parse_enums=source.env_parse_enums,
+            settings_cls, env_file=env_file, env_file_encoding=source.env_file_encoding, **_env_options(source)
         )
     if type(source) is EnvSettingsSource:
-        return EnvSource(
-            settings_cls,
-            case_sensitive=source.case_sensitive,
-            env_prefix=source.env_prefix,
-            env_nested_delimiter=source.env_nested_delimiter,
-            env_ignore_empty=source.env_ignore_empty,
-            env_parse_none_str=source.env_parse_none_str,
-            env_parse_enums=source.env_parse_enums,
-        )
+        return EnvSource(settings_cls, **_env_options(source))
     return source
+
+
+def _env_options(source: EnvSettingsSource) -> dict[str, Any]:
+    """The options an env-style source was built with, to build ours the same way."""
+    return {
+        "case_sensitive": source.case_sensitive,
+        "env_prefix": source.env_prefix,
+        "env_nested_delimiter": source.env_nested_delimiter,
+        "env_ignore_empty": source.env_ignore_empty,
+        "env_parse_none_str": source.env_parse_none_str,
+        "env_parse_enums": source.env_parse_enums,
+    }
 
 
 def live_sources(
