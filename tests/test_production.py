@@ -160,27 +160,28 @@ class TestTrustChecks:
         with pytest.raises(UntrustedSourceError):
             cls()
 
-    def test_symlink_outside_root_is_refused(self, tmp_path: Path) -> None:
-        """A config symlink that resolves outside the allowed roots is refused, naming both paths."""
+    @pytest.fixture
+    def link_out(self, tmp_path: Path) -> tuple[Path, Path]:
+        """conf/c.yaml, a symlink to outside/real.yaml: returns (conf, outside)."""
         outside = tmp_path / "outside"
         outside.mkdir()
         (outside / "real.yaml").write_text("level: DEBUG\n")
         root = tmp_path / "conf"
         root.mkdir()
         (root / "c.yaml").symlink_to(outside / "real.yaml")
+        return root, outside
+
+    def test_symlink_outside_root_is_refused(self, link_out: tuple[Path, Path]) -> None:
+        """A config symlink that resolves outside the allowed roots is refused, naming both paths."""
+        root, _ = link_out
         cls = _settings_class(root / "c.yaml", ReloadConfig(enabled=False))
         with pytest.raises(UntrustedSourceError, match="outside the allowed roots") as info:
             cls()
         assert info.value.source == str(root / "c.yaml")
 
-    def test_allowed_roots_admit_the_target(self, tmp_path: Path) -> None:
+    def test_allowed_roots_admit_the_target(self, link_out: tuple[Path, Path]) -> None:
         """Listing the target's directory in allowed_roots admits the symlinked file."""
-        outside = tmp_path / "outside"
-        outside.mkdir()
-        (outside / "real.yaml").write_text("level: DEBUG\n")
-        root = tmp_path / "conf"
-        root.mkdir()
-        (root / "c.yaml").symlink_to(outside / "real.yaml")
+        root, outside = link_out
         cls = _settings_class(root / "c.yaml", ReloadConfig(enabled=False, allowed_roots=(root, outside)))
         with cls() as s:
             assert s.level == "DEBUG"
