@@ -20,7 +20,7 @@ from ._config import current_environment as current_environment
 from ._debounce import ConfigChangeQueue as ConfigChangeQueue
 from ._debounce import Debouncer as Debouncer
 from ._engine import AtomicConfigStore as AtomicConfigStore
-from ._engine import HotReloadLoader as HotReloadLoader
+from ._loader import HotReloadLoader as HotReloadLoader
 from ._engine import ReloadMetrics as ReloadMetrics
 from ._fields import Frozen as Frozen
 from ._fields import Live as Live

@@ -8,7 +8,6 @@ after the lock is released, in commit order.
 from __future__ import annotations
 
 import enum
-import gc
 import hashlib
 import logging
 import os
@@ -20,22 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from pydantic_settings import BaseSettings, SettingsError
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings
 
 from . import _parsers
 from ._changes import MISSING, Change, ChangeType, diff_snapshots, find, resolve, under
 from ._config import ReloadConfig, is_production
-from ._freeze import freeze
 from ._fields import Policy, collect_policies, policy_for
 from ._history import ConfigVersionManager, Version, new_version_id
 from ._notify import ConfigChangeNotifier, DeadLetter
-from ._sources import FileReader, FileState, LoadContext, activate
+from ._loader import HotReloadLoader, digest_inputs, environ_digest
+from ._sources import FileReader, FileState
 from ._watch import FileWatcher, WatchOptions
-from ._validate import ConfigChangeValidator, ValidationResult, render_validation_error
+from ._validate import ConfigChangeValidator, ValidationResult
 from .exceptions import ClosedError, ErrorDetail, FrozenFieldError, ReloadError
 
-__all__ = ["AtomicConfigStore", "Engine", "HotReloadLoader", "ReloadMetrics"]
+__all__ = ["AtomicConfigStore", "Engine", "ReloadMetrics"]
 
 log = logging.getLogger("livesettings")
 audit = logging.getLogger("livesettings.audit")
@@ -89,96 +88,6 @@ class ReloadMetrics:
     breaker_state: str = "closed"
     last_reload_ms: float = 0.0
     last_good_version: str | None = None
-
-
-class _GcPaused:
-    """Pause the cyclic GC around parse + validate: on large configs it dominates the time.
-
-    Reference-counted so overlapping pauses from several engines nest correctly.
-    """
-
-    _lock = threading.Lock()
-    _depth = 0
-    _was_enabled = False
-
-    def __enter__(self) -> None:
-        with _GcPaused._lock:
-            if _GcPaused._depth == 0:
-                _GcPaused._was_enabled = gc.isenabled()
-                gc.disable()
-            _GcPaused._depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with _GcPaused._lock:
-            _GcPaused._depth -= 1
-            if _GcPaused._depth == 0 and _GcPaused._was_enabled:
-                gc.enable()
-
-
-class HotReloadLoader:
-    """Builds a validated candidate snapshot from the sources (the brief's "Config Loader")."""
-
-    def __init__(self, snapshot_cls: type[BaseSettings], init_kwargs: Mapping[str, Any], reader: FileReader, name: str):
-        self.snapshot_cls = snapshot_cls
-        self.init_kwargs = dict(init_kwargs)
-        self.reader = reader
-        self.name = name
-
-    def load(self, *, reloading: bool, prefetched: Mapping[Path, bytes | None] | None = None) -> tuple[Any, LoadContext]:
-        """Read every source and validate; raises [ReloadError][livesettings.ReloadError]."""
-        ctx = LoadContext(self.reader, reloading=reloading)
-        if prefetched:
-            ctx.prefetched = dict(prefetched)
-        kwargs = dict(self.init_kwargs)
-        # pydantic's own dotenv source would read .env before ours could check it: hand it None
-        # and let our DotEnvSource read the real setting from the context.
-        ctx.env_file = kwargs.pop("_env_file", self.snapshot_cls.model_config.get("env_file"))
-        kwargs["_env_file"] = None
-        with activate(ctx), _GcPaused():
-            try:
-                snapshot = self.snapshot_cls(**kwargs)
-            except ValidationError as exc:
-                raise render_validation_error(exc, self.snapshot_cls, ctx, what=self.name) from None
-            except ReloadError:
-                raise
-            except SettingsError as exc:
-                cause = exc.__cause__
-                if isinstance(cause, ReloadError):
-                    raise cause from None
-                raise ReloadError(f"cannot load {self.name}", [ErrorDetail(None, str(exc))]) from None
-            except RecursionError:
-                raise ReloadError(f"cannot load {self.name}", [ErrorDetail(None, "config is nested too deeply")]) from None
-        freeze(snapshot)
-        self._add_secret_files(ctx)
-        return snapshot, ctx
-
-    def secret_dirs(self) -> tuple[Path, ...]:
-        raw = self.init_kwargs.get("_secrets_dir") or self.snapshot_cls.model_config.get("secrets_dir")
-        if not raw:
-            return ()
-        items = [raw] if isinstance(raw, (str, os.PathLike)) else list(raw)
-        return tuple(Path(os.path.abspath(Path(p).expanduser())) for p in items)
-
-    def secret_files(self) -> list[Path]:
-        """The files pydantic-settings reads from the secrets directories (hidden ones are skipped)."""
-        found: list[Path] = []
-        for directory in self.secret_dirs():
-            if directory.is_dir():
-                found.extend(
-                    e for e in sorted(directory.iterdir()) if not e.name.startswith(".") and e.is_file()
-                )
-        return found
-
-    def _add_secret_files(self, ctx: LoadContext) -> None:
-        present = set()
-        for entry in self.secret_files():
-            data = ctx.prefetched.get(entry) if entry in ctx.prefetched else self.reader.read_bytes(entry)
-            digest = hashlib.blake2b(data, digest_size=16).hexdigest() if data is not None else None
-            ctx.files[entry] = FileState(entry, "secret", digest)
-            present.add(entry)
-        for path, state in self.reader.last_good.items():
-            if state.fmt == "secret" and path not in present:
-                self.reader.check_missing(path, reloading=ctx.reloading)
 
 
 _ABSENT = MISSING
@@ -241,20 +150,6 @@ def _warn_unwatchable(name: str, targets: Iterable[Path]) -> None:
                 )
         except OSError:
             continue
-
-
-def _environ_digest() -> int:
-    """Identifies the process environment within this process (env vars are a source too)."""
-    return hash(frozenset(os.environ.items()))
-
-
-def _digest_inputs(files: Mapping[Path, str | None], environ: int) -> str:
-    """One digest of every input: each file's content digest (or absence) and the environment."""
-    h = hashlib.blake2b(digest_size=16)
-    for path in sorted(files):
-        h.update(str(path).encode("utf-8", "surrogateescape") + b"\0" + (files[path] or "-").encode())
-    h.update(str(environ).encode())
-    return h.hexdigest()
 
 
 class Engine:
@@ -324,14 +219,14 @@ class Engine:
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> Version:
         """Load and validate for the first time (raises on invalid config), then start watching."""
-        environ = _environ_digest()
+        environ = environ_digest()
         snapshot, ctx = self.loader.load(reloading=False)
         with self._lock:
             version = self._new_version(snapshot, (), "initial")
             self.history.append(version)
             self.store.swap(version)
             self.reader.commit(ctx.files)
-            self._applied_inputs = _digest_inputs({p: st.digest for p, st in ctx.files.items()}, environ)
+            self._applied_inputs = digest_inputs({p: st.digest for p, st in ctx.files.items()}, environ)
             self.metrics.last_good_version = version.id
             self.state = State.RUNNING
         audit.info("%s: loaded version %s (initial)", self.name, version.id)
@@ -434,7 +329,7 @@ class Engine:
             raw = self.reader.read_bytes(path)
             data[path] = raw
             digests[path] = hashlib.blake2b(raw, digest_size=16).hexdigest() if raw is not None else None
-        return data, _digest_inputs(digests, environ)
+        return data, digest_inputs(digests, environ)
 
     def reload(self, *, source: str = "reload", trigger: str = "manual") -> Version | None:
         """Reload now. Returns the new version, or ``None`` if nothing changed.
@@ -469,7 +364,7 @@ class Engine:
         self.metrics.attempted += 1
         quick: str | None = None
         try:
-            environ = _environ_digest()
+            environ = environ_digest()
             prefetched, quick = self._prefetch(environ)
             if quick == self._applied_inputs:  # back to (or still at) what is being served
                 self.metrics.unchanged += 1
@@ -483,7 +378,7 @@ class Engine:
                 self.last_error = known
                 return None, None
             snapshot, ctx = self.loader.load(reloading=True, prefetched=prefetched)
-            inputs = _digest_inputs({p: st.digest for p, st in ctx.files.items()}, environ)
+            inputs = digest_inputs({p: st.digest for p, st in ctx.files.items()}, environ)
             version = self._commit(snapshot, source, inputs, files=ctx.files)
             self._rejected.pop(quick, None)
             self.last_error = None  # accepted, even when it changes nothing
