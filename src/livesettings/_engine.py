@@ -164,14 +164,13 @@ class Engine:
         name: str,
         publish: Callable[[Version], None] | None = None,
         environment: str | None = None,
-        watch: bool | None = None,
     ) -> None:
         self.name = name
         self.config = config
         self.production = is_production(environment)
         # Production with the explicit opt-in runs guarded: only ``Live`` fields change live.
         self.guarded = self.production and config.allow_in_production
-        self.watching = config.watching(environment) if watch is None else watch
+        self.watching = config.watching(environment)
         self.policies = collect_policies(snapshot_cls)
         limits = _parsers.ParseLimits(
             max_bytes=config.max_file_bytes, max_depth=config.max_depth, max_aliases=config.max_aliases
@@ -197,7 +196,7 @@ class Engine:
         self._applied_inputs: str | None = None
         self._rejected: OrderedDict[str, ReloadError] = OrderedDict()
         self._breaker_open_until = 0.0
-        self._watcher: Any = None
+        self._watcher: FileWatcher | None = None
         self._retry: threading.Timer | None = None
         self._number = 0
         # Log records made while holding the lock are emitted after it is released: logging
