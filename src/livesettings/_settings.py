@@ -242,10 +242,11 @@ class ReloadableSettings(metaclass=_SettingsMeta):
     """
 
     __livesettings_root__ = True
-    __slots__ = ("__dict__", "__weakref__", "_ls_engine", "_ls_manager")
+    __slots__ = ("__dict__", "__weakref__", "_ls_engine", "_ls_manager", "_ls_snapshot")
     __snapshot__: ClassVar[type[BaseSettings]]
     _ls_engine: Engine
     _ls_manager: HotReloadManager | None
+    _ls_snapshot: Any
     reload_config: ClassVar[ReloadConfig] = ReloadConfig()
 
     def __init__(self, **values: Any) -> None:
@@ -266,6 +267,7 @@ class ReloadableSettings(metaclass=_SettingsMeta):
             obj = ref()
             if obj is not None:
                 object.__setattr__(obj, "__dict__", _facade_dict(version.snapshot))
+                object.__setattr__(obj, "_ls_snapshot", version.snapshot)
 
         engine = Engine(cls.__snapshot__, values, cls.reload_config, name=cls.__qualname__, publish=publish)
         object.__setattr__(self, "_ls_engine", engine)
@@ -281,7 +283,7 @@ class ReloadableSettings(metaclass=_SettingsMeta):
     # -- reads ---------------------------------------------------------------------------
     def snapshot(self) -> Any:
         """The whole current snapshot: an immutable pydantic model for consistent multi-value reads."""
-        return self._ls_engine.store.snapshot
+        return self._ls_snapshot
 
     @property
     def version(self) -> Version:
