@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic._internal._utils import deep_update  # the merge pydantic-settings itself uses
+from pydantic_settings.sources.base import PydanticBaseEnvSettingsSource
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -276,31 +277,33 @@ class JsonSource(_FileSourceMixin, JsonConfigSettingsSource):
     _label = "json"
 
 
-class _FieldInfoMemo:
-    """Remember ``_extract_field_info`` per field: a reload builds new sources for every load, and
-    re-deriving each field's env names from its annotation was a quarter of the load overhead."""
-
-    _memo: dict[tuple[Any, ...], list[tuple[str, str, bool]]] = {}
-
-    def _extract_field_info(
-        self, field: Any, field_name: str, model_config: Mapping[str, Any] | None = None
-    ) -> list[tuple[str, str, bool]]:
-        key = (
-            self.settings_cls, id(field), field_name, id(model_config),  # type: ignore[attr-defined]
-            self.env_prefix, self.case_sensitive,  # type: ignore[attr-defined]
-        )
-        hit = _FieldInfoMemo._memo.get(key)
-        if hit is None:
-            if len(_FieldInfoMemo._memo) > 4096:
-                _FieldInfoMemo._memo.clear()
-            extract = super()._extract_field_info  # type: ignore[misc]
-            hit = extract(field, field_name) if model_config is None else extract(field, field_name, model_config)
-            _FieldInfoMemo._memo[key] = hit
-        return list(hit)
+_FIELD_INFO: dict[tuple[Any, ...], list[tuple[str, str, bool]]] = {}
 
 
-class DotEnvSource(_FieldInfoMemo, DotEnvSettingsSource):
+def _memo_extract_field_info(
+    self: Any, field: Any, field_name: str, model_config: Mapping[str, Any] | None = None
+) -> list[tuple[str, str, bool]]:
+    """``_extract_field_info`` remembered per field.
+
+    A reload builds new sources for every load, and re-deriving each field's env names from
+    its annotation was a quarter of the load overhead. The result depends only on the field,
+    the config and the source's prefix and case rule.
+    """
+    key = (self.settings_cls, id(field), field_name, id(model_config), self.env_prefix, self.case_sensitive)
+    hit = _FIELD_INFO.get(key)
+    if hit is None:
+        if len(_FIELD_INFO) > 4096:
+            _FIELD_INFO.clear()
+        extract = PydanticBaseEnvSettingsSource._extract_field_info
+        hit = extract(self, field, field_name) if model_config is None else extract(self, field, field_name, model_config)
+        _FIELD_INFO[key] = hit
+    return list(hit)
+
+
+class DotEnvSource(DotEnvSettingsSource):
     """pydantic-settings' dotenv source; a line python-dotenv cannot parse rejects the file."""
+
+    _extract_field_info = _memo_extract_field_info
 
     def _read_env_files(self) -> Mapping[str, str | None]:
         from pydantic_settings.sources.utils import parse_env_vars  # noqa: PLC0415
@@ -333,8 +336,10 @@ class DotEnvSource(_FieldInfoMemo, DotEnvSettingsSource):
         return data
 
 
-class EnvSource(_FieldInfoMemo, EnvSettingsSource):
+class EnvSource(EnvSettingsSource):
     """pydantic-settings' environment source, recorded for error attribution."""
+
+    _extract_field_info = _memo_extract_field_info
 
     def __call__(self) -> dict[str, Any]:
         data = {} if self._nothing_to_read() else super().__call__()
@@ -368,29 +373,19 @@ def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings
         return TomlSource(settings_cls, source.toml_file_path)
     if type(source) is JsonConfigSettingsSource:
         return JsonSource(settings_cls, source.json_file_path, source.json_file_encoding)
+    # The env-style sources only add behaviour, no state: adopt the instance pydantic-settings
+    # built (keeping every option it was given) instead of building a second one.
     if type(source) is DotEnvSettingsSource:
         ctx = _CURRENT.get()
-        env_file = source.env_file
-        if env_file is None and ctx is not None:
-            env_file = ctx.env_file
-        return DotEnvSource(
-            settings_cls, env_file=env_file, env_file_encoding=source.env_file_encoding, **_env_options(source)
-        )
+        source.__class__ = DotEnvSource
+        if source.env_file is None and ctx is not None:  # see HotReloadLoader.load: _env_file=None
+            source.env_file = ctx.env_file
+            source.env_vars = source._load_env_vars()
+        return source
     if type(source) is EnvSettingsSource:
-        return EnvSource(settings_cls, **_env_options(source))
+        source.__class__ = EnvSource
+        return source
     return source
-
-
-def _env_options(source: EnvSettingsSource) -> dict[str, Any]:
-    """The options an env-style source was built with, to build ours the same way."""
-    return {
-        "case_sensitive": source.case_sensitive,
-        "env_prefix": source.env_prefix,
-        "env_nested_delimiter": source.env_nested_delimiter,
-        "env_ignore_empty": source.env_ignore_empty,
-        "env_parse_none_str": source.env_parse_none_str,
-        "env_parse_enums": source.env_parse_enums,
-    }
 
 
 def live_sources(
