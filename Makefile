@@ -31,7 +31,7 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) -m pip install --quiet "mkdocs-material>=9" "mkdocstrings[python]>=0.25"
-	$(VENV)/bin/mkdocs build
+	$(VENV)/bin/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache
