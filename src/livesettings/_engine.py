@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
 from . import _parsers
-from ._changes import MISSING, Change, ChangeType, diff_snapshots, find, resolve, under
+from ._changes import MISSING, Change, ChangeType, diff_snapshots, find, under
 from ._config import ReloadConfig, is_production
 from ._fields import Policy, collect_policies, policy_for
 from ._history import ConfigVersionManager, Version, new_version_id
@@ -90,10 +90,6 @@ class ReloadMetrics:
     last_good_version: str | None = None
 
 
-_ABSENT = MISSING
-_lookup = find  # the value at a dotted path, or _ABSENT when a key on the way does not exist
-
-
 def _anchor(path: str, old: Any, new: Any) -> str:
     """Where to keep the running value for a held change under ``path``.
 
@@ -105,29 +101,35 @@ def _anchor(path: str, old: Any, new: Any) -> str:
     for i in range(1, len(parts)):
         prefix = ".".join(parts[:i])
         for tree in (old, new):
-            value = _lookup(tree, prefix)
-            if value is _ABSENT or value is None:
+            value = find(tree, prefix)
+            if value is MISSING or value is None:
                 return prefix
     return path
 
 
 def _set_path(tree: Any, parts: list[str], value: Any) -> Any:
-    """A copy of ``tree`` with ``value`` at ``parts``; only the ancestors are copied."""
+    """A copy of ``tree`` with ``value`` at ``parts`` (``MISSING`` removes a dict key).
+
+    Only the ancestors are copied; everything else stays shared, so this is safe on a snapshot
+    that is already published (a rollback target) and cheap on a fresh one.
+    """
     if not parts:
         return value
     head, rest = parts[0], parts[1:]
     if isinstance(tree, BaseModel):
         copy = tree.model_copy()
-        child = copy.__dict__.get(head) if head in copy.__dict__ else (copy.__pydantic_extra__ or {}).get(head)
-        new_child = _set_path(child, rest, value)
-        if head in copy.__dict__:
-            copy.__dict__[head] = new_child
-        elif copy.__pydantic_extra__ is not None:
-            copy.__pydantic_extra__[head] = new_child
+        extra = copy.__pydantic_extra__
+        holder = copy.__dict__ if head in copy.__dict__ or extra is None or head not in extra else extra
+        child = _set_path(holder.get(head), rest, value)
+        holder[head] = None if child is MISSING else child  # a model field always exists
         return copy
     if isinstance(tree, dict):
         copy_d = dict(tree)
-        copy_d[head] = _set_path(tree.get(head), rest, value)
+        child = _set_path(tree.get(head), rest, value)
+        if child is MISSING:
+            copy_d.pop(head, None)
+        else:
+            copy_d[head] = child
         return copy_d
     return tree
 
@@ -452,11 +454,16 @@ class Engine:
             if hit is not None and hit[1] is Policy.FROZEN:
                 bad.append(ErrorDetail(change.path, f"is Frozen and cannot change at runtime ({change.describe()})"))
         if bad:
-            error = FrozenFieldError(f"invalid change for {self.name}: frozen field changed", bad)
-            error.stage = "change rules"
-            raise error
+            raise FrozenFieldError(f"invalid change for {self.name}: frozen field changed", bad)
 
-    def _apply_policies(self, snapshot: Any, old: Any, changes: tuple[Change, ...], *, in_place: bool) -> tuple[Any, tuple[Change, ...]]:
+    def _apply_policies(
+        self, snapshot: Any, old: Any, changes: tuple[Change, ...], *, from_sources: bool
+    ) -> tuple[Any, tuple[Change, ...]]:
+        """Reject ``Frozen`` changes; hold ``Restart`` ones (and guarded-production ones) back.
+
+        Held paths keep their running value in the returned snapshot. ``from_sources``: the
+        candidate was read from the sources, so it also says what ``pending_restart`` is now.
+        """
         self._check_frozen(changes)
         if not self.policies and not self.guarded:
             return snapshot, changes
@@ -475,20 +482,8 @@ class Engine:
             else:
                 live.append(change)
         for path in sorted(keep):
-            running = _lookup(old, path)
-            parts = path.split(".")
-            if in_place:
-                parent = resolve(snapshot, ".".join(parts[:-1]))
-                if isinstance(parent, BaseModel) and parts[-1] in parent.__dict__:
-                    parent.__dict__[parts[-1]] = None if running is _ABSENT else running
-                elif isinstance(parent, dict):
-                    if running is _ABSENT:
-                        parent.pop(parts[-1], None)
-                    else:
-                        parent[parts[-1]] = running
-            else:
-                snapshot = _set_path(snapshot, parts, None if running is _ABSENT else running)
-        if in_place:  # a candidate read from the sources: it says what is pending now
+            snapshot = _set_path(snapshot, path.split("."), find(old, path))
+        if from_sources:
             for path, change in restart.items():
                 previous = self.pending_restart.get(path)
                 if previous is None or previous.new_value != change.new_value:
@@ -520,7 +515,7 @@ class Engine:
         old = current.snapshot
         fresh = restores is None  # a rollback target is published already: never mutate it
         changes = diff_snapshots(old, snapshot, share=fresh)
-        snapshot, changes = self._apply_policies(snapshot, old, changes, in_place=fresh)
+        snapshot, changes = self._apply_policies(snapshot, old, changes, from_sources=fresh)
         if files is not None:
             self.reader.commit(files)
         if inputs is not None:

@@ -84,34 +84,31 @@ class ConfigVersionManager:
         if max_versions < 1:
             raise ValueError("max_versions must be at least 1")
         self.versions: deque[Version] = deque(maxlen=max_versions)
-        self._items = self.versions
 
     def append(self, version: Version) -> None:
         """Record an accepted version (the oldest falls out when full)."""
-        self._items.append(version)
+        self.versions.append(version)
 
     @property
     def current_version(self) -> Version | None:
         """The newest version, or ``None`` before the first load."""
-        return self._items[-1] if self._items else None
-
-    current = current_version
+        return self.versions[-1] if self.versions else None
 
     def as_tuple(self) -> tuple[Version, ...]:
-        return tuple(self._items)
+        return tuple(self.versions)
 
     def __iter__(self) -> Iterator[Version]:
-        return iter(tuple(self._items))
+        return iter(tuple(self.versions))
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.versions)
 
     def get(self, version_id: str) -> Version:
-        for v in reversed(self._items):
+        for v in reversed(self.versions):
             if v.id == version_id:
                 return v
         raise VersionNotFoundError(
-            f"no version {version_id!r} in the history (it keeps the last {self._items.maxlen})"
+            f"no version {version_id!r} in the history (it keeps the last {self.versions.maxlen})"
         )
 
     def undo_target(self) -> Version:
@@ -123,10 +120,10 @@ class ConfigVersionManager:
         rollback brings back the rolled-back content, and calling ``rollback()`` repeatedly walks
         further back.
         """
-        current = self.current
+        current = self.current_version
         if current is None:
             raise VersionNotFoundError("the history is empty")
-        items = list(self._items)
+        items = list(self.versions)
         ids = [v.id for v in items]
         try:
             idx = ids.index(current.content_id)

@@ -10,7 +10,7 @@ variable) the value came from, and never the raw input of a secret.
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from . import _parsers
 from ._changes import Change, diff_snapshots, is_secret, safe_repr
 from ._sources import LoadContext
-from .exceptions import ErrorDetail, ReloadError, SourceError
+from .exceptions import ErrorDetail, ReloadError
 
 __all__ = ["STAGES", "ConfigChangeValidator", "ValidationPipeline", "ValidationResult", "render_validation_error"]
 
@@ -61,39 +61,29 @@ class ValidationResult:
 
 
 def stage_of(error: ReloadError) -> str:
-    """Which validation stage rejected ``error``'s candidate."""
-    from .exceptions import FrozenFieldError  # noqa: PLC0415
-
-    if isinstance(error, SourceError):
-        return "syntax"
-    if isinstance(error, FrozenFieldError):
-        return "change rules"
+    """Which validation stage rejected ``error``'s candidate (each error class knows its stage)."""
     return error.stage or "types"
 
 
-def _secret_annotation(annotation: Any) -> bool:
+def _annotation_parts(annotation: Any) -> Iterator[Any]:
+    """The annotation, its origin and every type argument inside it (``Optional[list[M]]`` → ... ``M``)."""
     stack = [annotation]
     while stack:
         ann = stack.pop()
-        if isinstance(ann, type) and hasattr(ann, "get_secret_value"):
-            return True
+        yield ann
         origin = typing.get_origin(ann)
-        if origin is not None and isinstance(origin, type) and hasattr(origin, "get_secret_value"):
-            return True
+        if origin is not None:
+            yield origin
         stack.extend(typing.get_args(ann))
-    return False
+
+
+def _secret_annotation(annotation: Any) -> bool:
+    return any(isinstance(a, type) and hasattr(a, "get_secret_value") for a in _annotation_parts(annotation))
 
 
 def _models_anywhere(annotation: Any) -> list[type[BaseModel]]:
     """Model classes anywhere in an annotation, containers included (``list[M]``, ``dict[str, M]``)."""
-    found: list[type[BaseModel]] = []
-    stack = [annotation]
-    while stack:
-        ann = stack.pop()
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            found.append(ann)
-        stack.extend(typing.get_args(ann))
-    return found
+    return [a for a in _annotation_parts(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
 
 
 def _field_is_secret(model: type[BaseModel], loc: Sequence[int | str]) -> bool:
