@@ -8,7 +8,6 @@ after the lock is released, in commit order.
 from __future__ import annotations
 
 import enum
-import hashlib
 import logging
 import os
 import threading
@@ -29,7 +28,7 @@ from ._fields import Policy, collect_policies, policy_for
 from ._history import ConfigVersionManager, Version, new_version_id
 from ._notify import ConfigChangeNotifier, DeadLetter
 from ._loader import HotReloadLoader, digest_inputs, environ_digest
-from ._sources import FileReader, FileState
+from ._sources import Fetched, FileReader, FileState
 from ._watch import FileWatcher, WatchOptions
 from ._validate import ConfigChangeValidator, ValidationResult
 from .exceptions import ClosedError, ErrorDetail, FrozenFieldError, ReloadError
@@ -321,16 +320,12 @@ class Engine:
         return watcher.status if watcher is not None else None
 
     # -- reload --------------------------------------------------------------------------
-    def _prefetch(self, environ: int) -> tuple[dict[Path, bytes | None], str]:
-        data: dict[Path, bytes | None] = {}
-        digests: dict[Path, str | None] = {}
+    def _prefetch(self, environ: int) -> tuple[dict[Path, Fetched], str]:
+        """Read and hash every known input once; the load that may follow reuses the bytes."""
         paths = dict.fromkeys(self.reader.last_good)
         paths.update(dict.fromkeys(self.loader.secret_files()))
-        for path in paths:
-            raw = self.reader.read_bytes(path)
-            data[path] = raw
-            digests[path] = hashlib.blake2b(raw, digest_size=16).hexdigest() if raw is not None else None
-        return data, digest_inputs(digests, environ)
+        fetched = {path: self.reader.fetch(path) for path in paths}
+        return fetched, digest_inputs({p: digest for p, (_, digest) in fetched.items()}, environ)
 
     def reload(self, *, source: str = "reload", trigger: str = "manual") -> Version | None:
         """Reload now. Returns the new version, or ``None`` if nothing changed.

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsError
 
 from ._freeze import freeze
-from ._sources import FileReader, FileState, LoadContext, activate
+from ._sources import Fetched, FileReader, FileState, LoadContext, activate
 from ._validate import render_validation_error
 from .exceptions import ErrorDetail, ReloadError
 
@@ -56,7 +56,7 @@ class HotReloadLoader:
         self.reader = reader
         self.name = name
 
-    def load(self, *, reloading: bool, prefetched: Mapping[Path, bytes | None] | None = None) -> tuple[Any, LoadContext]:
+    def load(self, *, reloading: bool, prefetched: Mapping[Path, Fetched] | None = None) -> tuple[Any, LoadContext]:
         """Read every source and validate; raises [ReloadError][livesettings.ReloadError]."""
         ctx = LoadContext(self.reader, reloading=reloading)
         if prefetched:
@@ -104,9 +104,7 @@ class HotReloadLoader:
     def _add_secret_files(self, ctx: LoadContext) -> None:
         present = set()
         for entry in self.secret_files():
-            data = ctx.prefetched.get(entry) if entry in ctx.prefetched else self.reader.read_bytes(entry)
-            digest = hashlib.blake2b(data, digest_size=16).hexdigest() if data is not None else None
-            ctx.files[entry] = FileState(entry, "secret", digest)
+            ctx.files[entry] = FileState(entry, "secret", ctx.fetch(entry)[1])
             present.add(entry)
         for path, state in self.reader.last_good.items():
             if state.fmt == "secret" and path not in present:

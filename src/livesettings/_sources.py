@@ -72,19 +72,34 @@ class LoadContext:
         self.reloading = reloading
         self.files: dict[Path, FileState] = {}
         self.records: list[SourceRecord] = []
-        self.prefetched: dict[Path, bytes | None] = {}
+        self.prefetched: dict[Path, Fetched] = {}  # read (and hashed) before the load started
         self.env_file: Any = None  # the real env_file setting (pydantic's own dotenv source gets None)
 
-    def load(self, path: Path, fmt: str, **kw: Any) -> dict[str, Any]:
+    def fetch(self, path: Path) -> Fetched:
+        """``(bytes, digest)`` of ``path`` (``(None, None)`` if missing), read once per load."""
         path = _absolute(path)
-        data = self.prefetched.get(path) if path in self.prefetched else self.reader.read_bytes(path)
-        state = self.reader.read(path, fmt, reloading=self.reloading, data=data, **kw)
+        hit = self.prefetched.get(path)
+        return hit if hit is not None else self.reader.fetch(path)
+
+    def load(self, path: Path, fmt: str, **kw: Any) -> dict[str, Any]:
+        """Parse ``path`` as ``fmt`` (``{}`` if missing, after the missing-file rules)."""
+        path = _absolute(path)
+        data, digest = self.fetch(path)
+        state = self.reader.read(path, fmt, reloading=self.reloading, data=data, digest=digest, **kw)
         self.files[state.path] = state
         return dict(state.parsed or {})
 
 
 
 _CURRENT: contextvars.ContextVar[LoadContext | None] = contextvars.ContextVar("livesettings_load", default=None)
+
+
+Fetched = tuple[bytes | None, str | None]  # a file's bytes and content digest; (None, None) if missing
+
+
+def content_digest(data: bytes) -> str:
+    """The digest that identifies a file's content everywhere in the package."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _absolute(path: Path) -> Path:
@@ -165,13 +180,20 @@ class FileReader:
             return data
         raise UntrustedSourceError.at(str(path), "kept changing into a symlink while being read; refusing it")
 
-    def read(self, path: Path, fmt: str, *, reloading: bool, data: bytes | None, **kw: Any) -> FileState:
-        """Parse ``data`` (the bytes of ``path``, ``None`` if missing), reusing the last parse if unchanged."""
+    def fetch(self, path: Path) -> Fetched:
+        """``(bytes, digest)`` after the trust checks; ``(None, None)`` if the file does not exist."""
+        data = self.read_bytes(path)
+        return (None, None) if data is None else (data, content_digest(data))
+
+    def read(
+        self, path: Path, fmt: str, *, reloading: bool, data: bytes | None, digest: str | None, **kw: Any
+    ) -> FileState:
+        """Parse ``data`` (the bytes of ``path`` with their ``digest``; ``None`` if missing),
+        reusing the last parse when the digest did not change."""
         path = _absolute(path)
-        if data is None:
+        if data is None or digest is None:
             self.check_missing(path, reloading=reloading)
             return FileState(path, fmt, None)
-        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
         with self._lock:
             cached = self._parsed.get((path, fmt))
         if cached is not None and cached[0] == digest:
