@@ -53,6 +53,13 @@ class TestOverride:
             with pytest.raises(ReloadError, match="Frozen"):
                 override(s, {"pool.shard": 2})
 
+    def test_sources_are_not_read(self, tmp_path: Path) -> None:
+        """An override validates the values alone: a broken file on disk does not get in its way."""
+        with _settings(tmp_path) as s:
+            (tmp_path / "c.yaml").write_text("pool: [not, valid\n")
+            version = override(s, {"pool.size": 7})
+            assert version is not None and s.pool.size == 7  # type: ignore[attr-defined]
+
     def test_same_value_is_no_version(self, tmp_path: Path) -> None:
         """Overriding with the current value makes no version."""
         with _settings(tmp_path) as s:

@@ -247,8 +247,7 @@ def _context() -> LoadContext:
 
 
 class _FileSourceMixin:
-    _fmt = ""
-    _label = ""
+    _fmt = ""  # also the label of its records
     _files: tuple[Path, ...] = ()
 
     def _read_files(self, files: Any, deep_merge: bool = False) -> dict[str, Any]:
@@ -274,7 +273,7 @@ class _FileSourceMixin:
         data: dict[str, Any] = super().__call__()  # type: ignore[misc]
         ctx = _CURRENT.get()
         if ctx is not None:
-            ctx.records.append(SourceRecord(self._label, data, self._files))
+            ctx.records.append(SourceRecord(self._fmt, data, self._files))
         return data
 
 
@@ -282,21 +281,18 @@ class YamlSource(_FileSourceMixin, YamlConfigSettingsSource):
     """pydantic-settings' YAML source, read through livesettings (libyaml, strict, hashed, cached)."""
 
     _fmt = "yaml"
-    _label = "yaml"
 
 
 class TomlSource(_FileSourceMixin, TomlConfigSettingsSource):
     """pydantic-settings' TOML source, read through livesettings."""
 
     _fmt = "toml"
-    _label = "toml"
 
 
 class JsonSource(_FileSourceMixin, JsonConfigSettingsSource):
     """pydantic-settings' JSON source, read through livesettings."""
 
     _fmt = "json"
-    _label = "json"
 
 
 _FIELD_INFO: dict[tuple[Any, ...], list[tuple[str, str, bool]]] = {}

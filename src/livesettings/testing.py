@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ._changes import Diff
 from ._freeze import freeze
@@ -60,8 +60,12 @@ def override(settings: ReloadableSettings, values: Mapping[str, Any]) -> Version
         data = current.model_dump(by_alias=False)
         for path, value in values.items():
             _assign(data, path, value)
+        snapshot_cls: type[BaseModel] = type(current)
         try:
-            candidate = type(current).model_validate(data)
+            # Validate the values alone. ``model_validate`` would not do: pydantic-core calls
+            # BaseSettings' own __init__ from it, which would read every source again.
+            candidate = snapshot_cls.__new__(snapshot_cls)
+            BaseModel.__init__(candidate, **data)
         except ValidationError as exc:
             raise render_validation_error(exc, type(current), None, what=engine.name) from None
         freeze(candidate)
