@@ -7,7 +7,6 @@ after the lock is released, in commit order.
 
 from __future__ import annotations
 
-import enum
 import logging
 import os
 import threading
@@ -29,7 +28,7 @@ from ._history import ConfigVersionManager, Version, new_version_id
 from ._notify import ConfigChangeNotifier, DeadLetter
 from ._loader import HotReloadLoader, digest_inputs, environ_digest
 from ._sources import Fetched, FileReader, FileState
-from ._watch import FileWatcher, WatchOptions
+from ._watch import FileWatcher, State, WatchOptions
 from ._validate import ConfigChangeValidator, ValidationResult
 from .exceptions import ClosedError, ErrorDetail, FrozenFieldError, ReloadError
 
@@ -39,12 +38,6 @@ log = logging.getLogger("livesettings")
 audit = logging.getLogger("livesettings.audit")
 
 _MAX_REMEMBERED_REJECTIONS = 32
-
-
-class State(enum.Enum):
-    NEW = "new"
-    RUNNING = "running"
-    CLOSED = "closed"
 
 
 class AtomicConfigStore:

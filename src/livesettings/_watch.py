@@ -135,15 +135,12 @@ class WatchStatus:
     state: Literal["new", "running", "closed"]
 
 
-class _State(Enum):
+class State(Enum):
+    """Lifecycle of a thread-owning object (a watcher, an engine)."""
+
     NEW = "new"
     RUNNING = "running"
     CLOSED = "closed"
-
-
-_STATE_NAMES: dict[_State, Literal["new", "running", "closed"]] = {
-    _State.NEW: "new", _State.RUNNING: "running", _State.CLOSED: "closed",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -240,7 +237,7 @@ class FileWatcher:
         self._mode: Literal["inotify", "poll"] = "inotify" if poll_ms is None else "poll"
         self._poll_s = (poll_ms or _FALLBACK_POLL_MS) / 1000
         self._fallback_reason: str | None = None
-        self._state = _State.NEW
+        self._state = State.NEW
         # Lock order: _state_lock -> hub lock -> observer lock -> _cond. watchdog's thread only
         # ever takes _cond (in _record), so nothing waits on the observer while holding _cond.
         self._state_lock = threading.RLock()
@@ -272,9 +269,9 @@ class FileWatcher:
             ClosedError: the watcher was closed.
         """
         with self._state_lock:
-            if self._state is _State.CLOSED:
+            if self._state is State.CLOSED:
                 raise ClosedError(f"file watcher {self._name} is closed")
-            if self._state is _State.RUNNING:
+            if self._state is State.RUNNING:
                 return
             self._seen = {t: (self._sig(t), None) for t in self._routes.targets}
             if self._mode == "inotify":
@@ -285,7 +282,7 @@ class FileWatcher:
                     self._fall_back(exc)
             HUB.open_watchers.add(self)
             self._thread = threading.Thread(target=self._run, name=f"livesettings-{self._name}", daemon=True)
-            self._state = _State.RUNNING
+            self._state = State.RUNNING
             self._thread.start()
 
     def set_targets(
@@ -302,7 +299,7 @@ class FileWatcher:
             ClosedError: the watcher was closed.
         """
         with self._state_lock:
-            if self._state is _State.CLOSED:
+            if self._state is State.CLOSED:
                 raise ClosedError(f"file watcher {self._name} is closed")
             routes = self._build_routes(targets, dirs)
             if priority is not None:
@@ -312,7 +309,7 @@ class FileWatcher:
             for t in self._routes.targets - routes.targets:
                 self._seen.pop(t, None)
             self._routes = routes
-            if self._state is _State.RUNNING and self._mode == "inotify":
+            if self._state is State.RUNNING and self._mode == "inotify":
                 try:
                     self._sync_watches()
                 except OSError as exc:
@@ -328,9 +325,9 @@ class FileWatcher:
             timeout: how long to wait for a running ``on_change`` to return.
         """
         with self._state_lock:
-            if self._state is _State.CLOSED:
+            if self._state is State.CLOSED:
                 return
-            self._state = _State.CLOSED
+            self._state = State.CLOSED
         with self._cond:
             self._closing = True
             self._cond.notify_all()
@@ -353,7 +350,7 @@ class FileWatcher:
             mode, reason, state = self._mode, self._fallback_reason, self._state
         missing = {Path(d) for d in waiting} | {t for t in routes.targets if not os.path.lexists(t)}
         if mode == "poll":
-            watched = {d for d in routes.by_dir if os.path.isdir(d)} if state is _State.RUNNING else set()
+            watched = {d for d in routes.by_dir if os.path.isdir(d)} if state is State.RUNNING else set()
         else:
             watched = entries
         return WatchStatus(
@@ -363,7 +360,7 @@ class FileWatcher:
             watched_dirs=tuple(sorted(Path(d) for d in watched)),
             events_seen=self._events_seen,
             batches_fired=self._batches,
-            state=_STATE_NAMES[state],
+            state=state.value,
         )
 
     def __enter__(self) -> FileWatcher:
@@ -413,7 +410,7 @@ class FileWatcher:
 
     def _attach(self, d: str) -> bool:
         """Watch directory `d`, or start waiting for it if it is missing (state lock held)."""
-        if self._state is _State.CLOSED or self._mode != "inotify":
+        if self._state is State.CLOSED or self._mode != "inotify":
             return False
         try:
             if not os.path.isdir(d):
@@ -589,7 +586,7 @@ class FileWatcher:
                 return 0
             del self._entries[d]
             HUB.unwatch_dir(entry, self)
-            if self._state is not _State.CLOSED:
+            if self._state is not State.CLOSED:
                 self._waiting[d] = (now + _PROBE_FIRST_S, _PROBE_FIRST_S)
             targets = self._routes.by_dir.get(d, frozenset())
         logger.info("file watcher %s: directory %s is gone; waiting for it to come back", self._name, d)
