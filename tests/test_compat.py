@@ -162,6 +162,16 @@ class TestHotReloadManager:
             p.hot_reload.reload_now()
             assert len(rec.changes) == 2
 
+    def test_cancelled_subscriber_hears_no_errors(self, project: Path) -> None:
+        """handle.cancel() (not only unsubscribe) also stops a ConfigSubscriber's error calls."""
+        with provider(project) as p:
+            rec = Recorder()
+            p.hot_reload.subscribe("database", rec).cancel()
+            (project / "config" / "development.yaml").write_text("database: [\n")
+            with pytest.raises(ReloadError):
+                p.hot_reload.reload_now()
+            assert rec.errors == []
+
     def test_history_and_rollback(self, project: Path) -> None:
         """get_version_history() lists versions oldest first; rollback() restores the previous one."""
         with provider(project) as p:

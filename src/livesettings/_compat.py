@@ -86,7 +86,6 @@ class HotReloadManager:
 
     def __init__(self, config_provider: Any) -> None:
         self._engine = _engine_of(config_provider)
-        self._error_removers: dict[int, Callable[[], None]] = {}
 
     # -- the brief's API ------------------------------------------------------------------
     def enable(self) -> None:
@@ -143,21 +142,17 @@ class HotReloadManager:
         """
         engine = self._engine
         if isinstance(subscriber, ConfigSubscriber):
-            handle = engine.notifier.subscribe(path, subscriber.on_config_change, style="leaf")
+
             def forward(err: BaseException) -> None:
-                if handle.active and isinstance(err, Exception):
+                if isinstance(err, Exception):
                     subscriber.on_reload_error(err)
 
-            self._error_removers[id(handle)] = engine.notifier.on_error(forward)
-            return handle
+            return engine.notifier.subscribe(path, subscriber.on_config_change, style="leaf", on_error=forward)
         return engine.notifier.subscribe(path, subscriber, style="leaf")
 
     def unsubscribe(self, handle: SubscriptionHandle) -> None:
-        """Stop a subscription (idempotent)."""
+        """Stop a subscription, and its error notifications (idempotent)."""
         handle.cancel()
-        remove = self._error_removers.pop(id(handle), None)
-        if remove is not None:
-            remove()
 
     # -- beyond the brief ----------------------------------------------------------------
     def register(self, component: ConfigReloadable) -> SubscriptionHandle:

@@ -45,6 +45,7 @@ class Subscription:
     critical: bool = False
     loop: asyncio.AbstractEventLoop | None = None
     name: str = ""
+    on_error: Callable[[BaseException], Any] | None = None  # told about rejected reloads while active
     seq: int = field(default_factory=lambda: next(_seq))
     active: bool = True
 
@@ -170,6 +171,7 @@ class ConfigChangeNotifier:
         style: str = "diff",
         critical: bool = False,
         weak: bool = False,
+        on_error: Callable[[BaseException], Any] | None = None,
     ) -> SubscriptionHandle:
         """Register ``callback`` for changes at or under dotted ``path`` (``""`` = everything).
 
@@ -192,7 +194,8 @@ class ConfigChangeNotifier:
         paths = (path,) if isinstance(path, str) else tuple(path)
         paths = tuple(dict.fromkeys(p.strip(".") for p in paths)) or ("",)
         sub = Subscription(
-            paths=paths, callback=ref, style=style, critical=critical, loop=loop, name=_describe(callback)
+            paths=paths, callback=ref, style=style, critical=critical, loop=loop, name=_describe(callback),
+            on_error=on_error,
         )
         with self._lock:
             # Mutated in place: publish only looks keys up (never iterates), and each value is
@@ -307,8 +310,14 @@ class ConfigChangeNotifier:
         return critical_failure
 
     def report_error(self, error: BaseException) -> None:
-        """Tell the error callbacks about a rejected reload (no lock held)."""
-        for cb in self._error_callbacks:
+        """Tell the error callbacks, then the subscriptions that asked, about a rejected reload.
+
+        Called with no lock held. A cancelled subscription is no longer told.
+        """
+        with self._lock:
+            subs = sorted({s.seq: s for subs in self._index.values() for s in subs if s.on_error}.items())
+        callbacks = [*self._error_callbacks, *(s.on_error for _, s in subs if s.on_error is not None)]
+        for cb in callbacks:
             try:
                 cb(error)
             except Exception:  # noqa: BLE001 - an error callback must not break the reload thread
