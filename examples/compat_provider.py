@@ -33,7 +33,7 @@ class ApiClient(ConfigSubscriber):
             self.timeout = new_value
         self.notified.set()
 
-    def on_reload_error(self, error: BaseException) -> None:
+    def on_reload_error(self, error: Exception) -> None:
         print(f"  ApiClient.on_reload_error: {str(error).splitlines()[-1].strip()}")
         self.notified.set()
 

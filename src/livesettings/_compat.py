@@ -373,15 +373,12 @@ class EnvironmentConfigProvider:
 def _adapt(callback: Callable[..., Any]) -> Callable[[str, Any, Any], Any]:
     """Accept ``cb(new)``, ``cb(old, new)`` or ``cb(path, old, new)``."""
     try:
-        params = [
-            p for p in inspect.signature(callback).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-        ]
-        arity = len(params)
-        if any(p.kind is p.VAR_POSITIONAL for p in inspect.signature(callback).parameters.values()):
-            arity = 3
-    except (TypeError, ValueError):
-        arity = 3
+        params = inspect.signature(callback).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: pass everything
+        return callback
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return callback
+    arity = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
     if arity <= 1:
         return lambda path, old, new: callback(new)
     if arity == 2:
