@@ -132,6 +132,7 @@ class _SettingsMeta(type):
     """Splits a settings class body into a snapshot model and a façade (see module docstring)."""
 
     __snapshot__: type[BaseSettings]
+    __livesettings_handlers__: tuple[tuple[str, _OnChangeSpec], ...]
 
     def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kwargs: Any) -> _SettingsMeta:
         if ns.pop("__livesettings_root__", False):
@@ -181,6 +182,7 @@ class _SettingsMeta(type):
             )
         cls = super().__new__(mcs, name, bases, facade_ns, **kwargs)
         cls.__snapshot__ = snapshot_cls
+        cls.__livesettings_handlers__ = _handlers(cls)
         return cls
 
     def __getattr__(cls, name: str) -> Any:
@@ -242,6 +244,7 @@ class ReloadableSettings(metaclass=_SettingsMeta):
     __livesettings_root__ = True
     __slots__ = ("__dict__", "__weakref__", "_ls_engine", "_ls_manager", "_ls_snapshot")
     __snapshot__: ClassVar[type[BaseSettings]]
+    __livesettings_handlers__: ClassVar[tuple[tuple[str, _OnChangeSpec], ...]] = ()
     _ls_engine: Engine
     _ls_manager: HotReloadManager | None
     _ls_snapshot: Any
@@ -270,10 +273,7 @@ class ReloadableSettings(metaclass=_SettingsMeta):
         engine = Engine(cls.__snapshot__, values, cls.reload_config, name=cls.__qualname__, publish=publish)
         object.__setattr__(self, "_ls_engine", engine)
         object.__setattr__(self, "_ls_manager", None)
-        for attr in _handler_names(cls):
-            spec: _OnChangeSpec | None = getattr(getattr(cls, attr), "__livesettings_on_change__", None)
-            if spec is None:  # overridden in a subclass without @on_change: no longer a handler
-                continue
+        for attr, spec in cls.__livesettings_handlers__:
             engine.notifier.subscribe(spec.paths or ("",), getattr(self, attr), critical=spec.critical, weak=True)
         engine.start()
         weakref.finalize(self, engine.close)
@@ -387,11 +387,15 @@ class ReloadableSettings(metaclass=_SettingsMeta):
 _RESERVED = frozenset(n for n in dir(ReloadableSettings) if not n.startswith("_")) | {"model_config"}
 
 
-def _handler_names(cls: type) -> list[str]:
+def _handlers(cls: type) -> tuple[tuple[str, _OnChangeSpec], ...]:
+    """The ``@on_change`` methods of ``cls``, base classes first (computed once per class).
+
+    A method overridden in a subclass without ``@on_change`` is no longer a handler.
+    """
     names: list[str] = []
     for klass in reversed(cls.__mro__):
         for key, value in vars(klass).items():
             if hasattr(value, "__livesettings_on_change__") and key not in names:
                 names.append(key)
-    return names
-
+    found = ((name, getattr(getattr(cls, name), "__livesettings_on_change__", None)) for name in names)
+    return tuple((name, spec) for name, spec in found if spec is not None)
