@@ -24,9 +24,11 @@ from livesettings import (
     ReloadableSettings,
     ReloadConfig,
     ReloadError,
-    detect_changes,
 )
-from livesettings._changes import diff_snapshots, fingerprint, resolve, safe_repr
+from livesettings.components import detect_changes
+from livesettings._diff import diff_snapshots
+from livesettings._paths import resolve
+from livesettings._redact import fingerprint, safe_repr
 
 OFF = ReloadConfig(enabled=False)
 

@@ -14,7 +14,8 @@ import pytest
 from pydantic import BaseModel
 from pydantic_settings import SettingsConfigDict
 
-from livesettings import Diff, ReloadableSettings, ReloadConfig, VersionNotFoundError, on_change
+from livesettings import Diff, ReloadableSettings, ReloadConfig, on_change
+from livesettings.exceptions import VersionNotFoundError
 
 TIMEOUT = 60.0
 

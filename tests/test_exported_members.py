@@ -64,3 +64,42 @@ class TestExportedMembers:
 def test_module_is_the_package(name: str) -> None:
     """Each exported class or function reports ``livesettings`` as its module (instances have no own one)."""
     assert getattr(livesettings, name).__module__ == "livesettings"
+
+
+class TestMovedNames:
+    """Names that left the top level in 0.2 still resolve, with a warning naming their new home."""
+
+    @pytest.mark.parametrize("name", sorted(livesettings._MOVED))
+    def test_moved_name_warns_and_resolves(self, name: str) -> None:
+        """``livesettings.X`` for a moved ``X`` warns and returns the object from its new module."""
+        import importlib
+
+        home = importlib.import_module(livesettings._MOVED[name])
+        with pytest.warns(DeprecationWarning, match=f"moved to {home.__name__}.{name}"):
+            obj = getattr(livesettings, name)
+        assert obj is getattr(home, name)
+
+    def test_unknown_name_is_an_attribute_error(self) -> None:
+        """A name that never existed is still an AttributeError."""
+        with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+            livesettings.Nope  # noqa: B018
+
+    @pytest.mark.parametrize("module_name", ["livesettings.components", "livesettings.watch"])
+    def test_reprs_name_importable_objects(self, module_name: str) -> None:
+        """Every class in a public namespace reports a module and name it can be imported by."""
+        import importlib
+
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if isinstance(obj, type):
+                home = importlib.import_module(obj.__module__)
+                assert getattr(home, obj.__qualname__) is obj, f"{module_name}.{name}: {obj!r}"
+
+    def test_hot_reload_watcher_repr(self) -> None:
+        """``repr(HotReloadWatcher)`` names a class that exists (0.1 named ``livesettings.FileWatcher``)."""
+        from livesettings.components import HotReloadWatcher
+        from livesettings.watch import FileWatcher
+
+        assert repr(HotReloadWatcher) == "<class 'livesettings.watch.FileWatcher'>"
+        assert HotReloadWatcher is FileWatcher

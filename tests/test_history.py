@@ -13,16 +13,15 @@ from pydantic_settings import SettingsConfigDict
 from livesettings import (
     Change,
     ChangeType,
-    ConfigVersion,
-    ConfigVersionManager,
     Diff,
     ReloadableSettings,
     ReloadConfig,
     Version,
-    VersionNotFoundError,
     on_change,
 )
-from livesettings._history import new_version_id
+from livesettings.components import ConfigVersion, ConfigVersionManager
+from livesettings.exceptions import VersionNotFoundError
+from livesettings._model import new_version_id
 
 OFF = ReloadConfig(enabled=False)
 

@@ -18,7 +18,6 @@ from pydantic_settings import SettingsConfigDict
 from livesettings import (
     Change,
     ChangeType,
-    ConfigChangeNotifier,
     DeadLetter,
     Diff,
     ReloadableSettings,
@@ -27,6 +26,7 @@ from livesettings import (
     Version,
     on_change,
 )
+from livesettings.components import ConfigChangeNotifier
 
 OFF = ReloadConfig(enabled=False)
 TIMEOUT = 10.0

@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic_settings import SettingsConfigDict
 
-from livesettings import ChangeType, ReloadableSettings, ReloadConfig, detect_changes
-from livesettings._changes import diff_snapshots
+from livesettings import ChangeType, ReloadableSettings, ReloadConfig
+from livesettings.components import detect_changes
+from livesettings._diff import diff_snapshots
 from strategies import apply_changes, config_pairs, config_sequences, configs, strict
 
 PURE = settings(max_examples=50, deadline=None, database=None)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from watchdog.observers import Observer
 
-from livesettings import _watch
-from livesettings._watch import FileWatcher, WatchOptions
+from livesettings.watch import watcher as _watch
+from livesettings.watch import FileWatcher, WatchOptions
 
 TIMEOUT = 10.0
 FAST = WatchOptions(debounce_ms=20, max_wait_ms=1000)
@@ -414,7 +414,7 @@ class TestPolling:
 
         monkeypatch.setattr(Observer, "schedule", no_space)
         rec = Recorder(read=cfg)
-        with caplog.at_level(logging.WARNING, logger="livesettings._watch"):
+        with caplog.at_level(logging.WARNING, logger="livesettings.watch.watcher"):
             with FileWatcher([cfg], rec, FAST) as watcher:
                 status = watcher.status
                 assert status.mode == "poll"
@@ -506,7 +506,7 @@ class TestLifecycle:
                 raise RuntimeError("boom")
             done.set()
 
-        with caplog.at_level(logging.WARNING, logger="livesettings._watch"):
+        with caplog.at_level(logging.WARNING, logger="livesettings.watch.watcher"):
             with FileWatcher([cfg], flaky, FAST):
                 atomic_write(cfg, "a: 2\n")
                 assert wait_until(lambda: len(calls) == 1)

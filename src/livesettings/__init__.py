@@ -4,94 +4,125 @@ Declare one typed class; livesettings loads it from YAML / TOML / JSON / ``.env`
 environment variables, watches those sources, validates every change before applying it, swaps
 the new snapshot in atomically, keeps a version history with rollback, and hands ``@on_change``
 handlers an exact diff.
+
+The top level holds the front door: the settings class and its values, the field markers, the
+handles, and the brief's API. The brief's component classes live in
+[livesettings.components][livesettings.components], file watching in
+[livesettings.watch][livesettings.watch].
 """
 
-from ._changes import Change as Change
-from ._changes import ChangeType as ChangeType
-from ._changes import Diff as Diff
-from ._changes import detect_changes as detect_changes
-from ._compat import ConfigReloadable as ConfigReloadable
-from ._compat import ConfigSubscriber as ConfigSubscriber
-from ._compat import EnvironmentConfigProvider as EnvironmentConfigProvider
-from ._compat import HotReloadableConfigProvider as HotReloadableConfigProvider
-from ._compat import HotReloadManager as HotReloadManager
+import importlib as _importlib
+import warnings as _warnings
+from typing import Any as _Any
+
 from ._config import ReloadConfig as ReloadConfig
 from ._config import current_environment as current_environment
-from ._debounce import ConfigChangeQueue as ConfigChangeQueue
-from ._debounce import Debouncer as Debouncer
-from ._engine import AtomicConfigStore as AtomicConfigStore
-from ._loader import HotReloadLoader as HotReloadLoader
-from ._engine import ReloadMetrics as ReloadMetrics
 from ._fields import Frozen as Frozen
 from ._fields import Live as Live
 from ._fields import Restart as Restart
-from ._history import ConfigVersion as ConfigVersion
-from ._history import ConfigVersionManager as ConfigVersionManager
-from ._history import Version as Version
-from ._notify import ConfigChangeNotifier as ConfigChangeNotifier
+from ._manager import ConfigReloadable as ConfigReloadable
+from ._manager import ConfigSubscriber as ConfigSubscriber
+from ._manager import HotReloadManager as HotReloadManager
+from ._model import Change as Change
+from ._model import ChangeType as ChangeType
+from ._model import Diff as Diff
+from ._model import Version as Version
 from ._notify import DeadLetter as DeadLetter
 from ._notify import SubscriptionHandle as SubscriptionHandle
 from ._notify import WatchHandle as WatchHandle
+from ._providers import EnvironmentConfigProvider as EnvironmentConfigProvider
+from ._providers import HotReloadableConfigProvider as HotReloadableConfigProvider
 from ._settings import ReloadableSettings as ReloadableSettings
 from ._settings import on_change as on_change
-from ._validate import ConfigChangeValidator as ConfigChangeValidator
-from ._watch import HotReloadWatcher as HotReloadWatcher
-from ._watch import WatchOptions as WatchOptions
-from ._watch import WatchStatus as WatchStatus
-from ._validate import ValidationPipeline as ValidationPipeline
 from ._validate import ValidationResult as ValidationResult
 from ._version_info import __version__ as __version__
 from .exceptions import ReloadError as ReloadError
-from .exceptions import VersionNotFoundError as VersionNotFoundError
 
 ConfigChange = Change
 """The original design brief's name for [Change][livesettings.Change]."""
 
 __all__ = [
-    "AtomicConfigStore",
     "Change",
     "ChangeType",
     "ConfigChange",
-    "ConfigChangeNotifier",
-    "ConfigChangeQueue",
-    "ConfigChangeValidator",
     "ConfigReloadable",
     "ConfigSubscriber",
-    "ConfigVersion",
-    "ConfigVersionManager",
     "DeadLetter",
-    "Debouncer",
     "Diff",
     "EnvironmentConfigProvider",
     "Frozen",
-    "HotReloadLoader",
     "HotReloadManager",
-    "HotReloadWatcher",
     "HotReloadableConfigProvider",
     "Live",
     "ReloadConfig",
     "ReloadError",
-    "ReloadMetrics",
     "ReloadableSettings",
     "Restart",
     "SubscriptionHandle",
-    "ValidationPipeline",
     "ValidationResult",
     "Version",
-    "VersionNotFoundError",
     "WatchHandle",
-    "WatchOptions",
-    "WatchStatus",
     "current_environment",
-    "detect_changes",
     "on_change",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("livesettings."):
-        try:
-            _obj.__module__ = "livesettings"
-        except (AttributeError, TypeError):
-            pass
-del _name, _obj
+# Names exported here in 0.1 and moved in 0.2: still importable, with a DeprecationWarning.
+_MOVED = {
+    "AtomicConfigStore": "livesettings.components",
+    "ConfigChangeNotifier": "livesettings.components",
+    "ConfigChangeQueue": "livesettings.components",
+    "ConfigChangeValidator": "livesettings.components",
+    "ConfigVersion": "livesettings.components",
+    "ConfigVersionManager": "livesettings.components",
+    "Debouncer": "livesettings.components",
+    "HotReloadLoader": "livesettings.components",
+    "HotReloadWatcher": "livesettings.components",
+    "ReloadMetrics": "livesettings.components",
+    "ValidationPipeline": "livesettings.components",
+    "detect_changes": "livesettings.components",
+    "WatchOptions": "livesettings.watch",
+    "WatchStatus": "livesettings.watch",
+    "VersionNotFoundError": "livesettings.exceptions",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'livesettings' has no attribute {name!r}")
+    _warnings.warn(
+        f"livesettings.{name} moved to {module}.{name} in 0.2; import it from there",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(_importlib.import_module(module), name)
+
+
+def _set_public_modules() -> None:
+    """Point each public name's ``__module__`` at the namespace users import it from."""
+    import sys  # noqa: PLC0415
+
+    for module_name, names in (
+        ("livesettings", __all__),
+        ("livesettings.components", sys.modules["livesettings.components"].__all__),
+        ("livesettings.watch", sys.modules["livesettings.watch"].__all__),
+    ):
+        module = sys.modules[module_name]
+        for name in names:
+            obj = getattr(module, name)
+            home = getattr(obj, "__module__", None)
+            if not isinstance(home, str) or not home.startswith("livesettings"):
+                continue
+            if getattr(obj, "__name__", name) != name:  # an alias (ConfigChange = Change) keeps its class's home
+                continue
+            try:
+                obj.__module__ = module_name
+            except (AttributeError, TypeError):
+                pass
+
+
+from . import components as components  # noqa: E402 - after the front door, which it does not need
+from . import watch as watch  # noqa: E402
+
+_set_public_modules()
+del _set_public_modules

@@ -17,18 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
 from . import _parsers
-from ._changes import MISSING, Change, ChangeType, diff_snapshots, find, under
+from ._diff import diff_snapshots
+from ._model import Change, ChangeType, Version, new_version_id
+from ._paths import MISSING, find, set_path, under
 from ._config import ReloadConfig, is_production
 from ._fields import Policy, collect_policies, policy_for
-from ._history import ConfigVersionManager, Version, new_version_id
+from ._history import ConfigVersionManager
 from ._notify import ConfigChangeNotifier, DeadLetter
 from ._loader import HotReloadLoader, digest_inputs, environ_digest
 from ._sources import Fetched, FileReader, FileState
-from ._watch import FileWatcher, State, WatchOptions
+from ._state import State
+from .watch import FileFeed, WatchOptions
 from ._validate import ConfigChangeValidator, ValidationResult
 from .exceptions import ClosedError, ErrorDetail, FrozenFieldError, ReloadError
 
@@ -99,33 +101,6 @@ def _anchor(path: str, old: Any, new: Any) -> str:
     return path
 
 
-def _set_path(tree: Any, parts: list[str], value: Any) -> Any:
-    """A copy of ``tree`` with ``value`` at ``parts`` (``MISSING`` removes a dict key).
-
-    Only the ancestors are copied; everything else stays shared, so this is safe on a snapshot
-    that is already published (a rollback target) and cheap on a fresh one.
-    """
-    if not parts:
-        return value
-    head, rest = parts[0], parts[1:]
-    if isinstance(tree, BaseModel):
-        copy = tree.model_copy()
-        extra = copy.__pydantic_extra__
-        holder = copy.__dict__ if head in copy.__dict__ or extra is None or head not in extra else extra
-        child = _set_path(holder.get(head), rest, value)
-        holder[head] = None if child is MISSING else child  # a model field always exists
-        return copy
-    if isinstance(tree, dict):
-        copy_d = dict(tree)
-        child = _set_path(tree.get(head), rest, value)
-        if child is MISSING:
-            copy_d.pop(head, None)
-        else:
-            copy_d[head] = child
-        return copy_d
-    return tree
-
-
 def _warn_unwatchable(name: str, targets: Iterable[Path]) -> None:
     """Warn about files that can never receive updates, such as Kubernetes ``subPath`` mounts.
 
@@ -190,7 +165,7 @@ class Engine:
         self._applied_inputs: str | None = None
         self._rejected: OrderedDict[str, ReloadError] = OrderedDict()
         self._breaker_open_until = 0.0
-        self._watcher: FileWatcher | None = None
+        self._watcher: FileFeed | None = None
         self._retry: threading.Timer | None = None
         self._number = 0
         # Log records made while holding the lock are emitted after it is released: logging
@@ -262,34 +237,30 @@ class Engine:
         )
         targets = self.targets()
         _warn_unwatchable(self.name, targets)
-        priority = [p for p in targets if p.name in cfg.priority or str(p) in cfg.priority]
-        watcher = FileWatcher(
-            targets, self._on_files_changed, options, priority=priority, name=self.name,
-            dirs=self.loader.secret_dirs(),
-        )
+        feed = FileFeed(options, name=self.name, priority=cfg.priority)
+        feed.retarget(targets, self.loader.secret_dirs())
         with self._lock:
             # Checked again under the lock: concurrent enable() calls must start one watcher.
             if self.state is not State.RUNNING or not self.watching or self._watcher is not None:
-                watcher.close()
+                feed.close()
                 return
-            self._watcher = watcher
-            watcher.start()  # starts threads; calls no user code
+            self._watcher = feed
+            feed.start(self._on_files_changed)  # starts threads; calls no user code
 
-    def _on_files_changed(self, paths: Iterable[Path]) -> None:
-        before = set(self.targets())
+    def _on_files_changed(self) -> None:
         try:
             self.reload(source="file", trigger="watcher")
         except ClosedError:
             return
-        after = self.targets()
-        watcher = self._watcher
-        if watcher is not None and set(after) != before:
-            watcher.set_targets(after, dirs=self.loader.secret_dirs())
+        feed = self._watcher
+        if feed is not None:
+            feed.retarget(self.targets(), self.loader.secret_dirs())
 
     @property
     def watcher(self) -> Any:
         """The running file watcher, or ``None``."""
-        return self._watcher
+        feed = self._watcher
+        return feed.watcher if feed is not None else None
 
     def enable_watching(self) -> None:
         """Start watching (idempotent); the caller checked the production rule."""
@@ -470,7 +441,7 @@ class Engine:
             else:
                 live.append(change)
         for path in sorted(keep):
-            snapshot = _set_path(snapshot, path.split("."), find(old, path))
+            snapshot = set_path(snapshot, path.split("."), find(old, path))
         if from_sources:
             for path, change in restart.items():
                 previous = self.pending_restart.get(path)

@@ -1,74 +1,14 @@
-"""Versions and the bounded, append-only version history.
-
-A version id is a UTC timestamp with nanoseconds, made strictly increasing within the process,
-so ids are unique, sort in the order versions were made, and say when:
-``20261127T121356.123456789Z``.
-"""
+"""The bounded, append-only version history."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
 
-from ._changes import Change
+from ._model import Version
 from .exceptions import VersionNotFoundError
 
-__all__ = ["ConfigVersion", "ConfigVersionManager", "Version", "new_version_id"]
-
-_id_lock = threading.Lock()
-_last_ns = 0
-
-
-def new_version_id() -> tuple[str, datetime]:
-    """A fresh, process-unique, sortable id and the timestamp it encodes."""
-    global _last_ns
-    with _id_lock:
-        now = max(time.time_ns(), _last_ns + 1)
-        _last_ns = now
-    secs, nanos = divmod(now, 1_000_000_000)
-    stamp = datetime.fromtimestamp(secs, tz=timezone.utc)
-    vid = f"{stamp:%Y%m%dT%H%M%S}.{nanos:09d}Z"
-    return vid, stamp.replace(microsecond=nanos // 1000)
-
-
-@dataclass(frozen=True)
-class Version:
-    """One accepted configuration.
-
-    Attributes:
-        id: unique, sortable, timestamp-based id.
-        timestamp: when it was made (UTC).
-        source: what caused it: ``"initial"``, ``"reload"``, ``"file"``, ``"rollback"`` ...
-        changes: the leaf changes from the version before it.
-        number: 1-based sequence number within this settings object.
-        restores: for a rollback, the id of the version whose content it restores.
-        reason: free text (for example why a critical handler rolled a version back).
-        snapshot: the validated, immutable snapshot (not part of the repr).
-    """
-
-    id: str
-    timestamp: datetime
-    source: str
-    changes: tuple[Change, ...]
-    number: int = 0
-    restores: str | None = None
-    reason: str | None = None
-    snapshot: Any = field(default=None, repr=False, compare=False)
-    inputs: str | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def content_id(self) -> str:
-        """The id of the original version whose content this one holds."""
-        return self.restores or self.id
-
-
-ConfigVersion = Version
-"""The original design brief's name for [Version][livesettings.Version]."""
+__all__ = ["ConfigVersionManager"]
 
 
 class ConfigVersionManager:

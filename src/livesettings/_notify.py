@@ -25,8 +25,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._changes import Change, Diff, changes_at, resolve
-from ._history import Version
+from ._diff import changes_at
+from ._model import Change, Diff, Version
+from ._paths import resolve
 
 __all__ = ["ConfigChangeNotifier", "DeadLetter", "SubscriptionHandle"]
 

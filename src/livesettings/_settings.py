@@ -27,17 +27,18 @@ from pydantic._internal._decorators import PydanticDescriptorProxy
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
-from ._changes import Change, diff_snapshots, safe_repr
+from ._diff import diff_snapshots
+from ._model import Change, Version
+from ._redact import safe_repr
 from ._config import ReloadConfig
 from ._engine import Engine
-from ._history import Version
 from ._notify import SubscriptionHandle
 from ._sources import live_sources
 from ._validate import ValidationResult
 from .exceptions import ReloadError
 
 if TYPE_CHECKING:
-    from ._compat import HotReloadManager
+    from ._manager import HotReloadManager
 
 __all__ = ["ReloadableSettings", "on_change"]
 
@@ -310,7 +311,7 @@ class ReloadableSettings(metaclass=_SettingsMeta):
         """The [HotReloadManager][livesettings.HotReloadManager] of this object (enable, disable, metrics ...)."""
         manager = self._ls_manager
         if manager is None:
-            from ._compat import HotReloadManager  # noqa: PLC0415
+            from ._manager import HotReloadManager  # noqa: PLC0415
 
             manager = HotReloadManager(self._ls_engine)
             object.__setattr__(self, "_ls_manager", manager)

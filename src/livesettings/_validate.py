@@ -9,15 +9,16 @@ variable) the value came from, and never the raw input of a secret.
 
 from __future__ import annotations
 
-import typing
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from . import _parsers
-from ._changes import Change, diff_snapshots, is_secret, safe_repr
+from ._diff import diff_snapshots
+from ._model import Change
+from ._redact import field_is_secret, is_secret, safe_repr
 from ._sources import LoadContext
 from .exceptions import ErrorDetail, ReloadError
 
@@ -63,51 +64,6 @@ class ValidationResult:
 def stage_of(error: ReloadError) -> str:
     """Which validation stage rejected ``error``'s candidate (each error class knows its stage)."""
     return error.stage or "types"
-
-
-def _annotation_parts(annotation: Any) -> Iterator[Any]:
-    """The annotation, its origin and every type argument inside it (``Optional[list[M]]`` → ... ``M``)."""
-    stack = [annotation]
-    while stack:
-        ann = stack.pop()
-        yield ann
-        origin = typing.get_origin(ann)
-        if origin is not None:
-            yield origin
-        stack.extend(typing.get_args(ann))
-
-
-def _secret_annotation(annotation: Any) -> bool:
-    return any(isinstance(a, type) and hasattr(a, "get_secret_value") for a in _annotation_parts(annotation))
-
-
-def _models_anywhere(annotation: Any) -> list[type[BaseModel]]:
-    """Model classes anywhere in an annotation, containers included (``list[M]``, ``dict[str, M]``)."""
-    return [a for a in _annotation_parts(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
-
-
-def _field_is_secret(model: type[BaseModel], loc: Sequence[int | str]) -> bool:
-    """Whether the field at ``loc`` (or a field above it) is declared as a secret type.
-
-    Parts of ``loc`` that name no field (list indices, dict keys) are stepped over.
-    """
-    classes: list[type[BaseModel]] = [model]
-    for part in loc:
-        nxt: list[type[BaseModel]] = []
-        named = False
-        for cls in classes:
-            info = cls.model_fields.get(part) if isinstance(part, str) else None
-            if info is None:
-                continue
-            named = True
-            if _secret_annotation(info.annotation):
-                return True
-            nxt.extend(_models_anywhere(info.annotation))
-        if named:
-            if not nxt:
-                return False
-            classes = nxt
-    return False
 
 
 def _lookup(data: Any, loc: Sequence[int | str], *, fold_case: bool = False) -> bool:
@@ -185,7 +141,7 @@ def render_validation_error(
             message = "required, but not set by any source"
         elif (
             isinstance(value, _SCALARS)
-            and not _field_is_secret(model, loc)
+            and not field_is_secret(model, loc)
             and not is_secret(value, field or "")
         ):
             message = f"{message} (got {safe_repr(value)})"

@@ -21,24 +21,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ._changes import Diff
+from ._model import Diff, Version
+from ._paths import assign
 from ._freeze import freeze
-from ._history import Version
 from ._settings import ReloadableSettings
 from ._validate import render_validation_error
 
 __all__ = ["capture_changes", "override"]
-
-
-def _assign(tree: dict[str, Any], path: str, value: Any) -> None:
-    node = tree
-    parts = path.split(".")
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    node[parts[-1]] = value
 
 
 def override(settings: ReloadableSettings, values: Mapping[str, Any]) -> Version | None:
@@ -59,7 +48,7 @@ def override(settings: ReloadableSettings, values: Mapping[str, Any]) -> Version
         current = engine.store.snapshot
         data = current.model_dump(by_alias=False)
         for path, value in values.items():
-            _assign(data, path, value)
+            assign(data, path, value)
         snapshot_cls: type[BaseModel] = type(current)
         try:
             # Validate the values alone. ``model_validate`` would not do: pydantic-core calls

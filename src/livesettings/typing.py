@@ -1,16 +1,16 @@
-"""Protocols for the things users write: change handlers, subscribers, error callbacks.
+"""Protocols for the things users write: change handlers, subscribers, error callbacks, change feeds.
 
-Added in 0.1.
+Added in 0.1. ``ChangeFeed`` added in 0.2.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from ._changes import Diff
+from ._model import Diff
 
-__all__ = ["AsyncChangeHandler", "ChangeHandler", "ErrorCallback", "LeafSubscriber"]
+__all__ = ["AsyncChangeHandler", "ChangeFeed", "ChangeHandler", "ErrorCallback", "LeafSubscriber"]
 
 
 class ChangeHandler(Protocol):
@@ -35,3 +35,27 @@ class ErrorCallback(Protocol):
     """Called with the [ReloadError][livesettings.ReloadError] of every rejected reload."""
 
     def __call__(self, error: BaseException, /) -> Any: ...
+
+
+class ChangeFeed(Protocol):
+    """Something that says when a source *may* have changed while the process runs.
+
+    A feed never decides whether the config changed: it calls ``on_change()`` and the engine
+    compares the sources' digests, so a spurious call costs one digest and nothing else. File
+    watching is one feed ([FileFeed][livesettings.watch.FileFeed]); an etcd watch is another.
+
+    ``start`` runs once; ``on_change`` is called from the feed's own thread, never concurrently
+    with itself, and may run a whole reload (handlers included) before it returns. ``close`` is
+    idempotent, joins the feed's threads, and no ``on_change`` call starts after it returned.
+    ``status`` is a small immutable value describing the feed's health (its ``state`` attribute
+    says ``"new"``, ``"running"`` or ``"closed"``), or ``None`` before ``start``.
+
+    Added in 0.2.
+    """
+
+    def start(self, on_change: Callable[[], None], /) -> None: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def status(self) -> Any: ...

@@ -1,6 +1,6 @@
 """Debounce: a trailing quiet window with a max-wait cap, priority targets and close-write holds.
 
-The [`Debouncer`][livesettings._debounce.Debouncer] is a pure state machine: no threads, no clock,
+The [`Debouncer`][livesettings.watch.Debouncer] is a pure state machine: no threads, no clock,
 no I/O. The watcher's worker feeds it classified events with the current `time.monotonic()` and
 asks when the next batch is due, which keeps every timing rule testable without sleeping.
 """
@@ -154,7 +154,7 @@ class Debouncer:
 ConfigChangeQueue = Debouncer
 """The brief's "Change Queue": coalescing, priority and batching of change events.
 
-It is the [Debouncer][livesettings.Debouncer] itself; the thread-safe part is the hand-off in
-[HotReloadWatcher][livesettings.HotReloadWatcher]: watchdog's thread only appends raw events under
+It is the [Debouncer][livesettings.watch.Debouncer] itself; the thread-safe part is the hand-off in
+[HotReloadWatcher][livesettings.watch.HotReloadWatcher]: watchdog's thread only appends raw events under
 the watcher's condition, and the watcher's single worker owns the queue.
 """

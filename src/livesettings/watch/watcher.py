@@ -1,6 +1,6 @@
 """File watching: one shared observer, directory watches, event filtering, debounce.
 
-A [`HotReloadWatcher`][livesettings.HotReloadWatcher] tracks a set of *targets* and calls
+A [`HotReloadWatcher`][livesettings.watch.HotReloadWatcher] tracks a set of *targets* and calls
 ``on_change(paths)`` on its own worker thread when some of them may have changed:
 
 * a **file target** is an absolute path to a config file (it may not exist yet); only events that
@@ -16,7 +16,7 @@ calls ``on_change``, never concurrently with itself and never while holding an i
 
 Events that never count: ``opened`` and ``closed_no_write`` (our own reads; they are not even
 requested from inotify), names that are not tracked, and inside directory targets names matching
-[`DEFAULT_IGNORE`][livesettings._watch.DEFAULT_IGNORE] or ``WatchOptions.ignore`` (an exact tracked
+[`DEFAULT_IGNORE`][livesettings.watch.DEFAULT_IGNORE] or ``WatchOptions.ignore`` (an exact tracked
 file name always counts). An event on a Kubernetes ``..data`` entry counts for every target in its
 directory. Emacs ``.#`` lock symlinks are never stat'ed, read or followed.
 
@@ -41,16 +41,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from livesettings._debounce import Debouncer, EventKind
-from livesettings._observer import HUB, Raw, _DirEntry
-from livesettings._observer import reset_for_tests as _reset_for_tests
-from livesettings._observer import shared_observer as _shared_observer
-from livesettings.exceptions import ClosedError
+from .._state import State
+from ..exceptions import ClosedError
+from .debounce import Debouncer, EventKind
+from .observer import HUB, Raw, _DirEntry
+from .observer import reset_for_tests as _reset_for_tests
+from .observer import shared_observer as _shared_observer
 
 __all__ = [
     "DEFAULT_IGNORE", "FileWatcher", "HotReloadWatcher", "WatchOptions", "WatchStatus",
@@ -91,7 +91,7 @@ def _default_poll_interval_ms() -> int | None:
 
 @dataclass(frozen=True)
 class WatchOptions:
-    """Tuning of a [`HotReloadWatcher`][livesettings.HotReloadWatcher].
+    """Tuning of a [`HotReloadWatcher`][livesettings.watch.HotReloadWatcher].
 
     Attributes:
         debounce_ms: quiet window; it restarts on each relevant event. 0 fires on the first event.
@@ -133,14 +133,6 @@ class WatchStatus:
     events_seen: int
     batches_fired: int
     state: Literal["new", "running", "closed"]
-
-
-class State(Enum):
-    """Lifecycle of a thread-owning object (a watcher, an engine)."""
-
-    NEW = "new"
-    RUNNING = "running"
-    CLOSED = "closed"
 
 
 @dataclass(frozen=True)

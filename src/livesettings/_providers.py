@@ -1,9 +1,9 @@
-"""The original design brief's API: ``HotReloadManager``, the untyped providers and the ABCs.
+"""The brief's untyped providers: ``EnvironmentConfigProvider`` and ``HotReloadableConfigProvider``.
 
-Everything here drives the same engine as ``ReloadableSettings``; nothing is a second
-implementation. ``EnvironmentConfigProvider`` reads ``config/base.yaml`` (optional),
-``config/{environment}.yaml``, ``.env``, ``.env.{environment}``, then environment variables, and
-answers dotted-key ``get`` calls; ``HotReloadableConfigProvider`` adds hot reload.
+They drive the same engine as ``ReloadableSettings``; nothing is a second implementation.
+``EnvironmentConfigProvider`` reads ``config/base.yaml`` (optional), ``config/{environment}.yaml``,
+``.env``, ``.env.{environment}``, then environment variables, and answers dotted-key ``get``
+calls; ``HotReloadableConfigProvider`` adds hot reload.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
-import weakref
 import os
-from abc import ABC, abstractmethod
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -22,205 +21,17 @@ import yaml
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
-from ._changes import Diff, find
 from ._config import ReloadConfig, current_environment
-from ._engine import Engine, ReloadMetrics
+from ._engine import Engine
 from ._fields import Policy
-from ._history import Version
-from ._notify import ConfigChangeNotifier, DeadLetter, SubscriptionHandle
+from ._manager import HotReloadManager
+from ._model import Version
+from ._notify import SubscriptionHandle
+from ._paths import MISSING, find
 from ._settings import SnapshotSettings
 from ._sources import YamlSource, _context
-from ._validate import ValidationResult
-from .exceptions import ProductionReloadError, ReloadError
 
-__all__ = [
-    "ConfigReloadable",
-    "ConfigSubscriber",
-    "EnvironmentConfigProvider",
-    "HotReloadManager",
-    "HotReloadableConfigProvider",
-]
-
-_MISSING: Any = object()
-
-
-class ConfigReloadable(ABC):
-    """A component that wants every accepted change as one ``{path: new_value}`` mapping.
-
-    Register it with [HotReloadManager.register][livesettings.HotReloadManager.register].
-    """
-
-    @abstractmethod
-    def reload_config(self, changes: dict[str, Any]) -> None:
-        """Apply ``changes`` (dotted path → new value; ``None`` for a deleted key)."""
-
-
-class ConfigSubscriber(ABC):
-    """A subscriber called once per leaf change at or under the path it subscribed to."""
-
-    @abstractmethod
-    def on_config_change(self, path: str, old_value: Any, new_value: Any) -> None:
-        """Handle one leaf change (``old_value`` is ``None`` for an added key)."""
-
-    def on_reload_error(self, error: Exception) -> None:  # noqa: B027 - optional hook, empty on purpose
-        """Handle a rejected reload (optional)."""
-
-
-def _engine_of(target: Any) -> Engine:
-    if isinstance(target, Engine):
-        return target
-    for attr in ("_ls_engine", "_engine"):
-        engine = getattr(target, attr, None)
-        if isinstance(engine, Engine):
-            return engine
-    raise TypeError(f"{target!r} is not a livesettings settings object or provider")
-
-
-class HotReloadManager:
-    """Controls hot reload for one settings object or provider (the brief's orchestrator).
-
-    Get it from ``settings.hot_reload`` or ``provider.hot_reload``; ``HotReloadManager(provider)``
-    also works. Its components are the engine's own: ``store``, ``version_manager``,
-    ``notifier``, ``loader``, ``watcher``.
-    """
-
-    def __init__(self, config_provider: Any) -> None:
-        self._engine = _engine_of(config_provider)
-
-    # -- the brief's API ------------------------------------------------------------------
-    def enable(self) -> None:
-        """Start watching the sources.
-
-        Raises:
-            ProductionReloadError: in production, unless the config opted in with
-                ``allow_in_production=True``.
-        """
-        engine = self._engine
-        if engine.production and not engine.config.allow_in_production:
-            raise ProductionReloadError(
-                "hot reload is off in production; opt in with allow_in_production=True "
-                "(ReloadConfig or the provider argument)"
-            )
-        engine.enable_watching()
-
-    def disable(self) -> None:
-        """Stop watching the sources (``reload_now`` still works)."""
-        self._engine.disable_watching()
-
-    def is_enabled(self) -> bool:
-        """Whether the sources are being watched."""
-        return self._engine.watching and not self._engine.closed
-
-    @property
-    def enabled(self) -> bool:
-        """Same as ``is_enabled()``."""
-        return self.is_enabled()
-
-    def reload_now(self) -> Version | None:
-        """Reload immediately; returns the new version or ``None`` if nothing changed.
-
-        Raises:
-            ReloadError: the new config is invalid; the current one keeps serving.
-        """
-        return self._engine.reload()
-
-    def rollback(self, version_id: str | None = None) -> Version:
-        """Restore the previous version (or ``version_id``) as a new ``"rollback"`` version."""
-        return self._engine.rollback(version_id)
-
-    def get_version_history(self) -> list[Version]:
-        """Accepted versions, oldest first."""
-        return list(self._engine.history)
-
-    def subscribe(self, path: str, subscriber: ConfigSubscriber | Callable[[str, Any, Any], Any]) -> SubscriptionHandle:
-        """Call ``subscriber`` once per leaf change at or under ``path``.
-
-        Args:
-            path: dotted path (``""`` for everything).
-            subscriber: a [ConfigSubscriber][livesettings.ConfigSubscriber] or any callable
-                ``(path, old_value, new_value)``.
-        """
-        engine = self._engine
-        if isinstance(subscriber, ConfigSubscriber):
-
-            def forward(err: BaseException) -> None:
-                if isinstance(err, Exception):
-                    subscriber.on_reload_error(err)
-
-            return engine.notifier.subscribe(path, subscriber.on_config_change, style="leaf", on_error=forward)
-        return engine.notifier.subscribe(path, subscriber, style="leaf")
-
-    def unsubscribe(self, handle: SubscriptionHandle) -> None:
-        """Stop a subscription, and its error notifications (idempotent)."""
-        handle.cancel()
-
-    # -- beyond the brief ----------------------------------------------------------------
-    def register(self, component: ConfigReloadable) -> SubscriptionHandle:
-        """Call ``component.reload_config({path: new_value, ...})`` once per accepted version."""
-
-        def deliver(diff: Diff) -> None:
-            component.reload_config({c.path: c.new_value for c in diff.changes})
-
-        return self._engine.notifier.subscribe("", deliver)
-
-    def check(self) -> ValidationResult:
-        """Validate the sources as they are now, without applying them."""
-        return self._engine.check()
-
-    def on_error(self, callback: Callable[[BaseException], Any]) -> Callable[[], None]:
-        """Call ``callback(error)`` after each rejected reload; returns a remover."""
-        return self._engine.notifier.on_error(callback)
-
-    @property
-    def metrics(self) -> ReloadMetrics:
-        """Reload counters and the circuit breaker state."""
-        return self._engine.metrics
-
-    @property
-    def dead_letters(self) -> tuple[DeadLetter, ...]:
-        """Recent handler failures (bounded)."""
-        return tuple(self._engine.notifier.dead_letters)
-
-    @property
-    def status(self) -> Any:
-        """The file watcher's status (mode, missing directories ...), or ``None`` when not watching."""
-        return self._engine.watch_status
-
-    @property
-    def last_error(self) -> ReloadError | None:
-        """Why the last reload was rejected."""
-        return self._engine.last_error
-
-    @property
-    def store(self) -> Any:
-        """The [AtomicConfigStore][livesettings.AtomicConfigStore] holding the current version."""
-        return self._engine.store
-
-    @property
-    def version_manager(self) -> Any:
-        """The [ConfigVersionManager][livesettings.ConfigVersionManager] (history)."""
-        return self._engine.history
-
-    @property
-    def notifier(self) -> ConfigChangeNotifier:
-        """The [ConfigChangeNotifier][livesettings.ConfigChangeNotifier]."""
-        return self._engine.notifier
-
-    @property
-    def loader(self) -> Any:
-        """The [HotReloadLoader][livesettings.HotReloadLoader]."""
-        return self._engine.loader
-
-    @property
-    def watcher(self) -> Any:
-        """The [HotReloadWatcher][livesettings.HotReloadWatcher], or ``None`` when not watching."""
-        return self._engine.watcher
-
-    def __repr__(self) -> str:
-        return f"<HotReloadManager {self._engine.name} enabled={self.is_enabled()}>"
-
-
-# --------------------------------------------------------------------------- untyped providers
+__all__ = ["EnvironmentConfigProvider", "HotReloadableConfigProvider"]
 
 
 def _coerce(raw: str | None) -> Any:
@@ -337,8 +148,8 @@ class EnvironmentConfigProvider:
         for name in (env_key, env_key.replace("__", "_")):
             if name in os.environ:
                 return _coerce(os.environ[name])
-        value = find(self._engine.store.snapshot, key, _MISSING)
-        if value is _MISSING:
+        value = find(self._engine.store.snapshot, key, MISSING)
+        if value is MISSING:
             return default
         # Sections are plain dicts shared with the history: hand out a copy, never the original.
         return copy.deepcopy(value) if isinstance(value, (dict, list)) else value

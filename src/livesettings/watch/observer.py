@@ -1,7 +1,7 @@
 """The process-wide watchdog observer and its shared, reference-counted directory watches.
 
 inotify instance limits are low (128 per user by default) and watchdog creates one inotify
-instance per ``Observer``, so every [FileWatcher][livesettings._watch.FileWatcher] in the process
+instance per ``Observer``, so every [FileWatcher][livesettings.watch.FileWatcher] in the process
 shares one observer, and each directory is watched once however many watchers track files in it.
 watchdog's thread only forwards raw events to the subscribed watchers.
 """
