@@ -10,14 +10,14 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from ._redact import safe_repr
 
-__all__ = ["Change", "ChangeType", "ConfigVersion", "Diff", "Version", "new_version_id"]
+__all__ = ["Change", "ChangeType", "ConfigVersion", "Diff", "ReloadOutcome", "Version", "new_version_id"]
 
 
 class ChangeType(str, enum.Enum):
@@ -153,3 +153,24 @@ class Version:
 
 ConfigVersion = Version
 """The original design brief's name for [Version][livesettings.Version]."""
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    """What became of one reload attempt, as told to the change feeds (an etcd feed ACKs it).
+
+    Attributes:
+        inputs: input key -> the digest the candidate was built from (an etcd revision ...);
+            only the inputs the load read, not file contents.
+        result: ``"applied"`` (a new version), ``"unchanged"`` (accepted, nothing changed) or
+            ``"rejected"`` (the last good version keeps serving).
+        version: the id of the version serving after the attempt.
+        error: for a rejection, the error text (secrets already masked).
+
+    Added in 0.2.
+    """
+
+    inputs: Mapping[str, str | None]
+    result: str
+    version: str | None
+    error: str | None = None

@@ -19,7 +19,7 @@ import hashlib
 import os
 import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from pydantic_settings import (
 from . import _parsers
 from .exceptions import SourceMissingError, UntrustedSourceError
 
-__all__ = ["FileReader", "FileState", "LoadContext", "live_sources"]
+__all__ = ["FileReader", "FileState", "LoadContext", "current_context", "live_sources"]
 
 
 @dataclass
@@ -74,6 +74,29 @@ class LoadContext:
         self.records: list[SourceRecord] = []
         self.prefetched: dict[Path, Fetched] = {}  # read (and hashed) before the load started
         self.env_file: Any = None  # the real env_file setting (pydantic's own dotenv source gets None)
+        # Inputs other than files (an etcd prefix ...): key -> (digest at load, current digest).
+        self.inputs: dict[str, tuple[str | None, Callable[[], str | None]]] = {}
+        self.feeds: dict[str, Callable[[], Any]] = {}  # key -> factory of a ChangeFeed for that input
+
+    def add_input(self, key: str, digest: str | None, current: Callable[[], str | None]) -> None:
+        """Record a non-file input of this load (for example ``"etcd:http://h:2379/apps/web/"``).
+
+        Args:
+            key: identifies the input across loads (the same key means the same input).
+            digest: what the input held when this load read it (an etcd revision ...).
+            current: returns what the input holds now, cheaply and without blocking for long;
+                the engine calls it (on a feed's thread) to decide whether a reload is needed.
+        """
+        self.inputs[key] = (digest, current)
+
+    def add_feed(self, key: str, factory: Callable[[], Any]) -> None:
+        """Ask for a [ChangeFeed][livesettings.typing.ChangeFeed] for input ``key``.
+
+        The engine calls ``factory()`` once per settings object, after the first accepted load
+        that asked for it, and starts the feed only while hot reload is on; it closes the feed
+        on ``close()``. Loads that ask again for the same key get the feed already running.
+        """
+        self.feeds.setdefault(key, factory)
 
     def fetch(self, path: Path) -> Fetched:
         """``(bytes, digest)`` of ``path`` (``(None, None)`` if missing), read once per load."""
@@ -100,6 +123,11 @@ Fetched = tuple[bytes | None, str | None]  # a file's bytes and content digest; 
 def content_digest(data: bytes) -> str:
     """The digest that identifies a file's content everywhere in the package."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def current_context() -> LoadContext | None:
+    """The load in progress on this thread (``None`` outside an engine load): for custom sources."""
+    return _CURRENT.get()
 
 
 def _absolute(path: Path) -> Path:

@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ._model import Diff
+from ._model import ReloadOutcome as ReloadOutcome
 
-__all__ = ["AsyncChangeHandler", "ChangeFeed", "ChangeHandler", "ErrorCallback", "LeafSubscriber"]
+__all__ = ["AsyncChangeHandler", "ChangeFeed", "ChangeHandler", "ErrorCallback", "LeafSubscriber", "ReloadOutcome"]
 
 
 class ChangeHandler(Protocol):
@@ -48,7 +49,12 @@ class ChangeFeed(Protocol):
     with itself, and may run a whole reload (handlers included) before it returns. ``close`` is
     idempotent, joins the feed's threads, and no ``on_change`` call starts after it returned.
     ``status`` is a small immutable value describing the feed's health (its ``state`` attribute
-    says ``"new"``, ``"running"`` or ``"closed"``), or ``None`` before ``start``.
+    says ``"new"``, ``"running"`` or ``"closed"``; a feed that lost its backend may say
+    ``"degraded"``), or ``None`` before ``start``.
+
+    A feed may also define ``report(outcome)``: the engine then calls it after every reload
+    attempt with a [ReloadOutcome][livesettings.typing.ReloadOutcome] (an etcd feed writes its
+    ACK/NACK record from it). It runs on the thread that reloaded, with no lock held.
 
     Added in 0.2.
     """
