@@ -247,7 +247,7 @@ class TestUnwatchableMounts:
             return FakeStat(st, st.st_dev + 1) if str(path) == str(yaml.parent) else st
 
         caplog.set_level(logging.WARNING, logger="livesettings")
-        monkeypatch.setattr("livesettings._engine.os.stat", fake_stat)
+        monkeypatch.setattr("livesettings.watch.feed.os.stat", fake_stat)
         with _settings_class(yaml, ReloadConfig(enabled=True, debounce_ms=10))():
             pass
         assert any("will not receive updates" in r.getMessage() for r in caplog.records)

@@ -1,5 +1,10 @@
-"""Loading one candidate: the sources through pydantic-settings, with the GC paused, and the
-digest of every input that decides whether anything needs loading at all.
+"""Loading candidates: the sources through pydantic-settings, the digests of every input, the feeds.
+
+The loader is everything the engine does not know: which files a settings object reads (through
+one trusted [FileReader][livesettings._sources.FileReader]), the environment, any other input a
+source registered on the load (an etcd prefix ...), and which change feeds follow them. The engine
+asks it three things: the digest of every input as it is now (``digest``), a validated candidate
+(``load``), and, after a commit, to remember what the accepted load read (``committed``).
 """
 
 from __future__ import annotations
@@ -8,19 +13,23 @@ import gc
 import hashlib
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings, SettingsError
 
+from . import _parsers
+from ._config import ReloadConfig
 from ._freeze import freeze
 from ._sources import Fetched, FileReader, FileState, LoadContext, activate
 from ._validate import render_validation_error
 from .exceptions import ErrorDetail, ReloadError
+from .typing import ChangeFeed
 
-__all__ = ["HotReloadLoader", "digest_inputs", "environ_digest"]
+__all__ = ["Candidate", "HotReloadLoader", "digest_inputs", "environ_digest"]
 
 
 class _GcPaused:
@@ -47,17 +56,69 @@ class _GcPaused:
                 gc.enable()
 
 
-class HotReloadLoader:
-    """Builds a validated candidate snapshot from the sources (the brief's "Config Loader")."""
+@dataclass
+class Candidate:
+    """One validated candidate and what it was built from.
 
-    def __init__(self, snapshot_cls: type[BaseSettings], init_kwargs: Mapping[str, Any], reader: FileReader, name: str):
+    Attributes:
+        snapshot: the validated, frozen snapshot.
+        ctx: everything the load read (files, source records, other inputs).
+        digest: one digest of every input the load read.
+    """
+
+    snapshot: Any
+    ctx: LoadContext
+    digest: str
+
+    @property
+    def inputs(self) -> dict[str, str | None]:
+        """Non-file inputs (an etcd prefix ...) and the digest each had when it was read."""
+        return {key: digest for key, (digest, _) in self.ctx.inputs.items()}
+
+
+class HotReloadLoader:
+    """Builds validated candidate snapshots from the sources (the brief's "Config Loader").
+
+    Not thread-safe on its own: the engine runs one load at a time.
+    """
+
+    def __init__(
+        self, snapshot_cls: type[BaseSettings], init_kwargs: Mapping[str, Any], config: ReloadConfig, name: str
+    ) -> None:
         self.snapshot_cls = snapshot_cls
         self.init_kwargs = dict(init_kwargs)
-        self.reader = reader
+        self.config = config
         self.name = name
+        limits = _parsers.ParseLimits(
+            max_bytes=config.max_file_bytes, max_depth=config.max_depth, max_aliases=config.max_aliases
+        )
+        self.reader = FileReader(
+            limits=limits,
+            allowed_roots=config.allowed_roots,
+            allow_empty=config.allow_empty,
+            dotenv_interpolate=config.dotenv_interpolate,
+        )
+        self._inputs: dict[str, Callable[[], str | None]] = {}  # the accepted load's non-file inputs
+        self._feeds: dict[str, Callable[[], ChangeFeed]] = {}
+        self._file_feed: Any = None
 
-    def load(self, *, reloading: bool, prefetched: Mapping[Path, Fetched] | None = None) -> tuple[Any, LoadContext]:
+    # -- digests ---------------------------------------------------------------------------
+    def digest(self) -> tuple[str, dict[Path, Fetched], dict[str, str | None]]:
+        """The digest of every known input as it is now, the file bytes read to make it, and
+        the digest of each non-file input.
+
+        The bytes are handed to the ``load`` that may follow, so each file is read once.
+        """
+        paths = dict.fromkeys(self.reader.last_good)
+        paths.update(dict.fromkeys(self.secret_files()))
+        fetched = {path: self.reader.fetch(path) for path in paths}
+        others = {key: current() for key, current in self._inputs.items()}
+        return digest_inputs({p: d for p, (_, d) in fetched.items()}, environ_digest(), others), fetched, others
+
+    # -- loading ---------------------------------------------------------------------------
+    def load(self, *, reloading: bool, prefetched: Mapping[Path, Fetched] | None = None) -> Candidate:
         """Read every source and validate; raises [ReloadError][livesettings.ReloadError]."""
+        environ = environ_digest()
         ctx = LoadContext(self.reader, reloading=reloading)
         if prefetched:
             ctx.prefetched = dict(prefetched)
@@ -82,8 +143,57 @@ class HotReloadLoader:
                 raise ReloadError(f"cannot load {self.name}", [ErrorDetail(None, "config is nested too deeply")]) from None
         freeze(snapshot)
         self._add_secret_files(ctx)
-        return snapshot, ctx
+        files = {p: st.digest for p, st in ctx.files.items()}
+        others = {key: digest for key, (digest, _) in ctx.inputs.items()}
+        return Candidate(snapshot, ctx, digest_inputs(files, environ, others))
 
+    def revalidate(self, snapshot: BaseModel) -> Any:
+        """Validate the values of ``snapshot`` again with every validator, reading no source.
+
+        Used for a snapshot the loader did not build (held-back values combined with live ones,
+        an override). Raises [ReloadError][livesettings.ReloadError].
+        """
+        return validate_values(self.snapshot_cls, snapshot.model_dump(round_trip=True), self.name)
+
+    def committed(self, candidate: Candidate) -> None:
+        """Remember what the accepted ``candidate`` read: the missing-file rules, the inputs to
+        digest next time, the feeds it asked for, and the file feed's targets."""
+        self.reader.commit(candidate.ctx.files)
+        self._inputs = {key: current for key, (_, current) in candidate.ctx.inputs.items()}
+        for key, factory in candidate.ctx.feeds.items():
+            self._feeds.setdefault(key, factory)
+        if self._file_feed is not None:
+            self._file_feed.retarget(self.targets(), self.secret_dirs())
+
+    # -- feeds -----------------------------------------------------------------------------
+    def feeds(self) -> dict[str, Callable[[], ChangeFeed]]:
+        """Factories of the feeds that follow this object's inputs: its files, then any other."""
+        return {"files": self._make_file_feed, **self._feeds}
+
+    def _make_file_feed(self) -> ChangeFeed:
+        from .watch.feed import FileFeed, warn_unwatchable  # noqa: PLC0415 - watchdog only when watching
+        from .watch.watcher import WatchOptions  # noqa: PLC0415
+
+        cfg = self.config
+        options = WatchOptions(
+            debounce_ms=cfg.debounce_ms,
+            max_wait_ms=cfg.max_wait_ms,
+            poll_interval_ms=cfg.poll_interval_ms,
+            safety_interval_s=cfg.safety_interval_s,
+            ignore=tuple(cfg.ignore),
+        )
+        targets = self.targets()
+        warn_unwatchable(self.name, targets)
+        feed = FileFeed(options, name=self.name, priority=cfg.priority)
+        feed.retarget(targets, self.secret_dirs())
+        self._file_feed = feed
+        return feed
+
+    def targets(self) -> list[Path]:
+        """Every file whose change may change the config (secrets directories: ``secret_dirs``)."""
+        return [p for p, st in self.reader.last_good.items() if st.fmt != "secret"]
+
+    # -- secrets directories ---------------------------------------------------------------
     def secret_dirs(self) -> tuple[Path, ...]:
         raw = self.init_kwargs.get("_secrets_dir") or self.snapshot_cls.model_config.get("secrets_dir")
         if not raw:
@@ -111,15 +221,34 @@ class HotReloadLoader:
                 self.reader.check_missing(path, reloading=ctx.reloading)
 
 
+def validate_values(snapshot_cls: type[BaseSettings], data: Mapping[str, Any], name: str) -> Any:
+    """A frozen snapshot of ``snapshot_cls`` validated from ``data`` alone, reading no source.
+
+    ``model_validate`` would not do: pydantic-core calls BaseSettings' own ``__init__`` from it,
+    which reads every source again. Validating into a fresh instance (what ``BaseModel.__init__``
+    does) runs every field and model validator and nothing else.
+    """
+    candidate = snapshot_cls.__new__(snapshot_cls)
+    try:
+        snapshot_cls.__pydantic_validator__.validate_python(dict(data), self_instance=candidate, by_name=True)
+    except ValidationError as exc:
+        raise render_validation_error(exc, snapshot_cls, None, what=name) from None
+    freeze(candidate)
+    return candidate
+
+
 def environ_digest() -> int:
     """Identifies the process environment within this process (env vars are a source too)."""
     return hash(frozenset(os.environ.items()))
 
 
-def digest_inputs(files: Mapping[Path, str | None], environ: int) -> str:
-    """One digest of every input: each file's content digest (or absence) and the environment."""
+def digest_inputs(files: Mapping[Path, str | None], environ: int, others: Mapping[str, str | None] | None = None) -> str:
+    """One digest of every input: each file's content digest (or absence), the environment and
+    any other input's digest."""
     h = hashlib.blake2b(digest_size=16)
     for path in sorted(files):
         h.update(str(path).encode("utf-8", "surrogateescape") + b"\0" + (files[path] or "-").encode())
     h.update(str(environ).encode())
+    for key in sorted(others or ()):
+        h.update(b"\1" + key.encode() + b"\0" + ((others or {})[key] or "-").encode())
     return h.hexdigest()

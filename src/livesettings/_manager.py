@@ -159,7 +159,8 @@ class HotReloadManager:
     @property
     def status(self) -> Any:
         """The file watcher's status (mode, missing directories ...), or ``None`` when not watching."""
-        return self._engine.watch_status
+        feed = self._engine.feeds.get("files")
+        return feed.status if feed is not None else None
 
     @property
     def last_error(self) -> ReloadError | None:
@@ -189,7 +190,7 @@ class HotReloadManager:
     @property
     def watcher(self) -> Any:
         """The [HotReloadWatcher][livesettings.watch.HotReloadWatcher], or ``None`` when not watching."""
-        return self._engine.watcher
+        return getattr(self._engine.feeds.get("files"), "watcher", None)
 
     def __repr__(self) -> str:
         return f"<HotReloadManager {self._engine.name} enabled={self.is_enabled()}>"

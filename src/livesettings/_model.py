@@ -11,13 +11,17 @@ import enum
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
 from ._redact import safe_repr
+from .exceptions import ErrorDetail, FrozenFieldError
 
-__all__ = ["Change", "ChangeType", "ConfigVersion", "Diff", "ReloadOutcome", "Version", "new_version_id"]
+__all__ = [
+    "Change", "ChangeType", "ConfigVersion", "Diff", "Effect", "Plan", "PlannedChange", "ReloadOutcome", "Version",
+    "new_version_id",
+]  # fmt: skip
 
 
 class ChangeType(str, enum.Enum):
@@ -104,6 +108,115 @@ class Diff:
         )
 
 
+class Effect(str, enum.Enum):
+    """What a commit does with one change."""
+
+    LIVE = "live"
+    RESTART = "restart"
+    REFUSED = "refused"
+    SHADOWED = "shadowed"
+
+    def __repr__(self) -> str:
+        return f"Effect.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedChange:
+    """One change and what a commit does with it.
+
+    Attributes:
+        change: the leaf [Change][livesettings.Change] (for a shadowed edit: the edit in the
+            losing source).
+        effect: the [Effect][livesettings.Effect].
+        reason: why, for people (``"database.url is a Restart field"``); empty for live changes.
+    """
+
+    change: Change
+    effect: Effect
+    reason: str = ""
+
+    @property
+    def path(self) -> str:
+        """The dotted path of the change."""
+        return self.change.path
+
+    def describe(self) -> str:
+        """One secret-safe line: ``database.url: a -> b [restart: database.url is a Restart field]``."""
+        tail = f"{self.effect.value}: {self.reason}" if self.reason else self.effect.value
+        return f"{self.change.describe()} [{tail}]"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What committing a candidate would do.
+
+    Attributes:
+        changes: every change with its effect, in path order of the diff, shadowed edits last.
+        snapshot: the snapshot a commit would serve (held paths at their running values).
+        note: why every change was held back, when a partial commit would not validate.
+
+    Added in 0.2.
+    """
+
+    changes: tuple[PlannedChange, ...]
+    snapshot: Any = None
+    note: str = ""
+
+    def _of(self, effect: Effect) -> tuple[Change, ...]:
+        return tuple(p.change for p in self.changes if p.effect is effect)
+
+    @property
+    def live(self) -> tuple[Change, ...]:
+        """The changes a commit applies."""
+        return self._of(Effect.LIVE)
+
+    @property
+    def restart(self) -> tuple[Change, ...]:
+        """The changes held until a restart."""
+        return self._of(Effect.RESTART)
+
+    @property
+    def refused(self) -> tuple[Change, ...]:
+        """The changes that reject the candidate (``Frozen`` fields)."""
+        return self._of(Effect.REFUSED)
+
+    @property
+    def shadowed(self) -> tuple[Change, ...]:
+        """Edits that have no effect because a higher-priority source wins."""
+        return self._of(Effect.SHADOWED)
+
+    @property
+    def valid(self) -> bool:
+        """Whether a commit would accept the candidate (nothing refused)."""
+        return not any(p.effect is Effect.REFUSED for p in self.changes)
+
+    @property
+    def holds_back(self) -> bool:
+        """Whether the served snapshot differs from the candidate (something held, something live)."""
+        return any(p.effect is Effect.RESTART for p in self.changes) and any(
+            p.effect is Effect.LIVE for p in self.changes
+        )
+
+    def error(self, name: str) -> FrozenFieldError | None:
+        """The rejection of a plan with refused changes, else ``None``."""
+        bad = [ErrorDetail(p.path, f"{p.reason} ({p.change.describe()})") for p in self.changes if p.effect is Effect.REFUSED]
+        if not bad:
+            return None
+        return FrozenFieldError(f"invalid change for {name}: frozen field changed", bad)
+
+    def hold_all(self, old: Any, note: str) -> Plan:
+        """This plan with every live change held too (serving ``old``), because of ``note``."""
+        held = tuple(
+            replace(p, effect=Effect.RESTART, reason=note) if p.effect is Effect.LIVE else p for p in self.changes
+        )
+        return Plan(held, old, note)
+
+    def describe(self) -> str:
+        """One line per change, for logs and the command line."""
+        return "\n".join(p.describe() for p in self.changes)
+
+
+
 _id_lock = threading.Lock()
 _last_ns = 0
 
@@ -133,6 +246,9 @@ class Version:
         restores: for a rollback, the id of the version whose content it restores.
         reason: free text (for example why a critical handler rolled a version back).
         snapshot: the validated, immutable snapshot (not part of the repr).
+        plan: the [Plan][livesettings.Plan] the commit followed (``None`` for the initial load
+            and rollbacks).
+        unknown_keys: keys in file sources that no field accepts (see ``ReloadConfig.unknown_keys``).
     """
 
     id: str
@@ -144,6 +260,13 @@ class Version:
     reason: str | None = None
     snapshot: Any = field(default=None, repr=False, compare=False)
     inputs: str | None = field(default=None, repr=False, compare=False)
+    plan: Plan | None = field(default=None, repr=False, compare=False)
+    unknown_keys: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def shadowed(self) -> tuple[PlannedChange, ...]:
+        """Edits that had no effect because a higher-priority source won (from the plan)."""
+        return tuple(p for p in self.plan.changes if p.effect is Effect.SHADOWED) if self.plan else ()
 
     @property
     def content_id(self) -> str:

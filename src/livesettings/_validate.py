@@ -16,8 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import _parsers
-from ._diff import diff_snapshots
-from ._model import Change
+from ._model import Plan
 from ._redact import field_is_secret, is_secret, safe_repr
 from ._sources import LoadContext
 from .exceptions import ErrorDetail, ReloadError
@@ -45,12 +44,15 @@ class ValidationResult:
         errors: the problems found (empty when valid).
         stage: the first stage that failed (one of ``STAGES``), or ``None``.
         error: the full [ReloadError][livesettings.ReloadError], or ``None``.
+        plan: for a valid candidate, what a reload would do with each change
+            ([Plan][livesettings.Plan]: live, restart, shadowed).
     """
 
     is_valid: bool
     errors: tuple[ErrorDetail, ...] = ()
     stage: str | None = None
     error: ReloadError | None = None
+    plan: Plan | None = None
 
     def __bool__(self) -> bool:
         return self.is_valid
@@ -158,13 +160,15 @@ class ConfigChangeValidator:
     """Validates the sources as they are now against the running config, applying nothing.
 
     The brief's "Configuration Validator" and its ``ValidationPipeline``: ``load`` runs the
-    syntax, types, ranges and cross-field stages (parsers + pydantic), ``rules`` the change
-    rules (``Frozen`` fields) against the current snapshot.
+    syntax, types, ranges and cross-field stages (parsers + pydantic), ``plan`` the change rules
+    (``Frozen`` fields refuse, ``Restart`` fields wait) against the running snapshot, with the
+    same [plan][livesettings.Plan] a commit follows.
 
     Args:
         load: returns a freshly validated candidate snapshot or raises ``ReloadError``.
         current: returns the running snapshot.
-        rules: raises ``ReloadError`` if the changes from the running snapshot break a rule.
+        plan: ``plan(running, candidate)`` returns the [Plan][livesettings.Plan] or raises
+            ``ReloadError`` if a change rule refuses the candidate.
     """
 
     stages = STAGES
@@ -173,22 +177,21 @@ class ConfigChangeValidator:
         self,
         load: Callable[[], Any],
         current: Callable[[], Any],
-        rules: Callable[[tuple[Change, ...]], None],
+        plan: Callable[[Any, Any], Plan],
     ) -> None:
         self._load = load
         self._current = current
-        self._rules = rules
+        self._plan = plan
 
     def validate(self) -> ValidationResult:
-        """Run every stage; the first failing stage is in ``result.stage``."""
+        """Run every stage; the first failing stage is in ``result.stage``, the plan in ``result.plan``."""
         try:
             candidate = self._load()
             running = self._current()
-            if running is not None:
-                self._rules(diff_snapshots(running, candidate, share=False))
+            proposal = self._plan(running, candidate) if running is not None else None
         except ReloadError as exc:
             return ValidationResult.from_error(exc)
-        return ValidationResult(True)
+        return ValidationResult(True, plan=proposal)
 
 
 ValidationPipeline = ConfigChangeValidator

@@ -19,13 +19,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from ._model import Diff, Version
-from ._paths import assign
-from ._freeze import freeze
 from ._settings import ReloadableSettings
-from ._validate import render_validation_error
 
 __all__ = ["capture_changes", "override"]
 
@@ -43,24 +38,7 @@ def override(settings: ReloadableSettings, values: Mapping[str, Any]) -> Version
     Raises:
         ReloadError: the overridden config is invalid.
     """
-    engine = settings._ls_engine
-    with engine._lock:
-        current = engine.store.snapshot
-        data = current.model_dump(by_alias=False)
-        for path, value in values.items():
-            assign(data, path, value)
-        snapshot_cls: type[BaseModel] = type(current)
-        try:
-            # Validate the values alone. ``model_validate`` would not do: pydantic-core calls
-            # BaseSettings' own __init__ from it, which would read every source again.
-            candidate = snapshot_cls.__new__(snapshot_cls)
-            BaseModel.__init__(candidate, **data)
-        except ValidationError as exc:
-            raise render_validation_error(exc, type(current), None, what=engine.name) from None
-        freeze(candidate)
-        version = engine._commit(candidate, "override", None)
-    engine.deliver()
-    return version
+    return settings._ls_engine.apply_values(values)
 
 
 @contextmanager

@@ -8,6 +8,8 @@ engine, from the sources' digests.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,7 +19,9 @@ from .._state import State
 from ..exceptions import ClosedError
 from .watcher import FileWatcher, WatchOptions, WatchStatus
 
-__all__ = ["FileFeed"]
+__all__ = ["FileFeed", "warn_unwatchable"]
+
+logger = logging.getLogger("livesettings")
 
 
 class FileFeed:
@@ -96,3 +100,23 @@ class FileFeed:
     def watcher(self) -> Any:
         """The underlying [FileWatcher][livesettings.watch.FileWatcher], or ``None``."""
         return self._watcher
+
+
+def warn_unwatchable(name: str, targets: Iterable[Path]) -> None:
+    """Warn about files that can never receive updates, such as Kubernetes ``subPath`` mounts.
+
+    A file that is itself a mount point (its device differs from its directory's) is a bind
+    mount of one inode: kubelet swaps ConfigMap content by replacing the directory's ``..data``
+    link, which such a mount never sees.
+    """
+    for path in targets:
+        try:
+            if path.is_dir() or path.is_symlink():
+                continue
+            if os.stat(path).st_dev != os.stat(path.parent).st_dev:
+                logger.warning(
+                    "%s: %s is a mount point of its own (a Kubernetes subPath mount?); "
+                    "it will not receive updates, mount the whole directory instead", name, path,
+                )
+        except OSError:
+            continue

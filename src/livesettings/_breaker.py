@@ -1,0 +1,63 @@
+"""The circuit breaker: after N rejected reloads in a row, stop retrying for a cool-down.
+
+A pure state machine with an explicit clock: the engine writes it only under its lock and asks it
+what to do; the engine owns the timer that tries again (half-open) when the cool-down ends, so a
+good file written during the cool-down is still applied without another event.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["BreakerState", "CircuitBreaker"]
+
+
+class BreakerState(str, enum.Enum):
+    """Where the breaker is: ``closed`` (reloads run), ``open`` (feed-triggered reloads wait),
+    ``half-open`` (one try after the cool-down)."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half-open"
+
+
+@dataclass
+class CircuitBreaker:
+    """Counts consecutive rejections and opens after ``threshold`` of them for ``cooldown_s``.
+
+    Not thread-safe: its owner (the engine) serialises every call under one lock.
+    """
+
+    threshold: int
+    cooldown_s: float
+    state: BreakerState = BreakerState.CLOSED
+    failures: int = 0
+    open_until: float = 0.0
+
+    def blocks(self, now: float) -> float | None:
+        """Seconds until an open breaker lets a feed-triggered reload through, else ``None``."""
+        if self.state is BreakerState.OPEN and now < self.open_until:
+            return self.open_until - now
+        return None
+
+    def half_open(self) -> None:
+        """The cool-down ended: let one attempt through."""
+        if self.state is BreakerState.OPEN:
+            self.state = BreakerState.HALF_OPEN
+
+    def succeeded(self) -> None:
+        """An attempt was accepted (or found nothing new): close."""
+        self.state = BreakerState.CLOSED
+        self.failures = 0
+        self.open_until = 0.0
+
+    def failed(self, now: float) -> bool:
+        """An attempt was rejected. Returns True when this rejection (re)opened the breaker."""
+        self.failures += 1
+        if self.failures < self.threshold:
+            return False
+        was_open = self.state is BreakerState.OPEN
+        self.state = BreakerState.OPEN
+        self.open_until = now + self.cooldown_s
+        return not was_open
