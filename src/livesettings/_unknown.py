@@ -254,12 +254,11 @@ def _tag_of(tp: Any) -> Any:
 
 
 def _field_shape(cls: type[BaseModel], name: str, field: FieldInfo) -> _Shape:
-    if any(isinstance(m, _INPUT_REWRITERS) for m in field.metadata) or name in _rewritten_fields(cls):
-        return _ANY
     annotation = field.annotation
-    if annotation is None or isinstance(annotation, (str, typing.ForwardRef)):
+    if name in _rewritten_fields(cls) or annotation is None or isinstance(annotation, (str, typing.ForwardRef)):
         return _ANY
-    return _discriminated(_shape(annotation), field.discriminator)
+    # pydantic moves a field's top-level ``Annotated`` metadata (validators, Discriminator) here
+    return _discriminated(_annotated(_shape(annotation), field.metadata), field.discriminator)
 
 
 # --------------------------------------------------------------------------- models
@@ -367,16 +366,17 @@ def _info(cls: type[BaseModel], fold: bool) -> _ModelInfo:
 
 
 def _display_name(cls: type) -> str:
-    qualname = cls.__qualname__
-    return qualname.removesuffix(".Snapshot") if qualname.endswith(".Snapshot") else cls.__name__
+    qualname = cls.__qualname__  # a snapshot model is "<Class>.Snapshot": show the user's class
+    return qualname.rsplit(".", 2)[-2] if qualname.endswith(".Snapshot") else cls.__name__
 
 
 def _suggest(info: _ModelInfo, key: str) -> str | None:
     hint = info.hints.get(key)
     if hint is not None:
         return hint
-    close = difflib.get_close_matches(key, list(info.shown), n=1)
-    return info.shown[close[0]] if close else None
+    folded = {k.lower(): k for k in info.shown}  # a wrong case is a typo too
+    close = difflib.get_close_matches(key.lower(), list(folded), n=1)
+    return info.shown[folded[close[0]]] if close else None
 
 
 def _model_class(model_cls: type) -> type[BaseModel]:
