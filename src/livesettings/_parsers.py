@@ -568,7 +568,7 @@ _TOML_HEADER = re.compile(rf"\s*(\[\[?)\s*({_TOML_KEY}(?:\s*\.\s*{_TOML_KEY})*)\
 _TOML_ASSIGN = re.compile(rf"\s*({_TOML_KEY}(?:\s*\.\s*{_TOML_KEY})*)\s*=")
 
 
-def _locate_toml(text: str, path: _Path, key: bool = False) -> tuple[int, int] | None:
+def _locate_toml(text: str, path: _Path, _key: bool = False) -> tuple[int, int] | None:
     """Find ``key =`` (under the current table) or a ``[table]`` header; else the longest matching prefix."""
     target, table = list(path), []
     best: tuple[int, tuple[int, int]] | None = None
@@ -597,7 +597,7 @@ def _locate_toml(text: str, path: _Path, key: bool = False) -> tuple[int, int] |
     return best[1] if best else None
 
 
-def _locate_dotenv(text: str, path: _Path, key: bool = False) -> tuple[int, int] | None:
+def _locate_dotenv(text: str, path: _Path, _key: bool = False) -> tuple[int, int] | None:
     for key, line, first, _ in _bindings(text):
         if len(path) == 1 and key == str(path[0]):
             return line, max(first.find(key), 0) + 1
