@@ -927,3 +927,48 @@ class TestCheckPath:
         for _ in range(2):
             with pytest.raises(ValueError):
                 check_path(AppSettings, "servr")
+
+    def test_aliases_false_accepts_field_names_only(self) -> None:
+        """override() writes by field name: with aliases=False an alias is rejected, naming the field."""
+
+        class M(BaseModel):
+            rpm: int = Field(0, alias="requestsPerMinute")
+
+        class Root(BaseModel):
+            m: M = M()
+
+        check_path(Root, "m.requestsPerMinute")
+        check_path(Root, "m.rpm", aliases=False)
+        with pytest.raises(ValueError, match=r"^no field 'requestsPerMinute' in M at 'm'$"):
+            check_path(Root, "m.requestsPerMinute", aliases=False)
+
+    def test_paths_follow_what_the_snapshot_holds(self) -> None:
+        """Before validators still yield the declared type, Json[Model] holds the model; wrap/plain validators may hold anything."""
+
+        def unwrap(value: Any) -> Any:
+            return value
+
+        class Legacy(BaseModel):
+            a: int = 0
+
+            @model_validator(mode="before")
+            @classmethod
+            def _rename(cls, data: Any) -> Any:
+                return data
+
+        class Root(BaseModel):
+            legacy: Legacy = Legacy()
+            before: Annotated[Server, BeforeValidator(unwrap)] = Server()
+            blob: Json[Server] = Server()  # type: ignore[assignment]
+            plain: Server = Server()
+
+            @field_validator("plain", mode="plain")
+            @classmethod
+            def _plain(cls, value: Any) -> Any:
+                return value
+
+        check_path(Root, "plain.anything.below")
+        check_path(Root, "blob.host")
+        for path, bad in (("legacy.b", "'b' in Legacy"), ("before.hots", "'hots' in Server"), ("blob.hots", "'hots' in Server")):
+            with pytest.raises(ValueError, match=bad):
+                check_path(Root, path)

@@ -156,70 +156,72 @@ _LEAF_TYPES: tuple[type, ...] = (
     str, bytes, int, float, complex, bool, type(None), enum.Enum, datetime.date, datetime.time,
     datetime.timedelta, decimal.Decimal, uuid.UUID, PurePath, SecretStr, SecretBytes,
 )
-_INPUT_REWRITERS = (BeforeValidator, WrapValidator, PlainValidator)
 _JSON = typing.cast(type, Json)  # generic in the stubs; at run time `Json[X]` is `Annotated[X, Json()]`
 _UNION_ORIGINS: tuple[Any, ...] = (Union, types.UnionType)
-_SHAPES: dict[Any, _Shape] = {}
+_SHAPES: dict[tuple[Any, bool], _Shape] = {}
+
+# Two views of one annotation. The *input* side (``inp=True``) is what a config file may hold:
+# a value that a before/wrap/plain validator or ``Json`` receives is not judged. The *output*
+# side is what a snapshot holds (for handler paths): a before validator still yields the type.
+_REWRITERS = {True: (BeforeValidator, WrapValidator, PlainValidator), False: (WrapValidator, PlainValidator)}
 
 
-def _shape(tp: Any) -> _Shape:
+def _shape(tp: Any, inp: bool) -> _Shape:
     """The shape of annotation ``tp`` (cached when ``tp`` is hashable)."""
     try:
-        hit = _SHAPES.get(tp)
+        hit = _SHAPES.get((tp, inp))
     except TypeError:  # unhashable metadata inside Annotated
-        return _build_shape(tp, ())
+        return _build_shape(tp, inp, ())
     if hit is None:
         if len(_SHAPES) > 4096:
             _SHAPES.clear()
-        hit = _SHAPES[tp] = _build_shape(tp, ())
+        hit = _SHAPES[(tp, inp)] = _build_shape(tp, inp, ())
     return hit
 
 
-def _build_shape(tp: Any, seen: tuple[Any, ...]) -> _Shape:
+def _build_shape(tp: Any, inp: bool, seen: tuple[Any, ...]) -> _Shape:
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
         base, *metadata = typing.get_args(tp)
-        return _annotated(_build_shape(base, seen), metadata)
+        return _annotated(_build_shape(base, inp, seen), metadata, inp)
     if isinstance(tp, TypeAliasType) or type(tp).__name__ == "TypeAliasType":  # `type X = ...`
         if tp in seen:  # a recursive alias: the walk would not end
             return _ANY
-        return _build_shape(tp.__value__, (*seen, tp))
+        return _build_shape(tp.__value__, inp, (*seen, tp))
     if origin in _UNION_ORIGINS:
         args = typing.get_args(tp)
-        return _union(tuple(_build_shape(a, seen) for a in args), tuple(_tag_of(a) for a in args))
+        return _union(tuple(_build_shape(a, inp, seen) for a in args), tuple(_tag_of(a) for a in args))
     if origin is typing.Literal:
         return _LEAF
     if isinstance(tp, type) and origin is None:
         if issubclass(tp, RootModel):
-            return _field_shape(tp, "root", tp.model_fields["root"])
+            return _field_shape(tp, "root", tp.model_fields["root"], inp)
         if issubclass(tp, BaseModel):
             return _ModelShape(tp)
         if issubclass(tp, _LEAF_TYPES):
             return _LEAF
-        if issubclass(tp, (str, bytes)) or not issubclass(tp, (cabc.Mapping, cabc.Iterable)):
-            return _ANY  # dataclasses, Json, arbitrary types: not modelled, so accept anything
+        if not issubclass(tp, (cabc.Mapping, cabc.Iterable)):
+            return _ANY  # dataclasses, bare Json, arbitrary types: not modelled, so accept anything
     container = origin if isinstance(origin, type) else tp if isinstance(tp, type) else None
     if container is None:
         return _ANY  # Any, TypeVar, forward references, NewType ...
     args = typing.get_args(tp)
     if issubclass(container, cabc.Mapping):
-        return _MapShape(_build_shape(args[1], seen) if len(args) == 2 else _ANY)
-    if issubclass(container, tuple):
-        if not args or (len(args) == 2 and args[1] is Ellipsis):
-            return _SeqShape(_build_shape(args[0], seen) if args else _ANY)
-        return _TupleShape(tuple(_build_shape(a, seen) for a in args if a != ()))
+        return _MapShape(_build_shape(args[1], inp, seen) if len(args) == 2 else _ANY)
+    if issubclass(container, tuple) and args and not (len(args) == 2 and args[1] is Ellipsis):
+        return _TupleShape(tuple(_build_shape(a, inp, seen) for a in args if a != ()))
     if issubclass(container, (cabc.Sequence, cabc.Set)) and not issubclass(container, (str, bytes)):
-        return _SeqShape(_build_shape(args[0], seen) if args else _ANY)
+        return _SeqShape(_build_shape(args[0], inp, seen) if args else _ANY)
     return _ANY
 
 
-def _annotated(inner: _Shape, metadata: Sequence[Any]) -> _Shape:
+def _annotated(inner: _Shape, metadata: Sequence[Any], inp: bool) -> _Shape:
     discriminator: Any = None
     for item in metadata:
-        if isinstance(item, (*_INPUT_REWRITERS, _JSON)) or item is _JSON:
+        if isinstance(item, _REWRITERS[inp]) or (inp and (isinstance(item, _JSON) or item is _JSON)):
             return _ANY
         if isinstance(item, FieldInfo):
-            if any(isinstance(m, _INPUT_REWRITERS) for m in item.metadata):
+            if any(isinstance(m, _REWRITERS[inp]) for m in item.metadata):
                 return _ANY
             discriminator = item.discriminator or discriminator
         elif isinstance(item, Discriminator):
@@ -253,12 +255,12 @@ def _tag_of(tp: Any) -> Any:
     return None
 
 
-def _field_shape(cls: type[BaseModel], name: str, field: FieldInfo) -> _Shape:
+def _field_shape(cls: type[BaseModel], name: str, field: FieldInfo, inp: bool) -> _Shape:
     annotation = field.annotation
-    if name in _rewritten_fields(cls) or annotation is None or isinstance(annotation, (str, typing.ForwardRef)):
+    if name in _rewritten_fields(cls, inp) or annotation is None or isinstance(annotation, (str, typing.ForwardRef)):
         return _ANY
     # pydantic moves a field's top-level ``Annotated`` metadata (validators, Discriminator) here
-    return _discriminated(_annotated(_shape(annotation), field.metadata), field.discriminator)
+    return _discriminated(_annotated(_shape(annotation, inp), field.metadata, inp), field.discriminator)
 
 
 # --------------------------------------------------------------------------- models
@@ -271,11 +273,12 @@ def _decorators(cls: type[BaseModel]) -> Any:
     return getattr(cls, "__pydantic_decorators__", None)
 
 
-def _rewritten_fields(cls: type[BaseModel]) -> frozenset[str]:
+def _rewritten_fields(cls: type[BaseModel], inp: bool) -> frozenset[str]:
+    """Fields whose input (``inp``) or output (not ``inp``) a field validator may replace."""
     found: set[str] = set()
     decorators = _decorators(cls)
     for dec in getattr(decorators, "field_validators", {}).values():
-        if getattr(dec.info, "mode", "after") != "after":
+        if getattr(dec.info, "mode", "after") in (("before", "wrap", "plain") if inp else ("wrap", "plain")):
             found.update(dec.info.fields)
     if "*" in found:
         found.update(cls.model_fields)
@@ -291,16 +294,18 @@ def _rewrites_input(cls: type[BaseModel]) -> bool:
 
 @dataclass
 class _ModelInfo:
-    """What one model class accepts, for the file walk (``fold``: keys lower-cased) and for paths."""
+    """What one model class accepts: input keys for the file walk (``fold``: lower-cased), and
+    output names for handler paths."""
 
     name: str
     extra: str | None  # the model's own ``extra`` rule; None: pydantic's default (ignore)
-    opaque: bool  # a model validator may rewrite the input: judge nothing below
-    keys: dict[str, tuple[int, int, _Shape]]  # input key -> (field index, priority, shape)
+    opaque: bool  # a model validator may rewrite the input: judge no key of it
+    keys: dict[str, tuple[int, int, _Shape]]  # input key -> (field index, priority, input shape)
     shown: dict[str, str]  # input key (folded if folding) -> how to show it
     hints: dict[str, str]  # a field name that is not an input key -> the alias to use instead
     inputs: dict[str, tuple[str, ...]]  # field name -> its input keys, in the order pydantic tries them
-    paths: dict[str, _Shape]  # field names and every input key -> shape (for check_path)
+    names: dict[str, _Shape]  # field name -> output shape (what a snapshot holds)
+    aliases: dict[str, _Shape]  # field names and their input keys -> output shape
 
 
 _INFOS: dict[tuple[type[BaseModel], bool], _ModelInfo] = {}
@@ -341,26 +346,29 @@ def _info(cls: type[BaseModel], fold: bool) -> _ModelInfo:
     keys: dict[str, tuple[int, int, _Shape]] = {}
     shown: dict[str, str] = {}
     hints: dict[str, str] = {}
-    paths: dict[str, _Shape] = {}
     inputs: dict[str, tuple[str, ...]] = {}
+    names: dict[str, _Shape] = {}
+    aliases: dict[str, _Shape] = {}
     for index, (name, field) in enumerate(cls.model_fields.items()):
-        shape = _field_shape(cls, name, field)
+        shape = _field_shape(cls, name, field, True)
+        names[name] = _field_shape(cls, name, field, False)
         alias = field.validation_alias if field.validation_alias is not None else field.alias
         accepted = _alias_keys(alias, shape) if by_alias and alias is not None else []
         if by_name or not accepted:
             accepted.append((name, shape))
         elif accepted[0][0] != name:
             hints[name.lower() if fold else name] = accepted[0][0]
-        paths.setdefault(name, shape)
         inputs[name] = tuple(key for key, _ in accepted)
         for priority, (key, key_shape) in enumerate(accepted):
-            paths.setdefault(key, key_shape)
+            aliases.setdefault(key, names[name])
             folded = key.lower() if fold else key
             if folded not in keys:
                 keys[folded] = (index, priority, key_shape)
                 shown[folded] = key
-    extra = config.get("extra")
-    info = _ModelInfo(_display_name(cls), extra, _rewrites_input(cls), keys, shown, hints, inputs, paths)
+    aliases = {**aliases, **names}  # a field's own name wins over another field's alias
+    info = _ModelInfo(
+        _display_name(cls), config.get("extra"), _rewrites_input(cls), keys, shown, hints, inputs, names, aliases
+    )
     _INFOS[(cls, fold)] = info
     return info
 
@@ -584,36 +592,43 @@ def find_unknown_in_load(model_cls: type, ctx: LoadContext) -> tuple[UnknownKey,
 
 # --------------------------------------------------------------------------- handler paths
 
-_CHECKED: dict[type, set[str]] = {}
+_CHECKED: dict[tuple[type, bool], set[str]] = {}
 
 
-def check_path(model_cls: type, path: str) -> None:
+def check_path(model_cls: type, path: str, *, aliases: bool = True) -> None:
     """Reject a dotted ``path`` (for ``@on_change``, ``watch()``, ``override()``) no field can reach.
 
-    ``""`` is everything. Field names and their aliases are accepted; below a ``dict``, ``list``,
-    ``Any`` field or a model with ``extra="allow"`` any key or index is. A union accepts what any
-    member accepts. Results are cached per model class, so registering thousands of handlers is cheap.
+    ``""`` is everything. Paths name what a snapshot holds: field names (and, unless
+    ``aliases=False``, their aliases), keys of ``dict`` fields, indices of ``list`` fields.
+    Below an ``Any`` field or a model with ``extra="allow"`` anything goes; a union accepts what
+    any member accepts. Accepted paths are cached per model class, so registering thousands of
+    handlers costs one dict lookup each.
+
+    Args:
+        model_cls: the snapshot model or the ``ReloadableSettings`` class.
+        path: the dotted path.
+        aliases: accept aliases too. ``testing.override()`` writes the snapshot's dump by field
+            name, where an alias would land as an unknown key: it passes ``False``.
 
     Raises:
         ValueError: the path cannot exist, naming the closest field, e.g.
             ``no field 'databse' in AppSettings (did you mean 'database'?)``.
     """
     cls = _model_class(model_cls)
-    checked = _CHECKED.get(cls)
+    checked = _CHECKED.get((cls, aliases))
     if checked is not None and path in checked:
         return
-    path = path.strip(".")
-    if path:
-        _check_parts(cls, path.split("."))
+    if path.strip("."):
+        _check_parts(cls, path.strip(".").split("."), aliases)
     if checked is None:
         if len(_CHECKED) > 1024:
             _CHECKED.clear()
-        checked = _CHECKED[cls] = set()
+        checked = _CHECKED[(cls, aliases)] = set()
     if len(checked) < 65536:
         checked.add(path)
 
 
-def _check_parts(cls: type[BaseModel], parts: list[str]) -> None:
+def _check_parts(cls: type[BaseModel], parts: list[str], aliases: bool) -> None:
     shapes: list[_Shape] = [_ModelShape(cls)]
     for depth, part in enumerate(parts):
         nxt: list[_Shape] = []
@@ -623,13 +638,14 @@ def _check_parts(cls: type[BaseModel], parts: list[str]) -> None:
                 return
             if isinstance(shape, _ModelShape):
                 info = _info(shape.cls, False)
-                child = info.paths.get(part)
+                known = info.aliases if aliases else info.names
+                child = known.get(part)
                 if child is not None:
                     nxt.append(child)
-                elif info.extra == "allow" or info.opaque:
+                elif info.extra == "allow":
                     return
                 else:
-                    matches = difflib.get_close_matches(part, list(info.paths), n=1)
+                    matches = difflib.get_close_matches(part, list(known), n=1)
                     failures.append((f"no field {part!r} in {info.name}", matches[0] if matches else None))
             elif isinstance(shape, _MapShape):
                 nxt.append(shape.value)
