@@ -972,3 +972,15 @@ class TestCheckPath:
         for path, bad in (("legacy.b", "'b' in Legacy"), ("before.hots", "'hots' in Server"), ("blob.hots", "'hots' in Server")):
             with pytest.raises(ValueError, match=bad):
                 check_path(Root, path)
+
+
+class TestLocationBound:
+    def test_only_the_first_keys_of_a_file_are_located(self, tmp_path: Path) -> None:
+        """Locating re-reads the file per key, so past MAX_LOCATED keys are reported without a position."""
+        from livesettings._unknown import MAX_LOCATED
+
+        text = "server:\n" + "".join(f"  k{i}: 1\n" for i in range(MAX_LOCATED + 2))
+        found = _scan(Nested, tmp_path, text)
+        assert len(found) == MAX_LOCATED + 2
+        assert found[MAX_LOCATED - 1][:3] == (f"server.k{MAX_LOCATED - 1}", MAX_LOCATED + 1, 3)
+        assert [f[1:3] for f in found[MAX_LOCATED:]] == [(None, None), (None, None)]

@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Union
 
-from pydantic import AliasChoices, AliasPath, BaseModel, BeforeValidator, Discriminator, PlainValidator, RootModel, Tag
-from pydantic import SecretBytes, SecretStr, WrapValidator
+from pydantic import AliasChoices, AliasPath, BaseModel, BeforeValidator, Discriminator, PlainValidator
+from pydantic import RootModel, SecretBytes, SecretStr, Tag, WrapValidator
 from pydantic.fields import FieldInfo
 from pydantic.types import Json
 from pydantic_settings import BaseSettings
@@ -55,8 +55,11 @@ from .exceptions import ErrorDetail, ReloadError
 if typing.TYPE_CHECKING:
     from ._sources import LoadContext
 
-__all__ = ["UnknownKey", "check_path", "find_unknown", "find_unknown_in_load", "unknown_keys_error"]
+__all__ = [
+    "MAX_LOCATED", "UnknownKey", "check_path", "find_unknown", "find_unknown_in_load", "unknown_keys_error",
+]
 
+MAX_LOCATED = 20  # unknown keys per file that get a line and column
 _FILE_FORMATS = frozenset({"yaml", "toml", "json"})  # .env and the environment hold unrelated names
 
 
@@ -257,7 +260,9 @@ def _tag_of(tp: Any) -> Any:
 
 def _field_shape(cls: type[BaseModel], name: str, field: FieldInfo, inp: bool) -> _Shape:
     annotation = field.annotation
-    if name in _rewritten_fields(cls, inp) or annotation is None or isinstance(annotation, (str, typing.ForwardRef)):
+    if annotation is None or isinstance(annotation, (str, typing.ForwardRef)):
+        return _ANY  # not resolved (yet): judge nothing
+    if name in _rewritten_fields(cls, inp):
         return _ANY
     # pydantic moves a field's top-level ``Annotated`` metadata (validators, Discriminator) here
     return _discriminated(_annotated(_shape(annotation, inp), field.metadata, inp), field.discriminator)
@@ -366,9 +371,8 @@ def _info(cls: type[BaseModel], fold: bool) -> _ModelInfo:
                 keys[folded] = (index, priority, key_shape)
                 shown[folded] = key
     aliases = {**aliases, **names}  # a field's own name wins over another field's alias
-    info = _ModelInfo(
-        _display_name(cls), config.get("extra"), _rewrites_input(cls), keys, shown, hints, inputs, names, aliases
-    )
+    name, extra, opaque = _display_name(cls), config.get("extra"), _rewrites_input(cls)
+    info = _ModelInfo(name, extra, opaque, keys, shown, hints, inputs, names, aliases)
     _INFOS[(cls, fold)] = info
     return info
 
@@ -446,7 +450,7 @@ def _walk_union(shape: _UnionShape, value: Any, parts: tuple[Any, ...], out: _Fo
     kinds = (_ModelShape, _MapShape) if isinstance(value, Mapping) else (_SeqShape, _TupleShape)
     found: list[_Found] = []
     for member in shape.members:
-        if not isinstance(member, kinds):
+        if not isinstance(member, (*kinds, _UnionShape)):
             continue  # a scalar or a list member does not take a mapping (and so on)
         sub: _Found = []
         _walk(member, value, parts, sub)
@@ -526,7 +530,8 @@ def find_unknown(
         data: the file's parsed content (the part that sits under ``at``).
         source: the file, as it should be shown.
         fmt: ``"yaml"``, ``"toml"`` or ``"json"``: how ``raw`` is located.
-        raw: the file's bytes, to find line and column; ``None`` leaves them out.
+        raw: the file's bytes, to find line and column (of the first ``MAX_LOCATED`` keys);
+            ``None`` leaves them out.
         at: the keys above ``data`` in the file (a YAML source's ``yaml_config_section``).
 
     Returns:
@@ -539,8 +544,10 @@ def find_unknown(
     found: _Found = []
     _walk(_ModelShape(cls), data, (), found, fold)
     result = []
-    for parts, suggestion in found:
-        pos = _parsers.locate(fmt, raw, [*at, *parts], key=True) if raw is not None else None
+    for n, (parts, suggestion) in enumerate(found):
+        # locate() re-reads the document each time (44 ms for a 200 KB YAML file): bound the cost
+        located = raw is not None and n < MAX_LOCATED
+        pos = _parsers.locate(fmt, raw, [*at, *parts], key=True) if located and raw is not None else None
         line, column = pos if pos is not None else (None, None)
         result.append(UnknownKey(".".join(map(str, parts)), source, line, column, suggestion))
     return tuple(result)
@@ -586,7 +593,9 @@ def find_unknown_in_load(model_cls: type, ctx: LoadContext) -> tuple[UnknownKey,
                     continue
                 at, data = hit
             if isinstance(data, Mapping):
-                found.extend(find_unknown(model_cls, data, source=str(path), fmt=state.fmt, raw=state.data, at=at))
+                found.extend(
+                    find_unknown(model_cls, data, source=str(path), fmt=state.fmt, raw=state.data, at=at)
+                )
     return tuple(found)
 
 
