@@ -325,7 +325,7 @@ def _check_depth(fmt: str, obj: object, text: str, source: str, limits: ParseLim
         value, depth, path = stack.pop()
         if isinstance(value, (dict, list)):
             if depth > limits.max_depth:
-                line, col = _LOCATORS[fmt](text, path) or (None, None)
+                line, col = _LOCATORS[fmt](text, path, False) or (None, None)
                 raise SourceError.at(source, f"nesting deeper than {limits.max_depth} levels",
                                      line=line, column=col, field=".".join(map(str, path)))
             items = value.items() if isinstance(value, dict) else enumerate(value)
@@ -501,7 +501,7 @@ def parse(
 # -------------------------------------------------------------------------------------------- locate
 
 
-def _locate_yaml(text: str, path: _Path) -> tuple[int, int] | None:
+def _locate_yaml(text: str, path: _Path, key: bool = False) -> tuple[int, int] | None:
     loader = YAML_LOADER(text)
     try:
         node, mark = loader.get_single_node(), None
@@ -519,9 +519,9 @@ def _locate_yaml(text: str, path: _Path) -> tuple[int, int] | None:
                 found = (node.value[part], None)
             if found is None:
                 return None
-            node, key = found
+            node, found_key = found
             block = not isinstance(node, ScalarNode) and not getattr(node, "flow_style", False)
-            mark = (key if key is not None and block else node).start_mark
+            mark = (found_key if found_key is not None and (block or key) else node).start_mark
         return None if mark is None else (mark.line + 1, mark.column + 1)
     finally:
         loader.dispose()
@@ -556,10 +556,10 @@ def _json_walk(text: str) -> Iterator[tuple[tuple[str | int, ...], int | None, i
                 key_off, want_key = None, token == "{"
 
 
-def _locate_json(text: str, path: _Path) -> tuple[int, int] | None:
+def _locate_json(text: str, path: _Path, key: bool = False) -> tuple[int, int] | None:
     for found, key_off, value_off, container in _json_walk(text):
         if found == tuple(path):
-            return _line_col(text, key_off if container and key_off is not None else value_off)
+            return _line_col(text, key_off if (container or key) and key_off is not None else value_off)
     return None
 
 
@@ -568,7 +568,7 @@ _TOML_HEADER = re.compile(rf"\s*(\[\[?)\s*({_TOML_KEY}(?:\s*\.\s*{_TOML_KEY})*)\
 _TOML_ASSIGN = re.compile(rf"\s*({_TOML_KEY}(?:\s*\.\s*{_TOML_KEY})*)\s*=")
 
 
-def _locate_toml(text: str, path: _Path) -> tuple[int, int] | None:
+def _locate_toml(text: str, path: _Path, _key: bool = False) -> tuple[int, int] | None:
     """Find ``key =`` (under the current table) or a ``[table]`` header; else the longest matching prefix."""
     target, table = list(path), []
     best: tuple[int, tuple[int, int]] | None = None
@@ -597,19 +597,19 @@ def _locate_toml(text: str, path: _Path) -> tuple[int, int] | None:
     return best[1] if best else None
 
 
-def _locate_dotenv(text: str, path: _Path) -> tuple[int, int] | None:
+def _locate_dotenv(text: str, path: _Path, _key: bool = False) -> tuple[int, int] | None:
     for key, line, first, _ in _bindings(text):
         if len(path) == 1 and key == str(path[0]):
             return line, max(first.find(key), 0) + 1
     return None
 
 
-_LOCATORS: dict[str, Callable[[str, _Path], tuple[int, int] | None]] = {
+_LOCATORS: dict[str, Callable[[str, _Path, bool], tuple[int, int] | None]] = {
     "yaml": _locate_yaml, "toml": _locate_toml, "json": _locate_json, "dotenv": _locate_dotenv,
 }
 
 
-def locate(fmt: str, data: bytes, path: _Path) -> tuple[int, int] | None:
+def locate(fmt: str, data: bytes, path: _Path, *, key: bool = False) -> tuple[int, int] | None:
     """Best-effort 1-based (line, column) of the value at ``path``, to enrich validation errors. Never raises.
 
     Scalars point at the value; mappings and lists reached through a key point at that key. TOML points at
@@ -619,12 +619,14 @@ def locate(fmt: str, data: bytes, path: _Path) -> tuple[int, int] | None:
         fmt: ``"yaml"``, ``"toml"``, ``"json"`` or ``"dotenv"``.
         data: the raw file content that was parsed.
         path: keys and list indices from the top, e.g. ``["servers", 0, "port"]``.
+        key: point at the key that holds the value, scalars too (to report an unknown key);
+            a list item has no key and still points at the value.
 
     Returns:
         ``(line, column)``, or ``None`` when the path cannot be found.
     """
     try:
-        return _LOCATORS[fmt](decode_text(data, "<locate>"), path)
+        return _LOCATORS[fmt](decode_text(data, "<locate>"), path, key)
     except Exception:  # noqa: BLE001 - best effort by contract
         _log.debug("cannot locate %r in %s data", path, fmt, exc_info=True)
         return None

@@ -62,6 +62,7 @@ class SourceRecord:
     files: tuple[Path, ...] = ()
     env_prefix: str = ""
     env_delimiter: str | None = None
+    section: str | None = None  # a YAML source's ``yaml_config_section``: the files' data sits under it
 
 
 class LoadContext:
@@ -301,7 +302,8 @@ class _FileSourceMixin:
         data: dict[str, Any] = super().__call__()  # type: ignore[misc]
         ctx = _CURRENT.get()
         if ctx is not None:
-            ctx.records.append(SourceRecord(self._fmt, data, self._files))
+            section = getattr(self, "yaml_config_section", None)
+            ctx.records.append(SourceRecord(self._fmt, data, self._files, section=section))
         return data
 
 
