@@ -120,7 +120,7 @@ _KEYS: dict[tuple[type, str], tuple[tuple[str | int, ...], ...]] = {}
 
 
 def _field_keys(model: type[BaseModel], name: str) -> tuple[tuple[str | int, ...], ...]:
-    """The keys (as paths: an ``AliasPath`` is several) a source may use for field ``name``, in pydantic's order."""
+    """The keys a source may use for field ``name``, in pydantic's order (an ``AliasPath`` is several)."""
     hit = _KEYS.get((model, name))
     if hit is None:
         info = model.model_fields[name]
@@ -144,10 +144,12 @@ def _get(raw: Any, key: str | int, fold: bool) -> Any:
     if isinstance(raw, Mapping):
         if key in raw:
             return raw[key]
-        text = str(key)
-        for k, v in raw.items():
-            if str(k) == text or (fold and str(k).lower() == text.lower()):
-                return v
+        if isinstance(key, str):
+            if key.lstrip("-").isdigit() and int(key) in raw:  # ``1: x`` in YAML, ``limits.1`` as a path
+                return raw[int(key)]
+            if fold:  # environment-style names (small mappings)
+                low = key.lower()
+                return next((v for k, v in raw.items() if isinstance(k, str) and k.lower() == low), _ABSENT)
         return _ABSENT
     if isinstance(raw, list) and isinstance(key, int) and -len(raw) <= key < len(raw):
         return raw[key]
@@ -155,7 +157,7 @@ def _get(raw: Any, key: str | int, fold: bool) -> Any:
 
 
 def _descend(parent: Any, part: str, raw: Any, fold: bool) -> tuple[Any, tuple[str | int, ...]]:
-    """The child of ``raw`` (one source's output) for snapshot child ``part`` of ``parent``, and the raw keys used."""
+    """The child of ``raw`` (a source's output) for snapshot child ``part`` of ``parent``, and its keys."""
     if isinstance(raw, BaseModel):  # an init value given as a model instance: keyed by field name
         return entries(raw).get(part, _ABSENT), (part,)
     if not isinstance(raw, Mapping):
@@ -194,11 +196,13 @@ class _Rec:
         self.fold = self.kind in _ENV_KINDS and not getattr(record.source, "case_sensitive", False)
 
 
-# A record's node at the current path: (raw value or _ABSENT, raw key path)
-_Node = tuple[Any, tuple[str | int, ...]]
+_Keys = tuple[str | int, ...]  # keys from the top of a source's output (or a file) to a value
+_Node = tuple[Any, _Keys]  # a record at the current path: (its value there or _ABSENT, the keys it used)
 
 
-def _step(parent: Any, part: str, recs: Sequence[_Rec], nodes: Sequence[_Node], live: Sequence[int]) -> tuple[list[_Node], list[int]]:
+def _step(
+    parent: Any, part: str, recs: Sequence[_Rec], nodes: Sequence[_Node], live: Sequence[int]
+) -> tuple[list[_Node], list[int]]:
     """Move every record one level down (to ``part``) and apply the merge rule to the live ones."""
     child_nodes: list[_Node] = []
     for rec, (raw, keys) in zip(recs, nodes):
@@ -264,7 +268,8 @@ def _yaml_positions(text: str) -> dict[tuple[str | int, ...], tuple[int, int]]:
 def _json_positions(text: str) -> dict[tuple[str | int, ...], tuple[int, int]]:
     out: dict[tuple[str | int, ...], tuple[int, int]] = {}
     for path, key_off, value_off, container in _parsers._json_walk(text):
-        out.setdefault(path, _parsers._line_col(text, key_off if container and key_off is not None else value_off))
+        offset = key_off if container and key_off is not None else value_off
+        out.setdefault(path, _parsers._line_col(text, offset))
     return out
 
 
@@ -285,8 +290,9 @@ _INDEXERS = {"yaml": _yaml_positions, "json": _json_positions, "dotenv": _dotenv
 class Provenance:
     """Where every value of one snapshot came from.
 
-    Built (for free) after each accepted load by [build_provenance][livesettings._provenance.build_provenance];
-    the work happens on the first question, and per-file position indexes are kept once built.
+    Built (for free) after each accepted load by
+    [build_provenance][livesettings._provenance.build_provenance]; the work happens when a
+    question is asked, and a file's position index is kept once built.
     It holds the load's source outputs and file bytes: keep one for the current version (and the
     one before, for [shadowed_edits][livesettings._provenance.shadowed_edits]), not one per version
     in history.
@@ -318,21 +324,21 @@ class Provenance:
             ValueError: ``path`` names no setting (the message names the closest one), or it is
                 a section whose values come from several sources.
         """
-        parts, node, nodes, live = self._follow(path)
+        parts, parent, node, nodes, live = self._follow(path)
         if not _is_section(node):
-            return self._leaf(path, parts, node, nodes, live)[0]
-        return self._section(path, parts, node, nodes, live)
+            return self._leaf(path, parts, parent, node, nodes, live)[0]
+        return self._section(path, parts, parent, node, nodes, live)
 
     def leaves(self) -> Iterator[Origin]:
         """The origin of every leaf, in snapshot order (what ``livesettings show`` prints)."""
-        for origin, _ in self._under("", [], self.snapshot, self._roots(), self._root_live()):
+        for origin, _ in self._under("", [], None, self.snapshot, self._roots(), self._root_live()):
             yield origin
 
     # -- building answers ------------------------------------------------------------------
-    def _follow(self, path: str) -> tuple[list[str], Any, list[_Node], list[int]]:
-        """Walk ``path`` down the snapshot and every record: (parts, value, record nodes, live records)."""
+    def _follow(self, path: str) -> tuple[list[str], Any, Any, list[_Node], list[int]]:
+        """Walk ``path`` down the snapshot and every record: (parts, parent, value, nodes, live records)."""
         parts = path.split(".") if path else []
-        node, nodes, live = self.snapshot, self._roots(), self._root_live()
+        parent, node, nodes, live = None, self.snapshot, self._roots(), self._root_live()
         for depth, part in enumerate(parts):
             if not _is_section(node):
                 where = ".".join(parts[:depth])
@@ -342,21 +348,21 @@ class Provenance:
             if key is MISSING:
                 raise ValueError(self._unknown(path, parts[:depth], items))
             nodes, live = _step(node, part, self._recs, nodes, live)
-            node = items[key]
-        return parts, node, nodes, live
+            parent, node = node, items[key]
+        return parts, parent, node, nodes, live
 
-    def _under(self, path: str, parts: list[str], value: Any, nodes: list[_Node],
+    def _under(self, path: str, parts: list[str], parent: Any, value: Any, nodes: list[_Node],
                live: list[int]) -> Iterator[tuple[Origin, int | None]]:
         """(origin, winning record) of every leaf at or under ``path``, in snapshot order."""
-        stack = [(path, parts, value, nodes, live)]
+        stack = [(path, parts, parent, value, nodes, live)]
         while stack:
-            p, ps, node, ns, lv = stack.pop()
+            p, ps, parent, node, ns, lv = stack.pop()
             if p and not _is_section(node):
-                yield self._leaf(p, ps, node, ns, lv)
+                yield self._leaf(p, ps, parent, node, ns, lv)
                 continue
             for key, child in reversed(list(entries(node).items())):
                 sub_nodes, sub_live = _step(node, str(key), self._recs, ns, lv)
-                stack.append((join(p, key), [*ps, str(key)], child, sub_nodes, sub_live))
+                stack.append((join(p, key), [*ps, str(key)], node, child, sub_nodes, sub_live))
 
     # -- building answers ------------------------------------------------------------------
     def _roots(self) -> list[_Node]:
@@ -373,17 +379,14 @@ class Provenance:
         hint = close[0] if close else (candidates[0] if candidates else None)
         return f"unknown setting {path!r}" + (f"; did you mean {hint!r}?" if hint else "")
 
-    def _secret(self, parts: list[str], value: Any, path: str) -> bool:
-        return is_secret(value, path) or field_is_secret(self.snapshot_cls, parts)
-
-    def _shown(self, parts: list[str], value: Any, path: str) -> tuple[str, bool]:
+    def _shown(self, parent: Any, parts: list[str], value: Any, path: str) -> tuple[str, bool]:
         """The masked text of snapshot ``value`` and whether the field is a secret."""
-        secret = self._secret(parts, value, path)
+        secret = _secret(parent, parts, value, path)
         return (safe_repr(value, path) if not secret or is_secret(value, path) else _masked(value)), secret
 
-    def _leaf(self, path: str, parts: list[str], value: Any, nodes: list[_Node],
+    def _leaf(self, path: str, parts: list[str], parent: Any, value: Any, nodes: list[_Node],
               live: list[int]) -> tuple[Origin, int | None]:
-        shown, secret = self._shown(parts, value, path)
+        shown, secret = self._shown(parent, parts, value, path)
         top = live[0] if live else None
         if top is None:
             winner = Origin(path, "default", "default", shown)
@@ -393,29 +396,32 @@ class Provenance:
         if not lower:
             return winner, top
         shadowed = tuple(
-            self._origin_at(r, path, parts, nodes[r.index], _shown_raw(nodes[r.index][0], path, secret, r.kind))
+            self._origin_at(r, path, parts, node, _shown_raw(node[0], path, secret, r.kind))
             for r in lower
+            for node in (nodes[r.index],)
         )
         return _replace(winner, shadowed=shadowed), top
 
-    def _section(self, path: str, parts: list[str], value: Any, nodes: list[_Node], live: list[int]) -> Origin:
-        found = list(self._under(path, parts, value, nodes, live))
+    def _section(self, path: str, parts: list[str], parent: Any, value: Any, nodes: list[_Node],
+                 live: list[int]) -> Origin:
+        found = list(self._under(path, parts, parent, value, nodes, live))
         owners = {(top, o.file, o.variable) for o, top in found}
         if len(owners) != 1:
             listed = ", ".join(f"{o.path} ({o.location})" for o, _ in found[:8])
             more = f" and {len(found) - 8} more" if len(found) > 8 else ""
             raise ValueError(
-                f"{path!r} is a section whose values come from several sources; explain one of them: {listed}{more}"
+                f"{path!r} is a section whose values come from several sources; "
+                f"explain one of them: {listed}{more}"
             )
         top = found[0][1]
-        shown = safe_repr(_masked_tree(self, parts, value, value, fold=False), path)
+        shown = safe_repr(_masked_tree(parent, parts, value, value, fold=False), path)
         if top is None:
             winner = Origin(path, "default", "default", shown)
         else:
             winner = self._origin_at(self._recs[top], path, parts, nodes[top], shown)
         shadowed = tuple(
             self._origin_at(r, path, parts, nodes[r.index],
-                            safe_repr(_masked_tree(self, parts, value, nodes[r.index][0], r.fold), path))
+                            safe_repr(_masked_tree(parent, parts, value, nodes[r.index][0], r.fold), path))
             for r in self._recs if r.index != top and nodes[r.index][0] is not _ABSENT
         )
         return _replace(winner, shadowed=shadowed)
@@ -425,11 +431,14 @@ class Provenance:
         keys = node[1]
         kind = rec.kind
         if kind in _FILE_KINDS:
-            for file in reversed(rec.files):
+            for file in reversed(rec.files):  # the last file that has it (files merge in order)
                 state = self.files.get(file)
-                if state is None or state.parsed is None or not _has(state.parsed, keys):
+                if state is None or state.parsed is None:
                     continue
-                pos = self._position(state, keys)
+                found = self._keys_in(state.parsed, parts, keys)
+                if found is None:
+                    continue
+                pos = self._position(state, found)
                 shown_file = self._shown_path(file)
                 if pos is None:
                     return Origin(path, kind, shown_file, shown, str(file))
@@ -459,6 +468,26 @@ class Provenance:
                 return Origin(path, kind, self._shown_path(secret_file), shown, str(secret_file))
             return Origin(path, kind, "secrets", shown)
         return Origin(path, kind, kind, shown)
+
+    def _keys_in(self, data: Any, parts: list[str], hint: _Keys) -> _Keys | None:
+        """The keys a file uses for snapshot path ``parts``: usually the record's ``hint``, but
+        sources rename aliases, so look again when the file does not have those."""
+        raw = data
+        for key in hint:
+            raw = raw.get(key, _ABSENT) if isinstance(raw, dict) else _ABSENT
+            if raw is _ABSENT:
+                break
+        else:
+            return hint
+        keys: tuple[str | int, ...] = ()
+        node, raw = self.snapshot, data
+        for part in parts:
+            raw, used = _descend(node, part, raw, False)
+            if raw is _ABSENT:
+                return None
+            keys += used
+            node = entries(node).get(part) if isinstance(node, (BaseModel, dict)) else None
+        return keys
 
     def _position(self, state: FileState, keys: tuple[str | int, ...]) -> tuple[int, int] | None:
         if state.fmt not in _INDEXERS:  # TOML: its locator is a line scan, fine per question
@@ -490,6 +519,8 @@ class Provenance:
         return self._environ.get(name.lower(), name.upper())
 
     def _secret_file(self, rec: _Rec, parts: list[str], keys: tuple[str | int, ...]) -> Path | None:
+        if not parts:
+            return None
         names = {str(keys[0]) if keys else parts[0]}
         source = rec.source
         field = self.snapshot_cls.model_fields.get(parts[0]) if parts else None
@@ -510,6 +541,27 @@ class Provenance:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+_DECLARED: dict[tuple[type, str], bool] = {}
+
+
+def _secret(parent: Any, parts: list[str], value: Any, path: str) -> bool:
+    """Whether leaf ``value`` (field ``parts[-1]`` of ``parent``) is a secret: by value, name or type.
+
+    A field above it declared secret would have been a leaf itself, so the parent's class decides.
+    """
+    if is_secret(value, path):
+        return True
+    if not parts or not isinstance(parent, BaseModel):
+        return False
+    key = (type(parent), parts[-1])
+    hit = _DECLARED.get(key)
+    if hit is None:
+        if len(_DECLARED) > 8192:
+            _DECLARED.clear()
+        hit = _DECLARED[key] = field_is_secret(type(parent), parts[-1:])
+    return hit
 
 
 def _replace(origin: Origin, *, shadowed: tuple[Origin, ...]) -> Origin:
@@ -544,28 +596,20 @@ class _Shown:
         return self.text
 
 
-def _masked_tree(prov: Provenance, parts: list[str], guide: Any, raw: Any, fold: bool) -> Any:
+def _masked_tree(parent: Any, parts: list[str], guide: Any, raw: Any, fold: bool) -> Any:
     """``raw`` (a source's value for a section) with every value of a secret field masked."""
     if not _is_section(guide):
         path = ".".join(parts)
-        return _Shown(_masked(raw)) if prov._secret(parts, guide, path) and raw is not None else raw
+        return _Shown(_masked(raw)) if _secret(parent, parts, guide, path) and raw is not None else raw
     if not isinstance(raw, (Mapping, BaseModel)):
         return raw
     out: dict[Any, Any] = {}
     for key, child in entries(guide).items():
         node, used = _descend(guide, str(key), raw, fold)
         if node is not _ABSENT:
-            out[used[0] if len(used) == 1 else key] = _masked_tree(prov, [*parts, str(key)], child, node, fold)
+            shown_key = used[0] if len(used) == 1 else key
+            out[shown_key] = _masked_tree(guide, [*parts, str(key)], child, node, fold)
     return out
-
-
-def _has(data: Any, keys: tuple[str | int, ...]) -> bool:
-    node = data
-    for key in keys:
-        node = _get(node, key, False)
-        if node is _ABSENT:
-            return False
-    return True
 
 
 def _find_name(values: Mapping[str, Any], name: str, fold: bool) -> str | None:
@@ -657,7 +701,7 @@ def _record_key(records: Sequence[SourceRecord]) -> dict[tuple[str, tuple[Path, 
 
 
 def _changed_leaves(prov: Provenance, index: int, old_data: Any) -> Iterator[list[str]]:
-    """Snapshot paths (of ``prov``) under which record ``index`` now holds something else than ``old_data``."""
+    """Snapshot paths of ``prov`` where record ``index`` now holds something other than ``old_data``."""
     rec = prov._recs[index]
     stack: list[tuple[list[str], Any, Any, Any]] = [([], prov.snapshot, rec.data, old_data)]
     while stack:
@@ -696,23 +740,24 @@ def shadowed_edits(old: Provenance, new: Provenance) -> tuple[ShadowedEdit, ...]
             continue
         for parts in _changed_leaves(new, index, old_data):
             path = ".".join(parts)
-            parts, after_value, nodes, live = new._follow(path)
+            parts, parent, after_value, nodes, live = new._follow(path)
             if not live or live[0] >= index:
                 continue  # nothing set it above the edited source: the edit is in effect (or lost to nothing)
             before_value = _lookup_snapshot(old.snapshot, parts)
             if before_value is MISSING or not _same_leaf(before_value, after_value):
                 continue  # the value in effect changed too: not a shadowed edit
             rec = new._recs[index]
-            shown, secret = new._shown(parts, after_value, path)
+            shown, secret = new._shown(parent, parts, after_value, path)
             winner = new._origin_at(new._recs[live[0]], path, parts, nodes[live[0]], shown)
             now_raw = nodes[index][0]
             was_raw: Any = _ABSENT
             changed: Origin | None = None
             if now_raw is not _ABSENT:
-                changed = new._origin_at(rec, path, parts, nodes[index], _shown_raw(now_raw, path, secret, rec.kind))
+                now_shown = _shown_raw(now_raw, path, secret, rec.kind)
+                changed = new._origin_at(rec, path, parts, nodes[index], now_shown)
             if old_index is not None:
                 try:
-                    _, _, old_nodes, _ = old._follow(path)
+                    old_nodes = old._follow(path)[3]
                 except ValueError:
                     old_nodes = []
                 if old_nodes:
