@@ -226,6 +226,32 @@ class TestRecording:
         assert [r.label for r in prov.records] == ["etcd"]
         assert prov.explain("name").location == "etcd"
 
+    def test_later_source_still_sees_earlier_ones_by_class_name(self, loads: Callable[..., Loads]) -> None:
+        """pydantic-settings hands each source the earlier ones' data by class name; recording keeps that."""
+
+        class Echo(PydanticBaseSettingsSource):
+            def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+                return None, field_name, False
+
+            def __call__(self) -> dict[str, Any]:
+                return {"tags": [self.settings_sources_data["InitSettingsSource"]["name"]]}
+
+        class WithEcho(ReloadableSettings):
+            reload_config = OFF
+            name: str = "app"
+            tags: list[str] = []
+
+            @classmethod
+            def settings_customise_sources(
+                cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                *sources: PydanticBaseSettingsSource,
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                return (init_settings, Echo(settings_cls))
+
+        load = loads(WithEcho, name="seen")
+        assert load.settings.tags == ["seen"]
+        assert load().explain("tags").location == "Echo"
+
     def test_adopted_source_keeps_its_class_name(self, loads: Callable[..., Loads]) -> None:
         """Recording keeps the source's name and type, so pydantic-settings keys its data the same."""
         prov = loads(Layered, name="i")()
