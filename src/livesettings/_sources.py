@@ -30,8 +30,10 @@ from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
     EnvSettingsSource,
+    InitSettingsSource,
     JsonConfigSettingsSource,
     PydanticBaseSettingsSource,
+    SecretsSettingsSource,
     TomlConfigSettingsSource,
     YamlConfigSettingsSource,
 )
@@ -63,6 +65,8 @@ class SourceRecord:
     env_prefix: str = ""
     env_delimiter: str | None = None
     section: str | None = None  # a YAML source's ``yaml_config_section``: the files' data sits under it
+    # The source that returned ``data``: provenance asks an env-style source for its variable names.
+    source: Any = field(default=None, repr=False, compare=False)
 
 
 class LoadContext:
@@ -379,7 +383,9 @@ class DotEnvSource(DotEnvSettingsSource):
         ctx = _CURRENT.get()
         if ctx is not None:
             ctx.records.append(
-                SourceRecord("dotenv", data, getattr(self, "_files", ()), self.env_prefix, self.env_nested_delimiter)
+                SourceRecord(
+                    "dotenv", data, getattr(self, "_files", ()), self.env_prefix, self.env_nested_delimiter, self
+                )
             )
         return data
 
@@ -393,7 +399,7 @@ class EnvSource(EnvSettingsSource):
         data = {} if self._nothing_to_read() else super().__call__()
         ctx = _CURRENT.get()
         if ctx is not None:
-            ctx.records.append(SourceRecord("env", data, (), self.env_prefix, self.env_nested_delimiter))
+            ctx.records.append(SourceRecord("env", data, (), self.env_prefix, self.env_nested_delimiter, self))
         return data
 
     def _nothing_to_read(self) -> bool:
@@ -436,6 +442,49 @@ def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings
     return source
 
 
+_RECORDING: dict[type, type] = {}  # a source class -> its recording subclass (same name)
+_LABELS: dict[type, str] = {InitSettingsSource: "init", SecretsSettingsSource: "secrets"}
+
+
+def _recording_call(self: Any) -> dict[str, Any]:
+    ctx = _CURRENT.get()
+    before = len(ctx.records) if ctx is not None else 0
+    data: dict[str, Any] = super(type(self), self).__call__()
+    if ctx is not None and len(ctx.records) == before:  # a source that records itself is left alone
+        base = type(self).__mro__[1]
+        label = _LABELS.get(base, base.__name__)
+        ctx.records.append(SourceRecord(label, data, (), getattr(self, "env_prefix", ""), None, self))
+    return data
+
+
+def _recorded(source: PydanticBaseSettingsSource) -> PydanticBaseSettingsSource:
+    """Make ``source`` (init values, secrets, a custom source) record what it returns, for provenance.
+
+    Like the env sources in ``_rebuild``, the instance is adopted, not wrapped: its class becomes a
+    subclass of the same name whose ``__call__`` records, so pydantic-settings' merge (and its
+    per-class-name bookkeeping, and any ``isinstance`` check) sees the same source.
+    """
+    cls = type(source)
+    if issubclass(cls, (_FileSourceMixin, DotEnvSource, EnvSource)) or "__livesettings_recording__" in cls.__dict__:
+        return source
+    sub = _RECORDING.get(cls)
+    if sub is None:
+        if len(_RECORDING) > 256:
+            _RECORDING.clear()
+        namespace = {
+            "__slots__": (), "__call__": _recording_call, "__livesettings_recording__": True,
+            "__qualname__": cls.__qualname__, "__module__": cls.__module__, "__doc__": cls.__doc__,
+        }
+        meta: Any = type(cls)
+        sub = meta(cls.__name__, (cls,), namespace)
+        _RECORDING[cls] = sub
+    try:
+        source.__class__ = sub
+    except TypeError:  # an exotic layout: leave it unrecorded (provenance names it "default")
+        pass
+    return source
+
+
 def live_sources(
     settings_cls: type[BaseSettings],
     sources: tuple[PydanticBaseSettingsSource, ...],
@@ -447,7 +496,7 @@ def live_sources(
     configured, after the env/dotenv/secrets sources (so the order is
     init > env > .env > secrets > json > toml > yaml > defaults).
     """
-    out = [_rebuild(s, settings_cls) for s in sources]
+    out = [_recorded(_rebuild(s, settings_cls)) for s in sources]
     # A dotenv source with no file can contribute nothing but still walks every field: drop it.
     out = [s for s in out if not (isinstance(s, DotEnvSource) and not s.env_file)]
     have = {type(s) for s in out}
