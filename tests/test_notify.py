@@ -108,14 +108,22 @@ class TestOnChange:
         calls: list[Diff] = []
 
         class App(base(cfg)):  # type: ignore[misc]
-            @on_change("database.pool")
-            def _pool(self, diff: Diff) -> None:
+            @on_change("database.host")
+            def _host(self, diff: Diff) -> None:
                 calls.append(diff)
 
         with App() as s:
-            write(cfg, pool_size=6, host="other", port=3)
+            write(cfg, pool_size=6, port=3)
             assert s.reload() is not None
             assert calls == []
+
+    def test_path_no_field_reaches_is_refused_at_class_creation(self, cfg: Path) -> None:
+        """``@on_change`` on a path no field can reach is a ValueError naming the closest field."""
+        with pytest.raises(ValueError, match=r"@on_change\('database.pool'\).*did you mean 'pool_size'"):
+
+            class App(base(cfg)):  # type: ignore[misc]
+                @on_change("database.pool")
+                def _pool(self, diff: Diff) -> None: ...
 
     def test_multiple_paths_one_call_per_version(self, cfg: Path) -> None:
         """A handler on several paths is called once per version with every matching change."""

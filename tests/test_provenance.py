@@ -34,9 +34,9 @@ class Loads:
         self.first = True
 
     def __call__(self) -> Provenance:
-        snapshot, ctx = self.loader.load(reloading=not self.first)
+        candidate = self.loader.load(reloading=not self.first)
         self.first = False
-        return build_provenance(self.loader.snapshot_cls, ctx, snapshot)
+        return build_provenance(self.loader.snapshot_cls, candidate.ctx, candidate.snapshot)
 
 
 @pytest.fixture

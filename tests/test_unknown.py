@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from livesettings import ReloadableSettings, ReloadConfig, ReloadError
 from livesettings._loader import HotReloadLoader
 from livesettings._parsers import ParseLimits, locate, parse
-from livesettings._sources import FileReader, LoadContext
+from livesettings._sources import LoadContext
 from livesettings._unknown import (
     UnknownKey,
     check_path,
@@ -48,9 +48,8 @@ def _scan(model: type, tmp_path: Path, text: str, fmt: str = "yaml", name: str |
 
 def _load(cls: type[ReloadableSettings], **init: Any) -> LoadContext:
     """One real load of ``cls``'s sources (the loader the engine uses), returning what it read."""
-    reader = FileReader(limits=ParseLimits(), allowed_roots=None, allow_empty=True)
-    _, ctx = HotReloadLoader(cls.__snapshot__, init, reader, cls.__name__).load(reloading=False)
-    return ctx
+    config = ReloadConfig(allow_empty=True, unknown_keys="ignore")  # find them here, not in the loader
+    return HotReloadLoader(cls.__snapshot__, init, config, cls.__name__).load(reloading=False).ctx
 
 
 class Server(BaseModel):

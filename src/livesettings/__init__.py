@@ -26,10 +26,14 @@ from ._manager import HotReloadManager as HotReloadManager
 from ._model import Change as Change
 from ._model import ChangeType as ChangeType
 from ._model import Diff as Diff
+from ._model import Effect as Effect
+from ._model import Plan as Plan
+from ._model import PlannedChange as PlannedChange
 from ._model import Version as Version
 from ._notify import DeadLetter as DeadLetter
 from ._notify import SubscriptionHandle as SubscriptionHandle
 from ._notify import WatchHandle as WatchHandle
+from ._provenance import Origin as Origin
 from ._providers import EnvironmentConfigProvider as EnvironmentConfigProvider
 from ._providers import HotReloadableConfigProvider as HotReloadableConfigProvider
 from ._settings import ReloadableSettings as ReloadableSettings
@@ -49,11 +53,15 @@ __all__ = [
     "ConfigSubscriber",
     "DeadLetter",
     "Diff",
+    "Effect",
     "EnvironmentConfigProvider",
     "Frozen",
     "HotReloadManager",
     "HotReloadableConfigProvider",
     "Live",
+    "Origin",
+    "Plan",
+    "PlannedChange",
     "ReloadConfig",
     "ReloadError",
     "ReloadableSettings",

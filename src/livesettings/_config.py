@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from .exceptions import ProductionReloadError
 
@@ -63,6 +64,11 @@ class ReloadConfig:
         failure_threshold: after this many rejected reloads in a row the circuit breaker opens.
         breaker_cooldown_s: how long an open breaker waits before trying new content again.
         dotenv_interpolate: expand ``${VAR}`` in ``.env`` files (python-dotenv's default).
+        unknown_keys: what to do with a key in a YAML/TOML/JSON file that no field accepts (a
+            typo under a nested model would otherwise reset the value to its default silently):
+            ``"warn"`` logs each at WARNING and lists it on the ``Version`` and in ``check()``,
+            ``"error"`` rejects the candidate, ``"ignore"`` says nothing. Models that set
+            ``extra`` explicitly keep their own rule.
 
     Added in 0.1.
     """
@@ -84,6 +90,7 @@ class ReloadConfig:
     failure_threshold: int = 5
     breaker_cooldown_s: float = 5.0
     dotenv_interpolate: bool = True
+    unknown_keys: Literal["warn", "error", "ignore"] = "warn"
 
     def __post_init__(self) -> None:
         if self.debounce_ms < 0 or self.max_wait_ms < 0:
@@ -92,6 +99,8 @@ class ReloadConfig:
             raise ValueError("max_versions must be at least 1")
         if self.failure_threshold < 1:
             raise ValueError("failure_threshold must be at least 1")
+        if self.unknown_keys not in ("warn", "error", "ignore"):
+            raise ValueError(f"unknown_keys must be 'warn', 'error' or 'ignore', not {self.unknown_keys!r}")
 
     def watching(self, environment: str | None = None) -> bool:
         """Whether file watching should run in ``environment``; raises on an unsafe request.

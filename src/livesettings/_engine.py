@@ -28,10 +28,13 @@ from ._diff import diff_snapshots
 from ._fields import collect_policies
 from ._history import ConfigVersionManager
 from ._loader import Candidate, HotReloadLoader, validate_values
-from ._model import Change, Effect, Plan, ReloadOutcome, Version, new_version_id
+from ._model import Change, ChangeType, Effect, Plan, ReloadOutcome, Version, new_version_id
 from ._notify import ConfigChangeNotifier, DeadLetter
-from ._paths import assign
+from ._paths import MISSING, assign, find
 from ._policy import Rules, plan
+from ._provenance import Origin, shadowed_edits
+from ._redact import safe_repr
+from ._unknown import check_path
 from ._state import State
 from ._store import AtomicConfigStore, ReloadMetrics
 from ._validate import ConfigChangeValidator, ValidationResult
@@ -40,7 +43,7 @@ from .typing import ChangeFeed
 
 __all__ = ["AtomicConfigStore", "Engine", "ReloadMetrics"]
 
-log = logging.getLogger("livesettings")
+log = _log = logging.getLogger("livesettings")
 audit = logging.getLogger("livesettings.audit")
 
 _MAX_REMEMBERED_REJECTIONS = 32
@@ -85,7 +88,9 @@ class Engine:
         self.store = AtomicConfigStore(publish)
         self.notifier = ConfigChangeNotifier()
         self.validator = ConfigChangeValidator(
-            lambda: self.loader.load(reloading=True).snapshot, lambda: self.store.snapshot, self._plan
+            lambda: self.loader.load(reloading=True),
+            lambda: self.store.snapshot,
+            lambda running, loaded: self._plan(running, loaded.snapshot, shadowed=self._shadowed(loaded, log=False)),
         )
         self.metrics = ReloadMetrics()
         self.breaker = CircuitBreaker(config.failure_threshold, config.breaker_cooldown_s)
@@ -98,6 +103,7 @@ class Engine:
         self._serial = threading.Lock()
         self._serial_owner: int | None = None
         self._applied: str | None = None  # the digest of the inputs being served
+        self._loaded: Candidate | None = None  # the last accepted load from the sources
         self._rejected: OrderedDict[str, ReloadError] = OrderedDict()
         self._retry: Any = None
         self._number = 0
@@ -114,10 +120,12 @@ class Engine:
             self.history.append(version)
             self.store.swap(version)
             self.loader.committed(candidate)
-            self._applied = candidate.digest
+            self._applied, self._loaded = candidate.digest, candidate
             self.metrics.last_good_version = version.id
             self.state = State.RUNNING
         audit.info("%s: loaded version %s (initial)", self.name, version.id)
+        for key in candidate.unknown_keys:
+            log.warning("%s: %s", self.name, key)
         if self.watching:
             self.start_feeds()
         return version
@@ -248,7 +256,8 @@ class Engine:
                 return None, None, self._outcome(inputs, "rejected", known)
             candidate = self.loader.load(reloading=True, prefetched=prefetched)
             inputs = candidate.inputs
-            proposal = self._plan(self.store.snapshot, candidate.snapshot, share=True)
+            shadowed = self._shadowed(candidate)
+            proposal = self._plan(self.store.snapshot, candidate.snapshot, share=True, shadowed=shadowed)
             with self._lock:
                 version = self._commit(proposal, source, candidate=candidate)
                 self._rejected.pop(quick, None)
@@ -262,13 +271,28 @@ class Engine:
         finally:
             m.last_reload_ms = (time.perf_counter() - started) * 1000
 
-    def _plan(self, old: Any, snapshot: Any, *, share: bool = False) -> Plan:
+    def _shadowed(self, candidate: Candidate, *, log: bool = True) -> tuple[tuple[Change, str], ...]:
+        """Edits in ``candidate``'s sources that a higher-priority source hides (logged once each)."""
+        loaded = self._loaded
+        if loaded is None:
+            return ()
+        found = []
+        for edit in shadowed_edits(loaded.provenance, candidate.provenance):
+            if log:
+                self._defer(_log, logging.WARNING, "%s: %s", self.name, edit)
+            found.append((Change(edit.path, ChangeType.MODIFY, edit.old_value, edit.new_value), str(edit)))
+        return tuple(found)
+
+    def _plan(
+        self, old: Any, snapshot: Any, *, share: bool = False, shadowed: tuple[tuple[Change, str], ...] = ()
+    ) -> Plan:
         """The plan for serving ``snapshot`` instead of ``old``; raises if anything is refused.
 
         A plan that holds some changes back and applies others serves a combination nobody
         validated: it is validated here, and if it fails, every change waits for a restart.
         """
-        proposal = plan(old, snapshot, diff_snapshots(old, snapshot, share=share), Rules(self.policies, self.guarded))
+        changes = diff_snapshots(old, snapshot, share=share)
+        proposal = plan(old, snapshot, changes, Rules(self.policies, self.guarded), shadowed=shadowed)
         error = proposal.error(self.name)
         if error is not None:
             raise error
@@ -294,7 +318,11 @@ class Engine:
             self._set_pending(proposal)
         if candidate is not None:
             self.loader.committed(candidate)
-            self._applied = candidate.digest
+            known = set(self._loaded.unknown_keys) if self._loaded is not None else set()
+            for key in candidate.unknown_keys:
+                if key not in known:
+                    self._defer(log, logging.WARNING, "%s: %s", self.name, key)
+            self._applied, self._loaded = candidate.digest, candidate
         changes = proposal.live
         if not changes:
             self.metrics.unchanged += 1
@@ -302,6 +330,7 @@ class Engine:
         version = self._new_version(
             proposal.snapshot, changes, source, restores=restores, reason=reason,
             inputs=candidate.digest if candidate else self._applied, plan=proposal,
+            unknown_keys=candidate.unknown_keys if candidate else (),
         )
         self.history.append(version)
         self.store.swap(version)
@@ -341,6 +370,7 @@ class Engine:
             old = self.store.snapshot
             data = old.model_dump(round_trip=True)
             for path, value in values.items():
+                check_path(type(old), path, aliases=False)
                 assign(data, path, value)
             candidate = validate_values(type(old), data, self.name)
             proposal = self._plan(old, candidate, share=True)
@@ -365,6 +395,22 @@ class Engine:
                     self.store.swap(version)
         self.deliver()
         return version
+
+    def explain(self, path: str) -> Origin:
+        """Where the value served at ``path`` came from (see ``ReloadableSettings.explain``)."""
+        loaded, current = self._loaded, self.store.current
+        assert loaded is not None and current is not None
+        origin = loaded.provenance.explain(path)
+        served, read = find(current.snapshot, path), find(loaded.snapshot, path)
+        if served is read or served is MISSING or (type(served) is type(read) and served == read):
+            return origin
+        # The sources say something else: a rollback or an override is serving, or a Restart
+        # field holds the running value. That is the origin; what the sources say is shadowed.
+        kind = current.source if current.source in ("rollback", "override") else "restart"
+        where = {"rollback": f"rollback to {current.restores}", "override": f"override {current.id}"}
+        return Origin(
+            path, kind, where.get(kind, "held until a restart"), safe_repr(served, path), shadowed=(origin,)
+        )
 
     # -- notification --------------------------------------------------------------------
     def deliver(self) -> None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +26,16 @@ from pydantic_settings import BaseSettings, SettingsError
 from . import _parsers
 from ._config import ReloadConfig
 from ._freeze import freeze
+from ._provenance import Provenance, build_provenance
 from ._sources import Fetched, FileReader, FileState, LoadContext, activate
+from ._unknown import UnknownKey, find_unknown_in_load, unknown_keys_error
 from ._validate import render_validation_error
 from .exceptions import ErrorDetail, ReloadError
 from .typing import ChangeFeed
 
-__all__ = ["Candidate", "HotReloadLoader", "digest_inputs", "environ_digest"]
+__all__ = ["Candidate", "HotReloadLoader", "digest_inputs", "environ_digest", "validate_values"]
+
+log = logging.getLogger("livesettings")
 
 
 class _GcPaused:
@@ -64,11 +70,18 @@ class Candidate:
         snapshot: the validated, frozen snapshot.
         ctx: everything the load read (files, source records, other inputs).
         digest: one digest of every input the load read.
+        unknown_keys: keys in file sources that no field accepts (``ReloadConfig.unknown_keys="warn"``).
     """
 
     snapshot: Any
     ctx: LoadContext
     digest: str
+    unknown_keys: tuple[UnknownKey, ...] = field(default=())
+
+    @cached_property
+    def provenance(self) -> Provenance:
+        """Which source supplied each leaf, and what it shadowed (computed on first use)."""
+        return build_provenance(type(self.snapshot), self.ctx, self.snapshot)
 
     @property
     def inputs(self) -> dict[str, str | None]:
@@ -98,6 +111,7 @@ class HotReloadLoader:
             allow_empty=config.allow_empty,
             dotenv_interpolate=config.dotenv_interpolate,
         )
+        self._unknown_cache: dict[Any, tuple[UnknownKey, ...]] = {}
         self._inputs: dict[str, Callable[[], str | None]] = {}  # the accepted load's non-file inputs
         self._feeds: dict[str, Callable[[], ChangeFeed]] = {}
         self._file_feed: Any = None
@@ -143,9 +157,14 @@ class HotReloadLoader:
                 raise ReloadError(f"cannot load {self.name}", [ErrorDetail(None, "config is nested too deeply")]) from None
         freeze(snapshot)
         self._add_secret_files(ctx)
+        unknown: tuple[UnknownKey, ...] = ()
+        if self.config.unknown_keys != "ignore":
+            unknown = find_unknown_in_load(self.snapshot_cls, ctx, self._unknown_cache)
+            if unknown and self.config.unknown_keys == "error":
+                raise unknown_keys_error(unknown, what=self.name)
         files = {p: st.digest for p, st in ctx.files.items()}
         others = {key: digest for key, (digest, _) in ctx.inputs.items()}
-        return Candidate(snapshot, ctx, digest_inputs(files, environ, others))
+        return Candidate(snapshot, ctx, digest_inputs(files, environ, others), unknown)
 
     def revalidate(self, snapshot: BaseModel) -> Any:
         """Validate the values of ``snapshot`` again with every validator, reading no source.

@@ -13,6 +13,7 @@ from typing import Any
 from ._engine import Engine, ReloadMetrics
 from ._model import Diff, Version
 from ._notify import ConfigChangeNotifier, DeadLetter, SubscriptionHandle
+from ._unknown import check_path
 from ._validate import ValidationResult
 from .exceptions import ProductionReloadError, ReloadError
 
@@ -116,6 +117,7 @@ class HotReloadManager:
                 ``(path, old_value, new_value)``.
         """
         engine = self._engine
+        check_path(engine.loader.snapshot_cls, path)
         if isinstance(subscriber, ConfigSubscriber):
 
             def forward(err: BaseException) -> None:

@@ -738,6 +738,8 @@ def shadowed_edits(old: Provenance, new: Provenance) -> tuple[ShadowedEdit, ...]
         old_data = old.records[old_index].data if old_index is not None else {}
         if old_data is new.records[index].data:
             continue
+        if not any(r.data for r in new.records[:index]):
+            continue  # no higher-priority source holds anything: nothing can shadow this edit
         for parts in _changed_leaves(new, index, old_data):
             path = ".".join(parts)
             parts, parent, after_value, nodes, live = new._follow(path)

@@ -34,6 +34,8 @@ from ._config import ReloadConfig
 from ._engine import Engine
 from ._notify import SubscriptionHandle
 from ._sources import live_sources
+from ._provenance import Origin
+from ._unknown import check_path
 from ._validate import ValidationResult
 from .exceptions import ReloadError
 
@@ -184,6 +186,12 @@ class _SettingsMeta(type):
         cls = super().__new__(mcs, name, bases, facade_ns, **kwargs)
         cls.__snapshot__ = snapshot_cls
         cls.__livesettings_handlers__ = _handlers(cls)
+        for attr, spec in cls.__livesettings_handlers__:
+            for path in spec.paths:
+                try:
+                    check_path(snapshot_cls, path)
+                except ValueError as exc:
+                    raise ValueError(f"{name}.{attr}: @on_change({path!r}): {exc}") from None
         return cls
 
     def __getattr__(cls, name: str) -> Any:
@@ -345,6 +353,28 @@ class ReloadableSettings(metaclass=_SettingsMeta):
         """
         return self._ls_engine.rollback(version_id)
 
+    def explain(self, path: str) -> Origin:
+        """Where the value at dotted ``path`` came from, and which sources it shadowed.
+
+        Example:
+            ```python
+            origin = settings.explain("database.port")
+            print(origin)  # database.port = 5433 from env APP_DATABASE__PORT (shadows .env:2 = 5432)
+            ```
+
+        The origin names the source that won (a file with line and column, an environment
+        variable, a ``.env`` line, a secrets file, an init value, or ``default``); values are
+        masked like everywhere else. When the value served is not what the sources hold (a
+        rollback, an override, or a ``Restart`` field waiting), that is the origin, and what the
+        sources say is in ``origin.shadowed``.
+
+        Raises:
+            ValueError: no field can reach ``path`` (the message names the closest field).
+
+        Added in 0.2.
+        """
+        return self._ls_engine.explain(path)
+
     def diff(self, a: str, b: str) -> tuple[Change, ...]:
         """Leaf changes from version ``a`` to version ``b`` (ids from ``history``)."""
         history = self._ls_engine.history
@@ -355,7 +385,11 @@ class ReloadableSettings(metaclass=_SettingsMeta):
 
         Returns:
             A handle; ``handle.cancel()`` stops the calls.
+
+        Raises:
+            ValueError: no field can reach ``path`` (the message names the closest field).
         """
+        check_path(type(self).__snapshot__, path)
         return self._ls_engine.notifier.subscribe(path, callback)
 
     # -- lifecycle -----------------------------------------------------------------------

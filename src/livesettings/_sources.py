@@ -384,7 +384,7 @@ class DotEnvSource(DotEnvSettingsSource):
         if ctx is not None:
             ctx.records.append(
                 SourceRecord(
-                    "dotenv", data, getattr(self, "_files", ()), self.env_prefix, self.env_nested_delimiter, self
+                    "dotenv", data, getattr(self, "_files", ()), self.env_prefix, self.env_nested_delimiter, source=self
                 )
             )
         return data
@@ -399,7 +399,7 @@ class EnvSource(EnvSettingsSource):
         data = {} if self._nothing_to_read() else super().__call__()
         ctx = _CURRENT.get()
         if ctx is not None:
-            ctx.records.append(SourceRecord("env", data, (), self.env_prefix, self.env_nested_delimiter, self))
+            ctx.records.append(SourceRecord("env", data, (), self.env_prefix, self.env_nested_delimiter, source=self))
         return data
 
     def _nothing_to_read(self) -> bool:
@@ -453,7 +453,7 @@ def _recording_call(self: Any) -> dict[str, Any]:
     if ctx is not None and len(ctx.records) == before:  # a source that records itself is left alone
         base = type(self).__mro__[1]
         label = _LABELS.get(base, base.__name__)
-        ctx.records.append(SourceRecord(label, data, (), getattr(self, "env_prefix", ""), None, self))
+        ctx.records.append(SourceRecord(label, data, (), getattr(self, "env_prefix", ""), None, source=self))
     return data
 
 

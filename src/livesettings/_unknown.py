@@ -569,11 +569,14 @@ def _section(data: Mapping[str, Any], section: str) -> tuple[tuple[str, ...], An
     return None
 
 
-def find_unknown_in_load(model_cls: type, ctx: LoadContext) -> tuple[UnknownKey, ...]:
+def find_unknown_in_load(
+    model_cls: type, ctx: LoadContext, cache: dict[Any, tuple[UnknownKey, ...]] | None = None
+) -> tuple[UnknownKey, ...]:
     """The unknown keys of every YAML, TOML and JSON file one load read, source by source.
 
     ``.env`` files and the environment are not checked: unrelated variables are normal there.
     A YAML source's ``yaml_config_section`` is honoured: only the keys under it are checked.
+    ``cache`` (kept by the caller for one model class) skips files whose bytes did not change.
     """
     found: list[UnknownKey] = []
     seen: set[tuple[Path, str | None]] = set()
@@ -593,9 +596,15 @@ def find_unknown_in_load(model_cls: type, ctx: LoadContext) -> tuple[UnknownKey,
                     continue
                 at, data = hit
             if isinstance(data, Mapping):
-                found.extend(
-                    find_unknown(model_cls, data, source=str(path), fmt=state.fmt, raw=state.data, at=at)
-                )
+                key = (path, record.section, state.digest)
+                hit_keys = cache.get(key) if cache is not None else None
+                if hit_keys is None:
+                    hit_keys = find_unknown(model_cls, data, source=str(path), fmt=state.fmt, raw=state.data, at=at)
+                    if cache is not None:
+                        if len(cache) > 256:
+                            cache.clear()
+                        cache[key] = hit_keys
+                found.extend(hit_keys)
     return tuple(found)
 
 

@@ -46,6 +46,7 @@ class ValidationResult:
         error: the full [ReloadError][livesettings.ReloadError], or ``None``.
         plan: for a valid candidate, what a reload would do with each change
             ([Plan][livesettings.Plan]: live, restart, shadowed).
+        unknown_keys: keys in file sources that no field accepts (file, line, column, suggestion).
     """
 
     is_valid: bool
@@ -53,6 +54,7 @@ class ValidationResult:
     stage: str | None = None
     error: ReloadError | None = None
     plan: Plan | None = None
+    unknown_keys: tuple[Any, ...] = ()
 
     def __bool__(self) -> bool:
         return self.is_valid
@@ -165,7 +167,7 @@ class ConfigChangeValidator:
     same [plan][livesettings.Plan] a commit follows.
 
     Args:
-        load: returns a freshly validated candidate snapshot or raises ``ReloadError``.
+        load: returns a freshly validated candidate (with ``.snapshot``) or raises ``ReloadError``.
         current: returns the running snapshot.
         plan: ``plan(running, candidate)`` returns the [Plan][livesettings.Plan] or raises
             ``ReloadError`` if a change rule refuses the candidate.
@@ -191,7 +193,7 @@ class ConfigChangeValidator:
             proposal = self._plan(running, candidate) if running is not None else None
         except ReloadError as exc:
             return ValidationResult.from_error(exc)
-        return ValidationResult(True, plan=proposal)
+        return ValidationResult(True, plan=proposal, unknown_keys=tuple(getattr(candidate, "unknown_keys", ())))
 
 
 ValidationPipeline = ConfigChangeValidator
