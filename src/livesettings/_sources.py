@@ -1,7 +1,7 @@
 """Reading config files for pydantic-settings: trusted, hashed, strictly parsed, cached.
 
 pydantic-settings stays in charge of *which* sources exist and how they merge. We subclass its
-file sources (YAML, TOML, JSON, dotenv) and its env source so that every file they read goes
+file sources (YAML, TOML, JSON, dotenv, secrets) and its env source so that every file they read goes
 through one [FileReader][livesettings._sources.FileReader] owned by the settings object. That
 reader checks trust (allowed roots after resolving symlinks, world-writable, size), hashes the
 bytes, reuses the parsed result when the bytes did not change, and records what each source
@@ -32,6 +32,7 @@ from pydantic_settings import (
     EnvSettingsSource,
     JsonConfigSettingsSource,
     PydanticBaseSettingsSource,
+    SecretsSettingsSource,
     TomlConfigSettingsSource,
     YamlConfigSettingsSource,
 )
@@ -39,7 +40,7 @@ from pydantic_settings import (
 from . import _parsers
 from .exceptions import SourceError, SourceMissingError, UntrustedSourceError
 
-__all__ = ["FileReader", "FileState", "LoadContext", "current_context", "live_sources"]
+__all__ = ["FileReader", "FileState", "LoadContext", "SecretsSource", "current_context", "live_sources"]
 
 
 @dataclass
@@ -58,7 +59,7 @@ class SourceRecord:
     """What one source returned during a load, for error attribution."""
 
     label: str
-    data: Mapping[str, Any]
+    data: Mapping[str, Any] = field(repr=False)  # may hold secrets
     files: tuple[Path, ...] = ()
     env_prefix: str = ""
     env_delimiter: str | None = None
@@ -111,6 +112,23 @@ class LoadContext:
         state = self.reader.read(path, fmt, reloading=self.reloading, data=data, digest=digest, **kw)
         self.files[state.path] = state
         return dict(state.parsed or {})
+
+    def load_secret(self, path: Path, key: str) -> str | None:
+        """The stripped UTF-8 text of the secret file ``path`` for field ``key`` (``None`` if gone).
+
+        Read through the reader like any config file, so the trust and size checks run on the
+        opened descriptor before a byte is read. Its content never appears in an error.
+        """
+        path = _absolute(path)
+        data, digest = self.fetch(path)
+        if data is None or digest is None:
+            return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SourceError.at(str(path), f"is not valid UTF-8 (at byte offset {exc.start}); content not shown") from None
+        self.files[path] = FileState(path, "secret", digest, parsed={key: None})
+        return text.strip()
 
 
 
@@ -477,9 +495,46 @@ class EnvSource(EnvSettingsSource):
         return not any(name.startswith(prefix) for name in self.env_vars)
 
 
+class SecretsSource(SecretsSettingsSource):
+    """pydantic-settings' ``secrets_dir`` source, reading each secret file through livesettings.
+
+    The file is opened and checked (allowed roots or its own directory, permissions, ownership,
+    size) before a byte is read, so a huge or hostile file costs nothing; a value read from a
+    secrets directory is never echoed in an error, whatever its field is called.
+    """
+
+    _extract_field_info = _memo_extract_field_info
+
+    def __call__(self) -> dict[str, Any]:
+        self._files: list[Path] = []
+        data = super().__call__()
+        ctx = _CURRENT.get()
+        if ctx is not None:
+            ctx.records.append(SourceRecord("secrets", data, tuple(self._files), self.env_prefix))
+        return data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """The secret for ``field`` from the last directory that has it (pydantic-settings' order)."""
+        ctx = _context()
+        field_key, value_is_complex = field_name, False
+        for field_key, env_name, value_is_complex in self._extract_field_info(field, field_name):
+            for directory in reversed(self.secrets_paths):
+                try:
+                    path = self.find_case_path(directory, env_name, self.case_sensitive)
+                except OSError as exc:
+                    raise _os_error(_absolute(directory), exc) from None
+                if path is None:
+                    continue
+                value = ctx.load_secret(path, field_key)
+                if value is not None:
+                    self._files.append(_absolute(path))
+                    return value, field_key, value_is_complex
+        return None, field_key, value_is_complex
+
+
 def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource:
     """Swap a stock pydantic-settings file/env source for ours with the same options."""
-    if isinstance(source, (YamlSource, TomlSource, JsonSource, DotEnvSource, EnvSource)):
+    if isinstance(source, (YamlSource, TomlSource, JsonSource, DotEnvSource, EnvSource, SecretsSource)):
         return source
     if type(source) is YamlConfigSettingsSource:
         return YamlSource(
@@ -500,6 +555,9 @@ def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings
         return source
     if type(source) is EnvSettingsSource:
         source.__class__ = EnvSource
+        return source
+    if type(source) is SecretsSettingsSource:
+        source.__class__ = SecretsSource
         return source
     return source
 

@@ -111,6 +111,8 @@ def attribute(ctx: LoadContext | None, loc: Sequence[int | str]) -> tuple[str | 
                         return str(path), pos[0], pos[1]
                 continue
             if _lookup(state.parsed, loc):
+                if state.fmt == "secret":
+                    return str(path), None, None
                 pos = _parsers.locate(state.fmt, state.data, list(loc))
                 return str(path), pos[0] if pos else None, pos[1] if pos else None
         return record.label, None, None
