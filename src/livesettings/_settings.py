@@ -203,6 +203,8 @@ class _SettingsMeta(type):
             snapshot_cls = None
         if snapshot_cls is not None and name in snapshot_cls.model_fields:
             return snapshot_cls.model_fields[name]
+        if snapshot_cls is not None and name == "Snapshot":  # its qualname: how pickle finds the class
+            return snapshot_cls
         raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
 
 
