@@ -1,10 +1,15 @@
-"""Make every model inside a snapshot immutable, so versions in the history cannot be changed.
+"""Make every model inside a snapshot immutable, secret-safe to print, and picklable.
 
 The snapshot model itself is frozen, but the user's section classes (``class Database(BaseModel)``)
 usually are not: ``settings.database.pool_size = 3`` would silently edit a section that several
-versions share. After validation, each non-frozen section instance gets its class switched to a
-cached frozen *twin* (a subclass with ``frozen=True``). ``isinstance`` still holds, and the twin
+versions share. After validation, each section instance gets its class switched to a cached
+frozen *twin* (a subclass with ``frozen=True``). ``isinstance`` still holds, and the twin
 reports the original class as its origin so ``==`` against a plain instance still compares values.
+
+A twin also masks secrets in its repr (``_redact``): a section that sits under a credential
+name (``auth: Creds``) gets the twin that masks every leaf, since its own repr cannot know its
+path. And a twin pickles as "the twin of ``Database``", so a snapshot survives a
+multiprocessing hand-off and unpickles still frozen.
 """
 
 from __future__ import annotations
@@ -14,53 +19,82 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ._redact import masked_repr_args, secret_name
+
 __all__ = ["freeze"]
 
 _lock = threading.Lock()
-_twins: dict[type[BaseModel], type[BaseModel]] = {}
+_twins: dict[tuple[type[BaseModel], bool], type[BaseModel]] = {}
 _twin_classes: set[type[BaseModel]] = set()
+_CONTAINER = (BaseModel, list, tuple, dict)
 
 
-def _twin(cls: type[BaseModel]) -> type[BaseModel]:
-    twin = _twins.get(cls)
+def _restore(cls: type[BaseModel], secret: bool, state: dict[str, Any]) -> BaseModel:
+    """Unpickle a section: an instance of ``cls``'s twin (made in this process if need be)."""
+    twin = _twin(cls, secret)
+    obj = twin.__new__(twin)
+    obj.__setstate__(state)
+    return obj
+
+
+def _twin(cls: type[BaseModel], secret: bool) -> type[BaseModel]:
+    key = (cls, secret)
+    twin = _twins.get(key)
     if twin is not None:
         return twin
     with _lock:
-        twin = _twins.get(cls)
+        twin = _twins.get(key)
         if twin is None:
+
+            def __repr_args__(self: BaseModel) -> list[tuple[str | None, Any]]:
+                return masked_repr_args(self, secret=secret)
+
+            def __reduce__(self: BaseModel) -> tuple[Any, ...]:
+                return (_restore, (cls, secret, self.__getstate__()))
+
             meta: Any = type(cls)
             twin = meta(
                 cls.__name__,
                 (cls,),
-                {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "model_config": ConfigDict(frozen=True)},
+                {
+                    "__module__": cls.__module__,
+                    "__qualname__": cls.__qualname__,
+                    "model_config": ConfigDict(frozen=True),
+                    "__repr_args__": __repr_args__,
+                    "__reduce__": __reduce__,
+                },
             )
             origin = cls.__pydantic_generic_metadata__.get("origin") or cls
             twin.__pydantic_generic_metadata__ = {**cls.__pydantic_generic_metadata__, "origin": origin}
-            _twins[cls] = twin
+            _twins[key] = twin
             _twin_classes.add(twin)
     return twin
 
 
 def freeze(tree: Any) -> None:
-    """Switch every non-frozen model instance under ``tree`` to its frozen twin (in place).
+    """Switch every model instance under ``tree`` (not ``tree`` itself) to its frozen twin, in place.
 
-    Call it on a freshly validated snapshot before anyone else can see it. Sub-trees that are
-    already twins (shared with the previous version) are skipped.
+    Call it on a freshly validated snapshot before anyone else can see it; the snapshot (the
+    root) is frozen and masked by its own class. Sub-trees that are already twins (shared with
+    the previous version) are skipped.
     """
-    stack = [tree]
+    stack: list[tuple[Any, bool]] = []
+    _push_children(stack, tree, False)
     while stack:
-        node = stack.pop()
+        node, secret = stack.pop()
         if isinstance(node, BaseModel):
             cls = type(node)
             if cls in _twin_classes:
                 continue
-            if not cls.model_config.get("frozen"):
-                node.__class__ = _twin(cls)
-            stack.extend(v for v in node.__dict__.values() if isinstance(v, (BaseModel, list, tuple, dict)))
-            extra = node.__pydantic_extra__
-            if extra:
-                stack.extend(v for v in extra.values() if isinstance(v, (BaseModel, list, tuple, dict)))
-        elif isinstance(node, (list, tuple)):
-            stack.extend(v for v in node if isinstance(v, (BaseModel, list, tuple, dict)))
-        elif isinstance(node, dict):
-            stack.extend(v for v in node.values() if isinstance(v, (BaseModel, list, tuple, dict)))
+            node.__class__ = _twin(cls, secret)
+        _push_children(stack, node, secret)
+
+
+def _push_children(stack: list[tuple[Any, bool]], node: Any, secret: bool) -> None:
+    if isinstance(node, BaseModel):
+        for items in (node.__dict__, node.__pydantic_extra__ or {}):
+            stack.extend((v, secret or secret_name(k)) for k, v in items.items() if isinstance(v, _CONTAINER))
+    elif isinstance(node, (list, tuple)):
+        stack.extend((v, secret) for v in node if isinstance(v, _CONTAINER))
+    elif isinstance(node, dict):
+        stack.extend((v, secret or secret_name(k)) for k, v in node.items() if isinstance(v, _CONTAINER))

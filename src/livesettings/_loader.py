@@ -30,7 +30,7 @@ from ._provenance import Provenance, build_provenance
 from ._sources import Fetched, FileReader, FileState, LoadContext, activate
 from ._unknown import UnknownKey, find_unknown_in_load, unknown_keys_error
 from ._validate import render_validation_error
-from .exceptions import ErrorDetail, ReloadError
+from .exceptions import ErrorDetail, ReloadError, SourceError
 from .typing import ChangeFeed
 
 __all__ = ["Candidate", "HotReloadLoader", "digest_inputs", "environ_digest", "validate_values"]
@@ -221,19 +221,29 @@ class HotReloadLoader:
         return tuple(Path(os.path.abspath(Path(p).expanduser())) for p in items)
 
     def secret_files(self) -> list[Path]:
-        """The files pydantic-settings reads from the secrets directories (hidden ones are skipped)."""
+        """The files pydantic-settings reads from the secrets directories (hidden ones are skipped).
+
+        Raises:
+            SourceError: a secrets directory cannot be listed (permission denied, symlink loop ...).
+        """
         found: list[Path] = []
         for directory in self.secret_dirs():
-            if directory.is_dir():
-                found.extend(
-                    e for e in sorted(directory.iterdir()) if not e.name.startswith(".") and e.is_file()
-                )
+            try:
+                if directory.is_dir():
+                    found.extend(
+                        e for e in sorted(directory.iterdir()) if not e.name.startswith(".") and e.is_file()
+                    )
+            except OSError as exc:
+                raise SourceError.at(str(directory), f"cannot be listed: {exc.strerror or exc}") from None
         return found
 
     def _add_secret_files(self, ctx: LoadContext) -> None:
+        """Every file in the secrets directories is an input (a new one may match a field next time);
+        the ones the secrets source read are in ``ctx.files`` already."""
         present = set()
         for entry in self.secret_files():
-            ctx.files[entry] = FileState(entry, "secret", ctx.fetch(entry)[1])
+            if entry not in ctx.files:
+                ctx.files[entry] = FileState(entry, "secret", ctx.fetch(entry)[1])
             present.add(entry)
         for path, state in self.reader.last_good.items():
             if state.fmt == "secret" and path not in present:

@@ -335,6 +335,40 @@ def _check_depth(fmt: str, obj: object, text: str, source: str, limits: ParseLim
 _TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
+# Strings and comments (skipped) or a decimal integer that is not part of a float, date or key.
+_TOML_SCAN = re.compile(
+    r'"""[\s\S]*?"""' r"|'''[\s\S]*?'''" r'|"(?:[^"\\\n]|\\.)*"' r"|'[^'\n]*'" r"|\#[^\n]*"
+    r"|(?<![\w.:+-])(?P<int>[+-]?\d[\d_]*)(?![\w.:-])(?!\s*=)"
+)
+
+
+def _toml_huge_int(text: str) -> tuple[int, int, str | None] | None:
+    """(line, column, dotted key) of the first TOML integer with more digits than CPython converts."""
+    for match in _TOML_SCAN.finditer(text):
+        if match["int"] and _too_many_digits(match["int"]):
+            line, col = _line_col(text, match.start("int"))
+            return line, col, _toml_key_before(text, line)
+    return None
+
+
+def _toml_key_before(text: str, line: int) -> str | None:
+    """Best effort: the dotted key assigned last at or before ``line`` (its table included)."""
+    table: list[str] = []
+    key: list[str] | None = None
+    for content in text.splitlines()[:line]:
+        header = _TOML_HEADER.match(content)
+        assign = None if header else _TOML_ASSIGN.match(content)
+        found = header or assign
+        if found is None:
+            continue
+        keys = [k[1:-1] if k[0] in "\"'" else k for k in re.findall(_TOML_KEY, found[2 if header else 1])]
+        if header:
+            table, key = keys, None
+        else:
+            key = keys
+    return ".".join([*table, *key]) if key else None
+
+
 def parse_toml(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[str, Any] | None:
     """Parse a TOML document with ``tomllib``; a document without any key is empty (``None``).
 
@@ -352,6 +386,13 @@ def parse_toml(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[
             if at:
                 message, line, col = message[: at.start()], line or int(at[1]), col or int(at[2])
             raise SourceError.at(source, f"invalid TOML: {message}", line=line, column=col) from None
+        except ValueError as exc:  # an integer over CPython's digit limit: tomllib gives no position
+            found = _toml_huge_int(text)
+            if found is None:
+                raise
+            line, col, key = found
+            raise SourceError.at(source, f"invalid TOML value: {_value_error(exc)}", line=line, column=col,
+                                 field=key) from None
     if not result:
         return None
     _check_depth("toml", result, text, source, limits)
@@ -373,6 +414,23 @@ def _json_constant(name: str) -> Any:
     raise _JsonReject
 
 
+def _too_many_digits(token: str) -> bool:
+    limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
+    return limit > 0 and len(token.lstrip("+-").replace("_", "")) > limit
+
+
+_JSON_INT = re.compile(r"-?\d+(?![\d.eE])")
+
+
+def _json_huge_int(text: str) -> tuple[tuple[str | int, ...], int] | None:
+    """(path, offset) of the first integer in valid JSON text with more digits than CPython converts."""
+    for path, _key_off, value_off, _container in _json_walk(text):
+        match = _JSON_INT.match(text, value_off)
+        if match and _too_many_digits(match[0]):
+            return path, value_off
+    return None
+
+
 def parse_json(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[str, Any] | None:
     """Parse a JSON object, rejecting duplicate keys and ``NaN``/``Infinity``.
 
@@ -388,6 +446,14 @@ def parse_json(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[
         except json.JSONDecodeError as exc:
             message = f"invalid JSON: {exc.msg}"
             raise SourceError.at(source, message, line=exc.lineno, column=exc.colno) from None
+        except ValueError as exc:  # an integer over CPython's digit limit: json gives no position
+            found = _json_huge_int(text)
+            if found is None:
+                raise
+            path, offset = found
+            line, col = _line_col(text, offset)
+            raise SourceError.at(source, f"invalid JSON value: {_value_error(exc)}", line=line, column=col,
+                                 field=".".join(map(str, path)) or None) from None
         except _JsonReject:
             seen: set[tuple[str | int, ...]] = set()
             for path, key_off, value_off, _ in _json_walk(text):  # the first offender in document order

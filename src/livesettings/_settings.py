@@ -29,7 +29,7 @@ from typing_extensions import Self
 
 from ._diff import diff_snapshots
 from ._model import Change, Version
-from ._redact import safe_repr
+from ._redact import masked_repr_args, safe_repr
 from ._config import ReloadConfig
 from ._engine import Engine
 from ._notify import SubscriptionHandle
@@ -104,6 +104,10 @@ class SnapshotSettings(BaseSettings):
     """Base of every generated snapshot model: frozen, and read through livesettings' sources."""
 
     model_config = SettingsConfigDict(frozen=True)
+
+    def __repr_args__(self) -> list[tuple[str | None, Any]]:
+        """Secrets masked (see ``_redact``): ``repr``, ``str``, rich and devtools all read this."""
+        return masked_repr_args(self)
 
     @classmethod
     def settings_customise_sources(
@@ -207,6 +211,8 @@ class _SettingsMeta(type):
             snapshot_cls = None
         if snapshot_cls is not None and name in snapshot_cls.model_fields:
             return snapshot_cls.model_fields[name]
+        if snapshot_cls is not None and name == "Snapshot":  # its qualname: how pickle finds the class
+            return snapshot_cls
         raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
 
 

@@ -1,7 +1,7 @@
 """Reading config files for pydantic-settings: trusted, hashed, strictly parsed, cached.
 
 pydantic-settings stays in charge of *which* sources exist and how they merge. We subclass its
-file sources (YAML, TOML, JSON, dotenv) and its env source so that every file they read goes
+file sources (YAML, TOML, JSON, dotenv, secrets) and its env source so that every file they read goes
 through one [FileReader][livesettings._sources.FileReader] owned by the settings object. That
 reader checks trust (allowed roots after resolving symlinks, world-writable, size), hashes the
 bytes, reuses the parsed result when the bytes did not change, and records what each source
@@ -39,9 +39,9 @@ from pydantic_settings import (
 )
 
 from . import _parsers
-from .exceptions import SourceMissingError, UntrustedSourceError
+from .exceptions import SourceError, SourceMissingError, UntrustedSourceError
 
-__all__ = ["FileReader", "FileState", "LoadContext", "current_context", "live_sources"]
+__all__ = ["FileReader", "FileState", "LoadContext", "SecretsSource", "current_context", "live_sources"]
 
 
 @dataclass
@@ -60,7 +60,7 @@ class SourceRecord:
     """What one source returned during a load, for error attribution."""
 
     label: str
-    data: Mapping[str, Any]
+    data: Mapping[str, Any] = field(repr=False)  # may hold secrets
     files: tuple[Path, ...] = ()
     env_prefix: str = ""
     env_delimiter: str | None = None
@@ -117,6 +117,23 @@ class LoadContext:
         self.files[state.path] = state
         return dict(state.parsed or {})
 
+    def load_secret(self, path: Path, key: str) -> str | None:
+        """The stripped UTF-8 text of the secret file ``path`` for field ``key`` (``None`` if gone).
+
+        Read through the reader like any config file, so the trust and size checks run on the
+        opened descriptor before a byte is read. Its content never appears in an error.
+        """
+        path = _absolute(path)
+        data, digest = self.fetch(path)
+        if data is None or digest is None:
+            return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SourceError.at(str(path), f"is not valid UTF-8 (at byte offset {exc.start}); content not shown") from None
+        self.files[path] = FileState(path, "secret", digest, parsed={key: None})
+        return text.strip()
+
 
 
 _CURRENT: contextvars.ContextVar[LoadContext | None] = contextvars.ContextVar("livesettings_load", default=None)
@@ -153,8 +170,10 @@ class FileReader:
         allowed_roots: tuple[Path, ...] | None,
         allow_empty: bool,
         dotenv_interpolate: bool = True,
+        strict_dirs: bool = True,
     ) -> None:
         self.limits = limits
+        self.strict_dirs = strict_dirs
         self.allow_empty = allow_empty
         self.dotenv_interpolate = dotenv_interpolate
         self._roots = tuple(Path(os.path.realpath(r)) for r in allowed_roots) if allowed_roots else None
@@ -174,29 +193,83 @@ class FileReader:
             raise UntrustedSourceError.at(shown, "is not a regular file")
         if st.st_mode & stat.S_IWOTH:
             raise UntrustedSourceError.at(shown, "is world-writable; refusing to load it (chmod o-w)")
+        if st.st_mode & stat.S_IWGRP and not _trusted_owner(st):
+            raise UntrustedSourceError.at(
+                shown,
+                f"is group-writable and owned by uid {st.st_uid}, neither this process's user nor root; "
+                "refusing to load it (chmod g-w, or chown it to this user)",
+            )
         if st.st_size > self.limits.max_bytes:
             raise UntrustedSourceError.at(
                 shown, f"is {st.st_size} bytes, over the limit of {self.limits.max_bytes} bytes"
             )
 
+    def _check_dirs(self, path: Path, resolved: Path) -> None:
+        """Refuse a file that someone other than its owner could replace through a directory.
+
+        Every directory from the file's up to ``/`` is checked, for the file itself and for the
+        symlink that leads to it (whoever can rewrite the link chooses the file): a world-writable
+        directory without the sticky bit lets anyone rename entries away and put their own in
+        their place; in a sticky one (``/tmp``) anyone can still *create* an entry, so the entry
+        below it must be owned by this process's user or root (the reasoning of sshd's
+        ``StrictModes``).
+        """
+        if not self.strict_dirs:
+            return
+        link_dir = Path(os.path.realpath(path.parent))
+        chains = [(resolved, os.stat(resolved))]
+        if resolved.parent != link_dir or os.path.islink(path):
+            chains.append((link_dir / path.name, os.lstat(path)))
+        for entry, entry_st in chains:
+            below, below_st = entry, entry_st
+            for directory in entry.parents:
+                dst = os.stat(directory)
+                if dst.st_mode & stat.S_IWOTH:
+                    if not dst.st_mode & stat.S_ISVTX:
+                        raise UntrustedSourceError.at(
+                            str(path),
+                            f"is under the world-writable directory {directory} (no sticky bit): anyone could "
+                            f"replace it; refusing to load it (chmod o-w {directory})",
+                        )
+                    if not _trusted_owner(below_st):
+                        raise UntrustedSourceError.at(
+                            str(path),
+                            f"{below} sits in the sticky world-writable directory {directory} and is owned by "
+                            f"uid {below_st.st_uid}, neither this process's user nor root; refusing to load it",
+                        )
+                below, below_st = directory, dst
+
     # -- reading ---------------------------------------------------------------------------
     def read_bytes(self, path: Path) -> bytes | None:
         """The file's bytes after the trust checks, or ``None`` if it does not exist.
 
-        The root check runs on the resolved path; the file is then opened at that path without
-        following a symlink swapped in since (nor blocking on a FIFO swapped in), and the other
-        checks run on the opened descriptor itself. A regular file renamed over the path in
-        between (an editor saving) is fine: it is what the path holds.
+        The root and directory checks run on the resolved path; the file is then opened at that
+        path without following a symlink swapped in since (nor blocking on a FIFO swapped in),
+        and the other checks run on the opened descriptor itself, before a byte is read. A
+        regular file renamed over the path in between (an editor saving) is fine: it is what the
+        path holds.
+
+        Raises:
+            UntrustedSourceError: a trust check failed.
+            SourceError: any other OS error (permission denied, a symlink loop, I/O error ...),
+                naming the file.
         """
         path = _absolute(path)
+        try:
+            return self._read_bytes(path)
+        except OSError as exc:
+            raise _os_error(path, exc) from None
+
+    def _read_bytes(self, path: Path) -> bytes | None:
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
         for _attempt in range(3):
             resolved = Path(os.path.realpath(path))
             try:
                 st = os.stat(resolved)
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 return None
             self._check_trust(path, resolved, st)
+            self._check_dirs(path, resolved)
             try:
                 fd = os.open(resolved, flags)
             except FileNotFoundError:
@@ -257,6 +330,20 @@ class FileReader:
     def commit(self, files: Mapping[Path, FileState]) -> None:
         """Remember what the accepted load saw (for the missing/empty rules)."""
         self.last_good = dict(files)
+
+
+def _trusted_owner(st: os.stat_result) -> bool:
+    """Owned by this process's (effective) user or by root; always true where uids do not exist."""
+    geteuid = getattr(os, "geteuid", None)
+    return geteuid is None or st.st_uid in (0, geteuid())
+
+
+def _os_error(path: Path, exc: OSError) -> SourceError:
+    """A [SourceError][livesettings.exceptions.SourceError] for an OS error met while reading ``path``."""
+    code = errno.errorcode.get(exc.errno or 0)
+    reason = exc.strerror or str(exc)
+    where = f" at {exc.filename}" if exc.filename and os.fspath(exc.filename) != str(path) else ""
+    return SourceError.at(str(path), f"cannot be read: {reason}{f' ({code})' if code else ''}{where}")
 
 
 def _within(path: Path, root: Path) -> bool:
@@ -415,9 +502,46 @@ class EnvSource(EnvSettingsSource):
         return not any(name.startswith(prefix) for name in self.env_vars)
 
 
+class SecretsSource(SecretsSettingsSource):
+    """pydantic-settings' ``secrets_dir`` source, reading each secret file through livesettings.
+
+    The file is opened and checked (allowed roots or its own directory, permissions, ownership,
+    size) before a byte is read, so a huge or hostile file costs nothing; a value read from a
+    secrets directory is never echoed in an error, whatever its field is called.
+    """
+
+    _extract_field_info = _memo_extract_field_info
+
+    def __call__(self) -> dict[str, Any]:
+        self._files: list[Path] = []
+        data = super().__call__()
+        ctx = _CURRENT.get()
+        if ctx is not None:
+            ctx.records.append(SourceRecord("secrets", data, tuple(self._files), self.env_prefix, source=self))
+        return data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """The secret for ``field`` from the last directory that has it (pydantic-settings' order)."""
+        ctx = _context()
+        field_key, value_is_complex = field_name, False
+        for field_key, env_name, value_is_complex in self._extract_field_info(field, field_name):
+            for directory in reversed(self.secrets_paths):
+                try:
+                    path = self.find_case_path(directory, env_name, self.case_sensitive)
+                except OSError as exc:
+                    raise _os_error(_absolute(directory), exc) from None
+                if path is None:
+                    continue
+                value = ctx.load_secret(path, field_key)
+                if value is not None:
+                    self._files.append(_absolute(path))
+                    return value, field_key, value_is_complex
+        return None, field_key, value_is_complex
+
+
 def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource:
     """Swap a stock pydantic-settings file/env source for ours with the same options."""
-    if isinstance(source, (YamlSource, TomlSource, JsonSource, DotEnvSource, EnvSource)):
+    if isinstance(source, (YamlSource, TomlSource, JsonSource, DotEnvSource, EnvSource, SecretsSource)):
         return source
     if type(source) is YamlConfigSettingsSource:
         return YamlSource(
@@ -438,6 +562,9 @@ def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings
         return source
     if type(source) is EnvSettingsSource:
         source.__class__ = EnvSource
+        return source
+    if type(source) is SecretsSettingsSource:
+        source.__class__ = SecretsSource
         return source
     return source
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from . import _parsers
 from ._model import Plan
-from ._redact import field_is_secret, is_secret, safe_repr
+from ._redact import field_is_secret, redact_text, safe_repr, secret_path, secret_strings
 from ._sources import LoadContext
 from .exceptions import ErrorDetail, ReloadError
 
@@ -114,10 +115,35 @@ def attribute(ctx: LoadContext | None, loc: Sequence[int | str]) -> tuple[str | 
                         return str(path), pos[0], pos[1]
                 continue
             if _lookup(state.parsed, loc):
+                if state.fmt == "secret":
+                    return str(path), None, None
                 pos = _parsers.locate(state.fmt, state.data, list(loc))
                 return str(path), pos[0] if pos else None, pos[1] if pos else None
         return record.label, None, None
     return None, None, None
+
+
+def _declared_secret_leaves(model: type[BaseModel], loc: tuple[int | str, ...], value: Any) -> list[str]:
+    """Text of the leaves of a container input whose fields are declared secret (``SecretStr`` ...)."""
+    found: list[str] = []
+    stack: list[tuple[tuple[int | str, ...], Any]] = [(loc, value)]
+    while stack and len(found) < 1000:
+        at, node = stack.pop()
+        if isinstance(node, Mapping):
+            stack.extend(((*at, k), v) for k, v in node.items() if isinstance(k, str))
+        elif isinstance(node, (list, tuple)):
+            stack.extend(((*at, i), v) for i, v in enumerate(node))
+        elif isinstance(node, (str, bytes)) and at != loc and field_is_secret(model, at):
+            found.append(node.decode("utf-8", "replace") if isinstance(node, bytes) else node)
+    return found
+
+
+def _from_secret_file(ctx: LoadContext | None, source: str | None) -> bool:
+    """Whether the offending value was read from a file in a secrets directory (always secret)."""
+    if ctx is None or source is None:
+        return False
+    state = ctx.files.get(Path(source))
+    return state is not None and state.fmt == "secret"
 
 
 def _stage_for(error_type: str, loc: Sequence[int | str]) -> str:
@@ -139,17 +165,22 @@ def render_validation_error(
     for err in exc.errors(include_url=False, include_context=False):
         loc = tuple(err["loc"])
         field = ".".join(str(p) for p in loc) or None
-        message = err["msg"]
         value = err.get("input")
+        source, line, column = attribute(ctx, loc)
+        secret = (
+            field_is_secret(model, loc)
+            or secret_path(loc)
+            or hasattr(value, "get_secret_value")
+            or _from_secret_file(ctx, source)
+        )
+        # A validator's message may quote the input (or, for a cross-field check, any secret leaf of it).
+        message = redact_text(
+            err["msg"], [*secret_strings(value, loc, secret=secret), *_declared_secret_leaves(model, loc, value)]
+        )
         if err["type"] == "missing":
             message = "required, but not set by any source"
-        elif (
-            isinstance(value, _SCALARS)
-            and not field_is_secret(model, loc)
-            and not is_secret(value, field or "")
-        ):
+        elif isinstance(value, _SCALARS) and not secret:
             message = f"{message} (got {safe_repr(value)})"
-        source, line, column = attribute(ctx, loc)
         details.append(ErrorDetail(field, message, source, line, column))
         stages.append(_stage_for(err["type"], loc))
     count = len(details)

@@ -6,7 +6,7 @@ One root, a few branches::
     ├── ReloadError (ValueError)          a candidate config was rejected; the current one keeps serving
     │   ├── SourceError                   a source could not be read or parsed (file, line, column)
     │   ├── SourceMissingError            a source that was loaded before is gone (deleted, emptied)
-    │   ├── UntrustedSourceError          a file failed a trust check (outside allowed roots, world-writable, too big)
+    │   ├── UntrustedSourceError          a file failed a trust check (outside allowed roots, writable by others, too big)
     │   └── FrozenFieldError              a field marked ``Frozen`` would change at runtime
     ├── VersionNotFoundError (LookupError) no version with that id, or nothing earlier to roll back to
     ├── ProductionReloadError (RuntimeError) hot reload asked for in production without the explicit opt-in
@@ -111,7 +111,11 @@ class ReloadError(LivesettingsError, ValueError):
 
 
 class SourceError(ReloadError):
-    """A source could not be read or parsed (syntax error, bad encoding, duplicate key, alias bomb ...)."""
+    """A source could not be read or parsed (syntax error, bad encoding, duplicate key, alias bomb ...).
+
+    Every OS error met while reading a source (permission denied, a symlink loop, an I/O error)
+    is one too, naming the file.
+    """
 
     stage = "syntax"
 
@@ -135,7 +139,10 @@ class SourceMissingError(SourceError):
 
 
 class UntrustedSourceError(SourceError):
-    """A file failed a trust check: outside the allowed roots, world-writable, or over the size limit."""
+    """A file failed a trust check: outside the allowed roots, not a regular file, writable by someone
+    it should not be (world-writable; group-writable and owned by another user; under a
+    world-writable directory), or over the size limit. See the security model page.
+    """
 
 
 class FrozenFieldError(ReloadError):

@@ -403,9 +403,18 @@ class TestToml:
         assert exc.value.field == "a." + ".".join(["0"] * 63)
 
     def test_huge_integer(self) -> None:
-        """Y3: a 5000-digit integer is a SourceError."""
-        with pytest.raises(SourceError):
-            parse_toml(b"a = " + b"7" * 5000 + b"\n", "c.toml")
+        """Y3: a 5000-digit integer is a SourceError at its line and column, with its key."""
+        with pytest.raises(SourceError) as exc:
+            parse_toml(b"x = 1\n[db]\ns = '99999'  # 1\na = " + b"7" * 5000 + b"\n", "c.toml")
+        assert _err(exc)[:2] == (4, 5)
+        assert "4300 digits" in _err(exc)[2] and exc.value.field == "db.a"
+
+    def test_huge_integer_after_strings_and_underscores(self) -> None:
+        """Digits inside strings, comments and keys are skipped; underscores count as separators only."""
+        text = b'n = "' + b"1" * 5000 + b'"\n# ' + b"2" * 5000 + b"\nm = [1, -" + b"3_3" * 2500 + b"]\n"
+        with pytest.raises(SourceError) as exc:
+            parse_toml(text, "c.toml")
+        assert _err(exc)[:2] == (3, 9)
 
     def test_very_deep_array(self) -> None:
         """Y2: nesting beyond the recursion limit is a SourceError, not a RecursionError."""
@@ -463,9 +472,11 @@ class TestJson:
             parse_json(_nested_json(100_000), "c.json", ParseLimits(max_bytes=10**6))
 
     def test_huge_integer(self) -> None:
-        """Y3: a 5000-digit integer is a SourceError."""
-        with pytest.raises(SourceError, match="4300 digits"):
-            parse_json(b'{"a": ' + b"7" * 5000 + b"}", "c.json")
+        """Y3: a 5000-digit integer is a SourceError at its line and column, with its path."""
+        with pytest.raises(SourceError, match="4300 digits") as exc:
+            parse_json(b'{"s": "' + b"9" * 5000 + b'",\n "a": [1,\n  -' + b"7" * 5000 + b"]}", "c.json")
+        assert _err(exc)[:2] == (3, 3)
+        assert exc.value.field == "a.1"
 
     def test_bom_and_invalid_utf8(self) -> None:
         """A UTF-8 BOM is fine; a bad byte is located."""
