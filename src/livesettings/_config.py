@@ -63,8 +63,11 @@ class ReloadConfig:
         failure_threshold: after this many rejected reloads in a row the circuit breaker opens.
         breaker_cooldown_s: how long an open breaker waits before trying new content again.
         dotenv_interpolate: expand ``${VAR}`` in ``.env`` files (python-dotenv's default).
+        close_timeout_s: how long ``close()`` waits for a change handler that is already running
+            on another thread; past it, a WARNING names the handler and ``close()`` returns (no
+            handler call starts after ``close()`` returned either way).
 
-    Added in 0.1.
+    Added in 0.1. Changed in 0.2: ``close_timeout_s``.
     """
 
     enabled: bool | None = None
@@ -84,6 +87,7 @@ class ReloadConfig:
     failure_threshold: int = 5
     breaker_cooldown_s: float = 5.0
     dotenv_interpolate: bool = True
+    close_timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.debounce_ms < 0 or self.max_wait_ms < 0:
@@ -92,6 +96,8 @@ class ReloadConfig:
             raise ValueError("max_versions must be at least 1")
         if self.failure_threshold < 1:
             raise ValueError("failure_threshold must be at least 1")
+        if self.close_timeout_s < 0:
+            raise ValueError("close_timeout_s must be >= 0")
 
     def watching(self, environment: str | None = None) -> bool:
         """Whether file watching should run in ``environment``; raises on an unsafe request.

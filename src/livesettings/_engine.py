@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic_settings import BaseSettings
 
-from . import _parsers
+from . import _forksafe, _parsers
 from ._diff import diff_snapshots
 from ._model import Change, ChangeType, Version, new_version_id
 from ._paths import MISSING, find, set_path, under
@@ -171,6 +171,17 @@ class Engine:
         # Log records made while holding the lock are emitted after it is released: logging
         # handlers are user code, and user code never runs under the engine's lock.
         self._deferred: list[tuple[logging.Logger, int, str, tuple[Any, ...]]] = []
+        _forksafe.register(self)  # fresh locks in a forked child (see _fork_reset)
+
+    def _fork_reset(self) -> None:
+        """In a forked child: fresh locks; the parent's threads (a reload, a retry timer) are gone.
+
+        The file watcher restarts itself and rescans, which re-runs any reload that was in flight.
+        """
+        self._lock = threading.Lock()
+        self._deferred = []
+        self._retry = None
+        self.reader._lock = threading.Lock()  # FileReader's parse-cache lock
 
     def _defer(self, logger: logging.Logger, level: int, msg: str, *args: Any) -> None:
         """Queue a log record (call with the lock held); ``_flush_logs`` emits it."""
@@ -203,19 +214,25 @@ class Engine:
         return version
 
     def close(self) -> None:
-        """Stop watching and release threads (idempotent)."""
+        """Stop watching and release threads (idempotent).
+
+        No handler call starts once this returns; a handler already running on another thread
+        is waited for up to ``config.close_timeout_s`` (then a WARNING names it).
+        """
         with self._lock:
             if self.state is State.CLOSED:
                 return
             self.state = State.CLOSED
             watcher, self._watcher = self._watcher, None
             retry, self._retry = self._retry, None
+        deadline = time.monotonic() + self.config.close_timeout_s
+        self.notifier.close(self.config.close_timeout_s)
         if retry is not None:
             retry.cancel()
             if retry is not threading.current_thread():
-                retry.join()
+                retry.join(max(0.0, deadline - time.monotonic()))
         if watcher is not None:
-            watcher.close()
+            watcher.close(max(0.0, deadline - time.monotonic()))
 
     @property
     def closed(self) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from .. import _forksafe
 from .._state import State
 from ..exceptions import ClosedError
 from .watcher import FileWatcher, WatchOptions, WatchStatus
@@ -41,6 +42,11 @@ class FileFeed:
         self._dirs: tuple[Path, ...] = ()
         self._watcher: FileWatcher | None = None
         self._state = State.NEW
+        _forksafe.register(self)
+
+    def _fork_reset(self) -> None:
+        """In a forked child: a fresh lock (the watcher restarts itself, see FileWatcher)."""
+        self._lock = threading.Lock()
 
     def _priority_of(self, files: Iterable[Path]) -> list[Path]:
         return [p for p in files if p.name in self._priority or str(p) in self._priority]
@@ -78,13 +84,17 @@ class FileFeed:
             self._state = State.RUNNING
             watcher.start()  # starts threads; calls no user code
 
-    def close(self) -> None:
-        """Stop watching and join the worker (idempotent)."""
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop watching and join the worker, waiting at most `timeout` seconds (idempotent).
+
+        Args:
+            timeout: how long to wait for a running ``on_change`` (see `FileWatcher.close`).
+        """
         with self._lock:
             self._state = State.CLOSED
             watcher, self._watcher = self._watcher, None
         if watcher is not None:
-            watcher.close()
+            watcher.close(timeout)
 
     @property
     def status(self) -> WatchStatus | None:
