@@ -274,3 +274,39 @@ class TestForkDuringReload:
             s.close()
         """)
         assert result == {"code": 0, "child": {"port": 99, "gc": True, "threads": True}, "parent": True}
+
+    def test_fork_while_parent_runs_a_handler(self, tmp_path: Path) -> None:
+        """The parent's worker is inside a handler (delivery in progress); the child's handlers still run."""
+        result = run(tmp_path, """
+            entered, release = threading.Event(), threading.Event()
+            calls = []
+
+            class Held(ReloadableSettings):
+                model_config = SettingsConfigDict(yaml_file=str(CFG))
+                reload_config = FAST
+                port: int = 0
+
+            s = Held()
+
+            def handler(diff):
+                calls.append(diff.new_value)
+                if os.getpid() == PARENT:
+                    entered.set()
+                    release.wait(30)
+
+            s.watch("port", handler)
+            save(CFG, "port: 2\\n")
+            assert entered.wait(10)
+            pid = os.fork()
+            if pid == 0:
+                del calls[:]
+                save(CFG, "port: 3\\n")
+                s.reload()
+                child_result(calls=calls, port=s.port)
+                sys.exit(0)
+            code = wait_child(pid)
+            release.set()
+            report(code=code, child=read_child(pid), parent=wait_until(lambda: s.port == 3 and calls == [2, 3]))
+            s.close()
+        """)
+        assert result == {"code": 0, "child": {"calls": [3], "port": 3}, "parent": True}

@@ -1,0 +1,44 @@
+"""End to end through FileFeed and the engine: what handlers see while a writer is mid-write."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from pydantic_settings import SettingsConfigDict
+
+from conftest import wait_for
+from livesettings import Diff, ReloadableSettings, ReloadConfig, on_change
+
+
+class TestHalfWrittenSave:
+    """The issue's writer: ``port: 16``, a pause with the file open, then the rest."""
+
+    def test_handlers_never_see_the_half(self, tmp_path: Path) -> None:
+        """Handlers see one version with the complete content, never ``(16, '')``."""
+        cfg = tmp_path / "app.yaml"
+        cfg.write_text("port: 1\nname: old\n")
+        seen: list[tuple[int, str]] = []
+        called = threading.Event()
+
+        class App(ReloadableSettings):
+            model_config = SettingsConfigDict(yaml_file=str(cfg))
+            reload_config = ReloadConfig(debounce_ms=20, max_wait_ms=200)
+            port: int = 0
+            name: str = ""
+
+            @on_change
+            def _record(self, diff: Diff) -> None:
+                seen.append((self.port, self.name))
+                called.set()
+
+        with App() as app:
+            with open(cfg, "w") as f:
+                f.write("port: 16\n")
+                f.flush()
+                wait_for(lambda: app.hot_reload.status.events_seen >= 1)
+                assert not called.wait(1.0)  # the writer's pause: nothing is applied meanwhile
+                f.write("name: new\n")
+            wait_for(lambda: app.name == "new")
+            assert seen == [(16, "new")]
+            assert app.last_error is None
