@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -42,3 +43,31 @@ class TestHalfWrittenSave:
             wait_for(lambda: app.name == "new")
             assert seen == [(16, "new")]
             assert app.last_error is None
+
+
+class TestFifoAtConfigPath:
+    """A FIFO put at the config path is refused, and the watching carries on."""
+
+    def test_fifo_then_regular_file(self, tmp_path: Path) -> None:
+        """A FIFO renamed over the config is rejected, survives safety re-checks, and a later save applies."""
+        cfg = tmp_path / "app.yaml"
+        cfg.write_text("port: 1\n")
+
+        class App(ReloadableSettings):
+            model_config = SettingsConfigDict(yaml_file=str(cfg))
+            reload_config = ReloadConfig(debounce_ms=20, max_wait_ms=200, safety_interval_s=0.02)
+            port: int = 0
+
+        with App() as app:
+            fifo = tmp_path / "fifo"
+            os.mkfifo(fifo)
+            os.replace(fifo, cfg)
+            wait_for(lambda: app.last_error is not None)
+            rechecks = app.hot_reload.status.rechecks
+            wait_for(lambda: app.hot_reload.status.rechecks >= rechecks + 3)
+            tmp = tmp_path / "app.yaml.new"
+            tmp.write_text("port: 2\n")
+            os.replace(tmp, cfg)
+            wait_for(lambda: app.port == 2)
+            worker = app.hot_reload.watcher._thread
+        assert not worker.is_alive()
