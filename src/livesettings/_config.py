@@ -69,8 +69,11 @@ class ReloadConfig:
             ``"warn"`` logs each at WARNING and lists it on the ``Version`` and in ``check()``,
             ``"error"`` rejects the candidate, ``"ignore"`` says nothing. Models that set
             ``extra`` explicitly keep their own rule.
+        close_timeout_s: how long ``close()`` waits for a change handler that is already running
+            on another thread; past it, a WARNING names the handler and ``close()`` returns (no
+            handler call starts after ``close()`` returned either way).
 
-    Added in 0.1.
+    Added in 0.1. Changed in 0.2: ``unknown_keys``, ``close_timeout_s``.
     """
 
     enabled: bool | None = None
@@ -91,6 +94,7 @@ class ReloadConfig:
     breaker_cooldown_s: float = 5.0
     dotenv_interpolate: bool = True
     unknown_keys: Literal["warn", "error", "ignore"] = "warn"
+    close_timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.debounce_ms < 0 or self.max_wait_ms < 0:
@@ -101,6 +105,8 @@ class ReloadConfig:
             raise ValueError("failure_threshold must be at least 1")
         if self.unknown_keys not in ("warn", "error", "ignore"):
             raise ValueError(f"unknown_keys must be 'warn', 'error' or 'ignore', not {self.unknown_keys!r}")
+        if self.close_timeout_s < 0:
+            raise ValueError("close_timeout_s must be >= 0")
 
     def watching(self, environment: str | None = None) -> bool:
         """Whether file watching should run in ``environment``; raises on an unsafe request.

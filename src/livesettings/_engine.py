@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic_settings import BaseSettings
 
+from . import _forksafe
 from ._breaker import CircuitBreaker
 from ._config import ReloadConfig, is_production
 from ._diff import diff_snapshots
@@ -110,6 +111,19 @@ class Engine:
         # Log records made while holding the lock are emitted after it is released: logging
         # handlers are user code, and user code never runs under the engine's lock.
         self._deferred: list[tuple[logging.Logger, int, str, tuple[Any, ...]]] = []
+        _forksafe.register(self)  # fresh locks in a forked child (see _fork_reset)
+
+    def _fork_reset(self) -> None:
+        """In a forked child: fresh locks; the parent's threads (a reload, a retry timer) are gone.
+
+        The file watcher restarts itself and rescans, which re-runs any reload that was in flight.
+        """
+        self._lock = threading.Lock()
+        self._deferred = []
+        self._serial = threading.Lock()
+        self._serial_owner = None
+        self._retry = None
+        self.loader.reader._lock = threading.Lock()  # FileReader's parse-cache lock
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> Version:
@@ -131,17 +145,23 @@ class Engine:
         return version
 
     def close(self) -> None:
-        """Close every feed and the retry timer, joining their threads (idempotent)."""
+        """Close every feed and the retry timer, joining their threads (idempotent).
+
+        No handler call starts once this returns; a handler already running on another thread
+        is waited for up to ``config.close_timeout_s`` (then a WARNING names it).
+        """
         with self._lock:
             if self.state is State.CLOSED:
                 return
             self.state = State.CLOSED
             feeds, self.feeds = list(self.feeds.values()), {}
             retry, self._retry = self._retry, None
+        deadline = time.monotonic() + self.config.close_timeout_s
+        self.notifier.close(self.config.close_timeout_s)
         if retry is not None:
             retry.cancel()
             if retry is not threading.current_thread() and hasattr(retry, "join"):
-                retry.join()
+                retry.join(max(0.0, deadline - time.monotonic()))
         for feed in feeds:
             feed.close()
 

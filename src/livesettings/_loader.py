@@ -191,7 +191,7 @@ class HotReloadLoader:
 
     def _make_file_feed(self) -> ChangeFeed:
         from .watch.feed import FileFeed, warn_unwatchable  # noqa: PLC0415 - watchdog only when watching
-        from .watch.watcher import WatchOptions  # noqa: PLC0415
+        from .watch.options import WatchOptions  # noqa: PLC0415
 
         cfg = self.config
         options = WatchOptions(
@@ -203,7 +203,7 @@ class HotReloadLoader:
         )
         targets = self.targets()
         warn_unwatchable(self.name, targets)
-        feed = FileFeed(options, name=self.name, priority=cfg.priority)
+        feed = FileFeed(options, name=self.name, priority=cfg.priority, close_timeout_s=cfg.close_timeout_s)
         feed.retarget(targets, self.secret_dirs())
         self._file_feed = feed
         return feed

@@ -7,6 +7,11 @@ is logged with its traceback, lands in ``dead_letters`` and never stops the othe
 
 Versions are delivered in commit order even when several threads commit: whoever commits queues
 the notification, and one thread at a time drains the queue (see ``ConfigChangeNotifier.drain``).
+
+Closing: ``close(timeout)`` refuses every handler call from then on (the check and the count of
+running calls share one lock, so no call starts after ``close()`` returns) and waits up to
+``timeout`` for calls already running on other threads; one still running then is named in a
+WARNING. An async handler is handed to its event loop only while that loop runs.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import inspect
 import itertools
 import logging
 import threading
+import time
 import traceback
 import weakref
 from collections import deque
@@ -25,6 +31,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _forksafe
 from ._diff import changes_at
 from ._model import Change, Diff, Version
 from ._paths import resolve
@@ -34,6 +41,7 @@ __all__ = ["ConfigChangeNotifier", "DeadLetter", "SubscriptionHandle"]
 log = logging.getLogger("livesettings.notify")
 
 _seq = itertools.count(1)
+_LOOP_GRACE_S = 0.25  # how long a delivery waits for a handler's stopped event loop to run again
 
 
 @dataclass(eq=False)
@@ -154,6 +162,9 @@ class ConfigChangeNotifier:
 
     def __init__(self, *, max_dead_letters: int = 100) -> None:
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when a handler call ends
+        self._running: dict[int, tuple[int, str]] = {}  # call id -> (thread ident, handler name)
+        self._closed = False
         self._index: dict[str, tuple[Subscription, ...]] = {}
         # The index's paths, sorted (finds subscriptions below a change); rebuilt lazily by
         # publish after the registry changed, so registering n handlers stays O(n log n) overall.
@@ -162,6 +173,51 @@ class ConfigChangeNotifier:
         self._queue: deque[_Pending] = deque()
         self._draining = False
         self._error_callbacks: tuple[Callable[[BaseException], Any], ...] = ()
+        _forksafe.register(self)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called: no handler is called any more."""
+        return self._closed
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Stop calling handlers at once; wait up to `timeout` s for calls running on other threads.
+
+        A call on the calling thread (``close()`` from inside a handler) is not waited for.
+
+        Args:
+            timeout: the longest wait for running handler calls.
+
+        Returns:
+            ``True`` if no handler call is running on another thread any more; ``False`` if the
+            wait gave up (a WARNING names the handlers still running).
+        """
+        me = threading.get_ident()
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._idle:
+            self._closed = True
+            self._queue.clear()
+            while True:
+                others = sorted({name for tid, name in self._running.values() if tid != me})
+                left = deadline - time.monotonic()
+                if not others or left <= 0:
+                    break
+                self._idle.wait(left)
+        if others:
+            log.warning(
+                "close(): handler %s still running after %.1f s; not waiting any longer "
+                "(no other handler call starts)", ", ".join(others), timeout,
+            )
+            return False
+        return True
+
+    def _fork_reset(self) -> None:
+        """In a forked child: a fresh lock; calls that were running in the parent do not exist here."""
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._running = {}
+        self._draining = False
 
     # -- registry ------------------------------------------------------------------------
     def subscribe(
@@ -319,18 +375,42 @@ class ConfigChangeNotifier:
             subs = sorted({s.seq: s for subs in self._index.values() for s in subs if s.on_error}.items())
         callbacks = [*self._error_callbacks, *(s.on_error for _, s in subs if s.on_error is not None)]
         for cb in callbacks:
+            token = self._begin(_describe(cb))
+            if token is None:
+                return
             try:
                 cb(error)
             except Exception:  # noqa: BLE001 - an error callback must not break the reload thread
                 log.warning("error callback %s failed", _describe(cb), exc_info=True)
+            finally:
+                self._end(token)
+
+    def _begin(self, name: str) -> int | None:
+        """Count a handler call as running, or return ``None`` if the notifier is closed."""
+        with self._lock:
+            if self._closed:
+                return None
+            token = next(_seq)
+            self._running[token] = (threading.get_ident(), name)
+            return token
+
+    def _end(self, token: int) -> None:
+        with self._idle:
+            self._running.pop(token, None)
+            self._idle.notify_all()
 
     def _call(self, sub: Subscription, target: Callable[..., Any], args: tuple[Any, ...], version: Version) -> DeadLetter | None:
+        token = self._begin(sub.name)
+        if token is None:
+            return None
         try:
             result = target(*args)
             if inspect.isawaitable(result):
                 self._run_async(sub, result, version)
         except Exception as exc:  # noqa: BLE001 - isolate handlers from each other and from the engine
             return self._dead_letter(sub, version, exc)
+        finally:
+            self._end(token)
         return None
 
     def _dead_letter(self, sub: Subscription, version: Version, exc: BaseException) -> DeadLetter:
@@ -345,7 +425,15 @@ class ConfigChangeNotifier:
 
     def _run_async(self, sub: Subscription, awaitable: Any, version: Version) -> None:
         loop = sub.loop
-        if loop is not None and not loop.is_closed():
+        if loop is not None:
+            deadline = time.monotonic() + _LOOP_GRACE_S
+            while not loop.is_running() and not loop.is_closed() and time.monotonic() < deadline:
+                time.sleep(0.005)  # e.g. between run_until_complete() and run_forever()
+            if not loop.is_running():
+                if inspect.iscoroutine(awaitable):
+                    awaitable.close()  # it will never run: no "never awaited" warning
+                state = "closed" if loop.is_closed() else "not running"
+                raise RuntimeError(f"the event loop of async handler {sub.name} is {state}; the call was dropped")
             future: Future[Any] = asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), loop)
 
             def done(f: Future[Any]) -> None:

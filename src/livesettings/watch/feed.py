@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from .. import _forksafe
 from .._state import State
 from ..exceptions import ClosedError
 from .watcher import FileWatcher, WatchOptions, WatchStatus
@@ -31,13 +32,17 @@ class FileFeed:
         options: debounce, polling and ignore settings of the watcher.
         name: a label for the worker thread and log messages.
         priority: file names or absolute paths whose changes skip the debounce window.
+        close_timeout_s: how long ``close()`` waits for a running ``on_change`` by default.
 
     Thread-safety: ``retarget``, ``status`` and ``close`` may be called from any thread,
     including from inside ``on_change``.
     """
 
-    def __init__(self, options: WatchOptions, *, name: str = "", priority: Iterable[str] = ()) -> None:
+    def __init__(
+        self, options: WatchOptions, *, name: str = "", priority: Iterable[str] = (), close_timeout_s: float = 5.0
+    ) -> None:
         self._options = options
+        self._close_timeout_s = close_timeout_s
         self._name = name
         self._priority = tuple(priority)
         self._lock = threading.Lock()
@@ -45,6 +50,11 @@ class FileFeed:
         self._dirs: tuple[Path, ...] = ()
         self._watcher: FileWatcher | None = None
         self._state = State.NEW
+        _forksafe.register(self)
+
+    def _fork_reset(self) -> None:
+        """In a forked child: a fresh lock (the watcher restarts itself, see FileWatcher)."""
+        self._lock = threading.Lock()
 
     def _priority_of(self, files: Iterable[Path]) -> list[Path]:
         return [p for p in files if p.name in self._priority or str(p) in self._priority]
@@ -82,13 +92,20 @@ class FileFeed:
             self._state = State.RUNNING
             watcher.start()  # starts threads; calls no user code
 
-    def close(self) -> None:
-        """Stop watching and join the worker (idempotent)."""
+    def close(self, timeout: float | None = None) -> None:
+        """Stop watching and join the worker, waiting at most `timeout` seconds (idempotent).
+
+        Args:
+            timeout: how long to wait for a running ``on_change`` (see `FileWatcher.close`);
+                ``None``: the ``close_timeout_s`` given at construction.
+        """
+        if timeout is None:
+            timeout = self._close_timeout_s
         with self._lock:
             self._state = State.CLOSED
             watcher, self._watcher = self._watcher, None
         if watcher is not None:
-            watcher.close()
+            watcher.close(timeout)
 
     @property
     def status(self) -> WatchStatus | None:

@@ -4,6 +4,11 @@ inotify instance limits are low (128 per user by default) and watchdog creates o
 instance per ``Observer``, so every [FileWatcher][livesettings.watch.FileWatcher] in the process
 shares one observer, and each directory is watched once however many watchers track files in it.
 watchdog's thread only forwards raw events to the subscribed watchers.
+
+Fork: the observer's inotify instance is inherited by a forked child and shared with the parent
+(removing a watch in the child removes it for the parent). In the child the hub forgets the
+inherited observer without stopping or unscheduling anything, closes its inherited file
+descriptors, and the next watcher to start creates an observer of the child's own.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from typing import Any, Protocol
 from watchdog import events as wde
 from watchdog.observers import Observer
 
+from .. import _forksafe
+from .routes import Raw
+
 __all__ = ["HUB", "Raw", "Subscriber", "reset_for_tests", "shared_observer"]
 
-Raw = tuple[str, str, str, bool]  # (event_type, src_path, dest_path, is_directory)
 
 
 class Subscriber(Protocol):
@@ -142,6 +149,20 @@ class _Hub:
         for watcher in entry.handler.subscribers:
             watcher._record(("lost", entry.path, "", True))
 
+    def fork_reset(self) -> None:
+        """In a forked child: forget the parent's observer and watches, touching neither."""
+        observer = self.observer
+        self.lock = threading.Lock()
+        self.observer = None
+        self.users = ()
+        self.entries = {}
+        for name in _OVERFLOW_LOGGERS:
+            logging.getLogger(name).removeFilter(self._filter)
+        if observer is not None:
+            for fd in _inherited_fds(observer):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
     def _unschedule(self, entry: _DirEntry) -> None:
         if self.entries.get(entry.path) is entry:
             del self.entries[entry.path]
@@ -151,7 +172,31 @@ class _Hub:
                 self.observer.unschedule(entry.watch)
 
 
+def _inherited_fds(observer: Any) -> list[int]:
+    """The file descriptors of an inherited observer's inotify instance (read by the parent's threads).
+
+    The one place that reaches into watchdog's private attributes: closing these descriptors in
+    the child (never calling watchdog's ``close``, which would ``inotify_rm_watch`` the parent's
+    watches) is the only way not to leak them. watchdog 7 keeps one ``InotifyFD`` per observer
+    (``_inotify_fd`` with ``_kill_r``/``_kill_w``), watchdog 6 one inotify object per emitter.
+    """
+    holders: list[Any] = [getattr(observer, "_inotify_fd", None)]
+    for emitter in list(getattr(observer, "emitters", ())):
+        buffer = getattr(emitter, "_inotify", None)
+        holders.append(getattr(buffer, "_inotify", None))
+    fds: list[int] = []
+    for holder in holders:
+        if holder is None or getattr(holder, "_closed", False):
+            continue
+        for attr in ("_inotify_fd", "_kill_r", "_kill_w"):
+            fd = getattr(holder, attr, None)
+            if isinstance(fd, int) and fd not in fds:
+                fds.append(fd)
+    return fds
+
+
 HUB = _Hub()
+_forksafe.at_fork_in_child(HUB.fork_reset)
 
 
 def shared_observer() -> Any:

@@ -14,11 +14,20 @@ non-recursive watch per directory, shared across watchers, never one per file. w
 only records raw events and wakes the worker; the worker (one per watcher) filters, debounces and
 calls ``on_change``, never concurrently with itself and never while holding an internal lock.
 
+Which event counts for which target is decided by the pure functions of
+[routes][livesettings.watch.routes]; signatures, hashes and polling are in
+[scan][livesettings.watch.scan]; this module keeps the worker thread and the inotify glue.
 Events that never count: ``opened`` and ``closed_no_write`` (our own reads; they are not even
-requested from inotify), names that are not tracked, and inside directory targets names matching
-[`DEFAULT_IGNORE`][livesettings.watch.DEFAULT_IGNORE] or ``WatchOptions.ignore`` (an exact tracked
-file name always counts). An event on a Kubernetes ``..data`` entry counts for every target in its
-directory. Emacs ``.#`` lock symlinks are never stat'ed, read or followed.
+requested from inotify). Emacs ``.#`` lock symlinks are never stat'ed, read or followed.
+
+Half-written files: a file that is open for writing (a ``modified`` event without its
+``closed``) holds every pending batch until it is closed, for at most ``open_write_s``; past that
+cap its content must settle (same metadata and content over ``settle_ms``) and a WARNING names it.
+In polling mode, where no close can be seen, every change must settle over ``settle_ms``.
+
+Fork: in a forked child, a running watcher forgets the parent's observer and watches without
+touching them (the parent still uses them), then starts its own observer and worker and rescans
+once (see [_forksafe][livesettings._forksafe]).
 
 Timers: in inotify mode the only periodic wakeup is the safety re-check every
 ``safety_interval_s`` (it catches events lost to an inotify queue overflow or a watch that died);
@@ -32,25 +41,26 @@ Added in 0.1.
 from __future__ import annotations
 
 import errno
-import fnmatch
-import hashlib
 import logging
 import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal
 
+from .. import _forksafe
 from .._state import State
 from ..exceptions import ClosedError
-from .debounce import Debouncer, EventKind
-from .observer import HUB, Raw, _DirEntry
+from .debounce import Debouncer
+from .options import _FALLBACK_POLL_MS, WatchOptions, WatchStatus, _default_poll_interval_ms
+from .observer import HUB, _DirEntry
 from .observer import reset_for_tests as _reset_for_tests
 from .observer import shared_observer as _shared_observer
+from .routes import DEFAULT_IGNORE, Raw, Routes, classify
+from .scan import Scanner, Sig, target_hash
 
 __all__ = [
     "DEFAULT_IGNORE", "FileWatcher", "HotReloadWatcher", "WatchOptions", "WatchStatus",
@@ -59,127 +69,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_IGNORE: tuple[str, ...] = (
-    "*.swp", "*.swx", "*.swo", "4913", "*~", ".#*", "#*#",
-    "*___jb_tmp___", "*___jb_old___", "*.vsctmp", "*.tmp", ".*.tmp",
-)  # fmt: skip
-"""fnmatch patterns of editor artefacts: vim swap files and its ``4913`` probe, ``~`` backups,
-emacs ``.#`` lock symlinks and ``#autosave#`` files, JetBrains safe-write and VS Code temp files."""
-
-_K8S_DATA = "..data"
 _MAX_RAW = 20_000  # raw events queued for one worker before we stop recording and rescan everything
-_HASH_LIMIT = 16 * 1024 * 1024  # files larger than this are compared by metadata only
 _PROBE_FIRST_S, _PROBE_MAX_S = 0.05, 2.0
-_FALLBACK_POLL_MS = 1000
-
-_Sig = tuple[Any, ...] | None
-
-
-def _default_poll_interval_ms() -> int | None:
-    """Read ``LIVESETTINGS_POLL``: a poll interval in ms forces polling mode (``true`` means 1000)."""
-    raw = os.environ.get("LIVESETTINGS_POLL", "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return None
-    if raw in ("true", "yes", "on"):
-        return _FALLBACK_POLL_MS
-    try:
-        return max(5, int(raw))
-    except ValueError:
-        logger.warning("ignoring LIVESETTINGS_POLL=%r: expected a poll interval in milliseconds", raw)
-        return None
-
-
-@dataclass(frozen=True)
-class WatchOptions:
-    """Tuning of a [`HotReloadWatcher`][livesettings.watch.HotReloadWatcher].
-
-    Attributes:
-        debounce_ms: quiet window; it restarts on each relevant event. 0 fires on the first event.
-        max_wait_ms: cap from the first event of a batch, so a steady stream still fires this often.
-        poll_interval_ms: set to poll instead of using inotify (``LIVESETTINGS_POLL=<ms>`` too).
-        safety_interval_s: period of the re-check that catches lost events; ``<= 0`` disables it.
-        ignore: extra fnmatch patterns on top of `DEFAULT_IGNORE`.
-        stabilize_ms: longest wait for an in-place write to be closed, and for its size and mtime
-            to stop moving when no close was seen.
-    """
-
-    debounce_ms: int = 100
-    max_wait_ms: int = 1000
-    poll_interval_ms: int | None = None
-    safety_interval_s: float = 60.0
-    ignore: tuple[str, ...] = ()
-    stabilize_ms: int = 50
-
-
-@dataclass(frozen=True)
-class WatchStatus:
-    """A snapshot of a watcher's health.
-
-    Attributes:
-        mode: ``"inotify"`` (event-driven) or ``"poll"``.
-        fallback_reason: why inotify was abandoned for polling, if it was.
-        missing: watched directories that do not exist (being waited for) and file targets that do
-            not exist right now.
-        watched_dirs: directories currently under a live watch (inotify) or being polled.
-        events_seen: raw events that matched a target.
-        batches_fired: calls made to ``on_change``.
-        state: ``"new"``, ``"running"`` or ``"closed"``.
-    """
-
-    mode: Literal["inotify", "poll"]
-    fallback_reason: str | None
-    missing: tuple[Path, ...]
-    watched_dirs: tuple[Path, ...]
-    events_seen: int
-    batches_fired: int
-    state: Literal["new", "running", "closed"]
-
-
-@dataclass(frozen=True)
-class _Routes:
-    """Which event names map to which targets, per watched directory (immutable, swapped whole)."""
-
-    files: Mapping[str, Mapping[str, Path]]  # dir -> {exact name: file target}
-    whole: Mapping[str, Path]  # dir -> directory target counting every file in it
-    by_dir: Mapping[str, frozenset[Path]]  # dir -> every target in it
-    targets: frozenset[Path]
-
-    @classmethod
-    def build(cls, files: Iterable[Path], dirs: Iterable[Path]) -> _Routes:
-        names: dict[str, dict[str, Path]] = {}
-        whole = {str(d): d for d in dirs}
-        for f in files:
-            names.setdefault(os.path.dirname(f), {})[os.path.basename(f)] = f
-        by_dir: dict[str, frozenset[Path]] = {}
-        for d in set(names) | set(whole):
-            by_dir[d] = frozenset(names.get(d, {}).values()) | ({whole[d]} if d in whole else frozenset())
-        return cls(names, whole, by_dir, frozenset().union(*by_dir.values()))
-
-
-# --------------------------------------------------------------------------------------------------
-# Signatures
-
-
-def _file_sig(path: str) -> _Sig:
-    """Metadata of a file (following symlinks, as a reader would); ``None`` if it cannot be stat'ed."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
-
-
-def _hash_file(path: str, h: Any) -> None:
-    try:
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode) or st.st_size > _HASH_LIMIT:
-                return
-            while chunk := f.read(1 << 16):
-                h.update(chunk)
-    except OSError:
-        h.update(b"\0unreadable")
-
 
 class FileWatcher:
     """Watch config files and directories and report batches of possible changes.
@@ -230,6 +121,22 @@ class FileWatcher:
         self._poll_s = (poll_ms or _FALLBACK_POLL_MS) / 1000
         self._fallback_reason: str | None = None
         self._state = State.NEW
+        self._thread: threading.Thread | None = None
+        self._entries: dict[str, _DirEntry] = {}
+        self._identity: dict[str, tuple[int, int]] = {}  # dir -> (st_dev, st_ino) when it was watched
+        self._waiting: dict[str, tuple[float, float]] = {}  # dir -> (next probe, backoff)
+        self._scanner = Scanner(self._ignore)
+        self._next_safety = self._next_poll = float("inf")
+        self._events_seen = 0
+        self._batches = 0
+        self._rechecks = 0
+        self._restart_in_child = False
+        self._routes = Routes.from_paths(targets, dirs)
+        self._fresh_sync()
+        _forksafe.register(self)
+
+    def _fresh_sync(self) -> None:
+        """Create the locks, the hand-off and the debouncer (at construction, and in a forked child)."""
         # Lock order: _state_lock -> hub lock -> observer lock -> _cond. watchdog's thread only
         # ever takes _cond (in _record), so nothing waits on the observer while holding _cond.
         self._state_lock = threading.RLock()
@@ -239,18 +146,8 @@ class FileWatcher:
         self._dirty = False
         self._closing = False
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._entries: dict[str, _DirEntry] = {}
-        self._identity: dict[str, tuple[int, int]] = {}  # dir -> (st_dev, st_ino) when it was watched
-        self._waiting: dict[str, tuple[float, float]] = {}  # dir -> (next probe, backoff)
-        self._seen: dict[Path, tuple[_Sig, bytes | None]] = {}
-        self._next_safety = self._next_poll = float("inf")
-        self._events_seen = 0
-        self._batches = 0
-        self._routes = self._build_routes(targets, dirs)
-        self._debouncer = Debouncer(
-            options.debounce_ms / 1000, options.max_wait_ms / 1000, options.stabilize_ms / 1000
-        )
+        o = self._options
+        self._debouncer = Debouncer(o.debounce_ms / 1000, o.max_wait_ms / 1000, o.stabilize_ms / 1000, o.open_write_s)
 
     # ---------------------------------------------------------------------------------------- API
 
@@ -265,7 +162,7 @@ class FileWatcher:
                 raise ClosedError(f"file watcher {self._name} is closed")
             if self._state is State.RUNNING:
                 return
-            self._seen = {t: (self._sig(t), None) for t in self._routes.targets}
+            self._scanner.seed(self._routes.targets, self._routes)
             if self._mode == "inotify":
                 try:
                     HUB.acquire(self)
@@ -293,13 +190,11 @@ class FileWatcher:
         with self._state_lock:
             if self._state is State.CLOSED:
                 raise ClosedError(f"file watcher {self._name} is closed")
-            routes = self._build_routes(targets, dirs)
+            routes = Routes.from_paths(targets, dirs)
             if priority is not None:
                 self._priority = frozenset(Path(os.path.abspath(p)) for p in priority)
-            for t in routes.targets - self._routes.targets:
-                self._seen[t] = (self._sig(t, routes), None)
-            for t in self._routes.targets - routes.targets:
-                self._seen.pop(t, None)
+            self._scanner.seed(routes.targets - self._routes.targets, routes)
+            self._scanner.forget(self._routes.targets - routes.targets)
             self._routes = routes
             if self._state is State.RUNNING and self._mode == "inotify":
                 try:
@@ -312,6 +207,9 @@ class FileWatcher:
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the worker, join it (up to `timeout` seconds) and release the watches; idempotent.
+
+        No new ``on_change`` call starts once ``close()`` has begun. If a running one outlasts
+        `timeout`, a WARNING says so and the worker exits on its own when that call returns.
 
         Args:
             timeout: how long to wait for a running ``on_change`` to return.
@@ -326,9 +224,12 @@ class FileWatcher:
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+            thread.join(max(0.0, timeout))
             if thread.is_alive():
-                logger.warning("file watcher %s: worker busy after %.1f s; leaving it", self._name, timeout)
+                logger.warning(
+                    "file watcher %s: worker still busy in on_change after %.1f s; it exits when that call "
+                    "returns, and starts nothing new", self._name, timeout,
+                )  # fmt: skip
         with self._state_lock:
             self._detach_all()
             self._waiting.clear()
@@ -353,6 +254,7 @@ class FileWatcher:
             events_seen=self._events_seen,
             batches_fired=self._batches,
             state=state.value,
+            rechecks=self._rechecks,
         )
 
     def __enter__(self) -> FileWatcher:
@@ -366,6 +268,31 @@ class FileWatcher:
 
     def __repr__(self) -> str:
         return f"<FileWatcher {self._name} {self._state.value} mode={self._mode}>"
+
+    # ------------------------------------------------------------------------------------- fork
+
+    def _fork_reset(self) -> None:
+        """In a forked child: fresh locks; forget the parent's watches and thread without touching them."""
+        self._restart_in_child = self._state is State.RUNNING and not self._closing
+        self._fresh_sync()
+        self._thread = None
+        self._entries.clear()  # the parent's watches: the hub forgets them too, unscheduling nothing
+        self._identity.clear()
+        self._waiting.clear()
+        if self._restart_in_child:
+            self._state = State.NEW
+        elif self._state is State.RUNNING:  # closing in the parent when it forked
+            self._state = State.CLOSED
+
+    def _fork_restart(self) -> None:
+        """In a forked child: start an observer and a worker of the child's own, then rescan once."""
+        if not self._restart_in_child:
+            return
+        self._restart_in_child = False
+        self.start()
+        with self._cond:  # a change the parent had not reported yet must reach the child too
+            self._rescan_all = True
+            self._cond.notify()
 
     # ------------------------------------------------------------- called from watchdog's threads
 
@@ -381,14 +308,6 @@ class FileWatcher:
             self._cond.notify()
 
     # ------------------------------------------------------------------------- targets and watches
-
-    def _build_routes(self, targets: Iterable[Path], dirs: Iterable[Path]) -> _Routes:
-        files: list[Path] = []
-        whole = [Path(os.path.abspath(d)) for d in dirs]
-        for t in targets:
-            p = Path(os.path.abspath(t))
-            (whole if p.is_dir() else files).append(p)
-        return _Routes.build(files, whole)
 
     def _sync_watches(self) -> None:
         """Make the directory watches match the routes (state lock held; may raise OSError)."""
@@ -435,35 +354,8 @@ class FileWatcher:
         logger.warning("file watcher %s: inotify unavailable (%s); polling every %d ms instead",
                        self._name, reason, round(self._poll_s * 1000))  # fmt: skip
 
-    def _sig(self, target: Path, routes: _Routes | None = None) -> _Sig:
-        """Metadata of a target: the file's, or for a directory target its identity and its files'."""
-        path = str(target)
-        if path not in (routes or self._routes).whole:
-            return _file_sig(path)
-        try:
-            st = os.stat(path)
-            names = sorted(n for n in os.listdir(path) if self._counts_in_dir(n))
-        except OSError:
-            return None
-        entries = ((n, _file_sig(os.path.join(path, n))) for n in names)
-        return (st.st_dev, st.st_ino, *(e for e in entries if e[1] is not None and stat.S_ISREG(e[1][-1])))
-
-    def _hash(self, target: Path, sig: _Sig, routes: _Routes) -> bytes | None:
-        if sig is None:
-            return None
-        h = hashlib.blake2b(digest_size=16)
-        path = str(target)
-        if path in routes.whole:
-            for name, _ in sig[2:]:
-                h.update(name.encode("utf-8", "surrogateescape") + b"\0")
-                _hash_file(os.path.join(path, name), h)
-        else:
-            _hash_file(path, h)
-        return h.digest()
-
-    def _counts_in_dir(self, name: str) -> bool:
-        """Whether a name inside a directory target counts (not an artefact, not a k8s internal)."""
-        return not name.startswith("..") and not any(fnmatch.fnmatchcase(name, p) for p in self._ignore)
+    def _sig(self, target: Path) -> Sig:
+        return self._scanner.sig(target, self._routes)
 
     # ----------------------------------------------------------------------------------- worker
 
@@ -511,64 +403,34 @@ class FileWatcher:
         if safety:
             self._next_safety = now + self._options.safety_interval_s
         if mode == "poll" and (now >= self._next_poll or safety):
-            self._poll(routes, now, with_hash=safety)
+            self._poll(routes, now, with_hash=safety, settle_s=self._options.settle_ms / 1000)
             step = self._poll_s
             if self._debouncer and self._options.debounce_ms > 0:
                 step = min(step, self._options.debounce_ms / 1000)
+            if self._scanner.unsettled:
+                step = min(step, max(0.01, self._options.settle_ms / 2000))
             self._next_poll = now + step
         elif safety:
             self._safety_check(routes, now)
+        if safety:
+            self._rechecks += 1
         ready, unclosed = self._debouncer.pop_due(time.monotonic())
         if ready:
             if unclosed:
-                self._stabilize(unclosed)
+                self._settle(unclosed)
             self._fire(ready)
 
-    def _ingest(self, raw: list[Raw], routes: _Routes, now: float) -> None:
+    def _ingest(self, raw: list[Raw], routes: Routes, now: float) -> None:
         """Classify raw events into target changes and feed the debouncer."""
         matched = 0
-        for event_type, src, dest, is_dir in raw:
-            if event_type == "lost":
-                matched += self._lost(src, now)
+        for rec in raw:
+            if rec[0] == "lost":
+                matched += self._lost(rec[1], now)
                 continue
-            for path in (src, dest):
-                if not path:
-                    continue
-                d, name = os.path.split(path)
-                hit = routes.by_dir.get(d)
-                if hit is None:
-                    continue
-                kind: EventKind = "done"
-                key: str | None = path
-                if name == _K8S_DATA:
-                    key = None
-                    targets: Iterable[Path] = hit
-                else:
-                    exact = routes.files.get(d, {}).get(name)
-                    whole = routes.whole.get(d) if self._counts_in_dir(name) else None
-                    targets = [t for t in (exact, whole) if t is not None]
-                    if not targets:
-                        continue
-                    kind = self._kind(event_type, path, is_dir)
-                for t in targets:
-                    self._debouncer.add(t, now, kind=kind, key=key, priority=t in self._priority)
-                    matched += 1
+            for target, kind, key in classify(rec, routes, self._ignore):
+                self._debouncer.add(target, now, kind=kind, key=key, priority=target in self._priority)
+                matched += 1
         self._events_seen += matched
-
-    @staticmethod
-    def _kind(event_type: str, path: str, is_dir: bool) -> EventKind:
-        if is_dir or event_type in ("moved", "deleted"):
-            return "done"
-        if event_type == "closed":
-            return "close"
-        if event_type == "attrib":
-            return "touch"
-        if event_type == "created":
-            try:  # only an opened regular file will see a close; a new symlink or fifo will not
-                return "write" if stat.S_ISREG(os.lstat(path).st_mode) else "done"
-            except OSError:
-                return "done"
-        return "write"  # modified
 
     def _lost(self, d: str, now: float) -> int:
         """A watched directory vanished or was replaced: drop its watch and wait for it to come back."""
@@ -610,7 +472,7 @@ class FileWatcher:
             for t in routes.by_dir.get(d, frozenset()):
                 self._debouncer.add(t, now, priority=t in self._priority)
 
-    def _safety_check(self, routes: _Routes, now: float) -> None:
+    def _safety_check(self, routes: Routes, now: float) -> None:
         """Catch lost events: report targets whose metadata or content moved, re-watch dead dirs."""
         with self._state_lock:
             entries = dict(self._entries)
@@ -623,40 +485,44 @@ class FileWatcher:
                 alive = False
             if not alive:
                 HUB.mark_dead(entry)
-        self._poll(routes, now, with_hash=True)
+        self._poll(routes, now, with_hash=True, settle_s=0.0)
 
-    def _poll(self, routes: _Routes, now: float, *, with_hash: bool) -> None:
-        """Compare every target with what was last seen and report the ones that differ."""
-        for t in routes.targets:
-            sig = self._sig(t, routes)
-            old_sig, old_hash = self._seen.get(t, (None, None))
-            if sig != old_sig:
-                self._seen[t] = (sig, None)
-            elif with_hash and sig is not None:
-                digest = self._hash(t, sig, routes)
-                self._seen[t] = (sig, digest)
-                if old_hash is None or digest == old_hash:
-                    continue
-            else:
-                continue
-            self._debouncer.add(t, now, priority=t in self._priority)
+    def _poll(self, routes: Routes, now: float, *, with_hash: bool, settle_s: float) -> None:
+        """Compare every target with what was last seen and feed the differences to the debouncer."""
+        for t, kind in self._scanner.poll(routes, now, with_hash=with_hash, settle_s=settle_s):
+            self._debouncer.add(t, now, kind=kind, priority=t in self._priority)
 
-    def _stabilize(self, targets: frozenset[Path]) -> None:
-        """Re-stat files whose in-place write never closed until two stats agree (bounded)."""
-        deadline = time.monotonic() + self._options.stabilize_ms / 1000
-        prev = [self._sig(t) for t in targets]
-        while (left := deadline - time.monotonic()) > 0:
-            if self._stop.wait(min(0.01, left)):
+    def _settle(self, targets: frozenset[Path]) -> None:
+        """Files still open for writing past ``open_write_s``: warn, then wait (bounded) for them to settle.
+
+        Settled means two looks ``settle_ms`` apart agree on metadata and content; after three
+        windows the batch fires regardless.
+        """
+        window = self._options.settle_ms / 1000
+        logger.warning(
+            "file watcher %s: %s still open for writing after %.0f s; applying the content once it settles",
+            self._name, ", ".join(str(t) for t in sorted(targets)), self._options.open_write_s,
+        )  # fmt: skip
+        routes = self._routes
+        prev = self._looks(targets, routes)
+        for _ in range(3):
+            if self._stop.wait(window):
                 return
-            cur = [self._sig(t) for t in targets]
+            cur = self._looks(targets, routes)
             if cur == prev:
                 return
             prev = cur
 
+    def _looks(self, targets: frozenset[Path], routes: Routes) -> list[tuple[Sig, bytes | None]]:
+        out = []
+        for t in sorted(targets):
+            sig = self._scanner.sig(t, routes)
+            out.append((sig, target_hash(t, sig, routes)))
+        return out
+
     def _fire(self, targets: frozenset[Path]) -> None:
         if self._mode == "inotify":
-            for t in targets:
-                self._seen[t] = (self._sig(t), None)
+            self._scanner.seed(targets, self._routes)
         if self._closing:
             return
         self._batches += 1

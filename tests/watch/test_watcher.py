@@ -1,4 +1,4 @@
-"""Tests for livesettings._watch: real files, real threads, tiny debounce, predicates with timeouts."""
+"""Tests for livesettings.watch.watcher: real files, real threads, tiny debounce, predicates with timeouts."""
 
 from __future__ import annotations
 
@@ -514,3 +514,99 @@ class TestLifecycle:
                 assert done.wait(TIMEOUT)
         failures = [r for r in caplog.records if r.exc_info and "on_change raised" in r.getMessage()]
         assert len(failures) == 1 and failures[0].levelno == logging.WARNING
+
+
+class TestHalfWrittenFiles:
+    """A file that is open for writing is not reported until it is closed (or has settled)."""
+
+    def test_paused_writer_is_held_until_close(self, watch: Watch, cfg: Path) -> None:
+        """A writer that writes part of the file and pauses with it open is reported only after close()."""
+        watcher, rec = watch
+        with open(cfg, "w") as f:
+            f.write("port: 16\n")
+            f.flush()
+            assert wait_until(lambda: watcher.status.events_seen >= 1)
+            assert not rec.wait_for(lambda r: bool(r.batches), timeout=1.0)  # the writer's pause
+            f.write("name: complete\n")
+        assert rec.wait_content("port: 16\nname: complete\n")
+        assert rec.contents == ["port: 16\nname: complete\n"]
+
+    def test_hold_covers_other_targets(self, watch: Watch, cfg: Path, sentinel: Path) -> None:
+        """While one target is open for writing, a change of another target waits too (a reload reads both)."""
+        _, rec = watch
+        with open(cfg, "w") as f:
+            f.write("port: 16\n")
+            f.flush()
+            atomic_write(sentinel, "s: 1\n")
+            assert not rec.wait_for(lambda r: bool(r.batches), timeout=0.5)
+            f.write("name: complete\n")
+        assert rec.wait_for(lambda r: any(sentinel in b for b in r.batches))
+        assert rec.contents == ["port: 16\nname: complete\n"]
+
+    def test_writer_that_never_closes_is_capped(self, cfg: Path, caplog: pytest.LogCaptureFixture) -> None:
+        """A write left open past open_write_s is reported once its content has settled, with a WARNING."""
+        rec = Recorder(read=cfg)
+        options = WatchOptions(debounce_ms=20, open_write_s=0.3, settle_ms=100)
+        with caplog.at_level(logging.WARNING, logger="livesettings.watch.watcher"):
+            with FileWatcher([cfg], rec, options), open(cfg, "w") as f:
+                f.write("port: 16\n")
+                f.flush()
+                assert rec.wait_content("port: 16\n")
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "still open for writing" in warnings[0] and str(cfg) in warnings[0]
+
+    def test_polling_waits_for_settled_content(self, cfg: Path) -> None:
+        """In polling mode a paused writer is not reported until size, mtime and content stay put for settle_ms."""
+        rec = Recorder(read=cfg)
+        options = WatchOptions(debounce_ms=20, poll_interval_ms=30, settle_ms=1500)
+        with FileWatcher([cfg], rec, options) as watcher:
+            assert watcher.status.mode == "poll"
+            with open(cfg, "w") as f:
+                f.write("port: 16\n")
+                f.flush()
+                assert not rec.wait_for(lambda r: bool(r.batches), timeout=0.6)
+                f.write("name: complete\n")
+            assert rec.wait_content("port: 16\nname: complete\n")
+            assert rec.contents == ["port: 16\nname: complete\n"]
+
+
+class TestSpecialFiles:
+    """FIFOs and device files at a watched path never block or get read."""
+
+    def test_fifo_target_does_not_hang_the_worker(self, tmp_path: Path, sentinel: Path) -> None:
+        """A FIFO target survives repeated safety re-checks; later saves are reported and close() joins."""
+        fifo = tmp_path / "config.yaml"
+        os.mkfifo(fifo)
+        rec = Recorder()
+        watcher = FileWatcher([fifo, sentinel], rec, WatchOptions(debounce_ms=20, safety_interval_s=0.02))
+        watcher.start()
+        try:
+            assert wait_until(lambda: watcher.status.rechecks >= 3)
+            atomic_write(sentinel, "s: 1\n")
+            assert rec.wait_path(sentinel)
+        finally:
+            watcher.close(timeout=TIMEOUT)
+        assert watcher._thread is not None and not watcher._thread.is_alive()
+
+    def test_fifo_in_a_directory_target(self, tmp_path: Path) -> None:
+        """A FIFO inside a directory target (a secrets dir) is skipped by the re-check; files still count."""
+        secrets = tmp_path / "secrets"
+        secrets.mkdir()
+        os.mkfifo(secrets / "pipe")
+        (secrets / "token").write_text("a")
+        rec = Recorder()
+        with FileWatcher([], rec, WatchOptions(debounce_ms=20, safety_interval_s=0.02), dirs=[secrets]) as w:
+            assert wait_until(lambda: w.status.rechecks >= 3)
+            atomic_write(secrets / "token", "b")
+            assert rec.wait_path(secrets)
+
+    @pytest.mark.parametrize("device", ["/dev/null", "/dev/zero"])
+    def test_symlink_to_device(self, tmp_path: Path, sentinel: Path, device: str) -> None:
+        """A config path that is a symlink to a character device is never read and does not stop watching."""
+        target = tmp_path / "config.yaml"
+        os.symlink(device, target)
+        rec = Recorder()
+        with FileWatcher([target, sentinel], rec, WatchOptions(debounce_ms=20, safety_interval_s=0.02)) as w:
+            assert wait_until(lambda: w.status.rechecks >= 3)
+            atomic_write(sentinel, "s: 1\n")
+            assert rec.wait_path(sentinel)
