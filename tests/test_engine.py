@@ -1,4 +1,4 @@
-"""Engine behaviours found in review: concurrent enable, the rejected-content cache, logging outside
+"""Tests for livesettings._engine: concurrent enable, the rejected-content cache, logging outside
 the lock, the first reload after start, and secrets inside containers in error messages."""
 
 from __future__ import annotations

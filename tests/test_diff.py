@@ -1,4 +1,4 @@
-"""Tests for livesettings._changes: Change, Diff, the diff walk, subtree sharing and secret masking."""
+"""Tests for livesettings._model and livesettings._diff: Change, Diff, the diff walk, subtree sharing, masking in reprs."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Tests for the design brief's compatibility layer: HotReloadManager, the untyped providers, production rules.
 
-File watching itself is tested in ``tests/test_watch.py``; here reloads are driven by hand.
+File watching itself is tested in ``tests/watch/``; here reloads are driven by hand.
 """
 
 from __future__ import annotations
