@@ -1,7 +1,7 @@
 # Two entry points work on a fresh clone with only Python and make:
 #   make demo   -- set up .venv and run the demo
 #   make test   -- set up .venv and run every test (pytest incl. docs blocks and examples; mypy strict
-#                  on src/ and the typing test, which pyright checks too)
+#                  on src/ and the typing test, which pyright checks too; import-linter's layers)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e . pytest pytest-timeout hypothesis mypy types-PyYAML "pyright[nodejs]"
+	$(PY) -m pip install --quiet -e . pytest pytest-timeout hypothesis mypy types-PyYAML "pyright[nodejs]" "import-linter>=2.1"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,6 +24,7 @@ test: $(STAMP)
 	  if [ $$rc -ne 0 ]; then exit $$rc; fi
 	$(PY) -m mypy
 	$(VENV)/bin/pyright tests/typing/api.py
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet dynaconf omegaconf
