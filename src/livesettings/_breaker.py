@@ -8,9 +8,20 @@ good file written during the cool-down is still applied without another event.
 from __future__ import annotations
 
 import enum
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["BreakerState", "CircuitBreaker"]
+__all__ = ["BreakerState", "CircuitBreaker", "timer"]
+
+
+def timer(delay: float, callback: Callable[[], None]) -> Any:
+    """Run ``callback`` once after ``delay`` seconds on a daemon thread; returns the started timer."""
+    handle = threading.Timer(delay, callback)
+    handle.name, handle.daemon = "livesettings-breaker", True
+    handle.start()
+    return handle
 
 
 class BreakerState(str, enum.Enum):
@@ -34,6 +45,17 @@ class CircuitBreaker:
     state: BreakerState = BreakerState.CLOSED
     failures: int = 0
     open_until: float = 0.0
+    retry: Any = None  # the armed half-open retry (a timer with ``cancel()``), if any
+
+    def arm(self, delay: float, callback: Callable[[], None], schedule: Callable[[float, Callable[[], None]], Any]) -> None:
+        """Schedule the half-open retry ``delay`` seconds from now, unless one is armed already."""
+        if self.retry is None:
+            self.retry = schedule(delay, callback)
+
+    def disarm(self) -> Any:
+        """Forget the armed retry and return it (the caller cancels and joins it)."""
+        retry, self.retry = self.retry, None
+        return retry
 
     def blocks(self, now: float) -> float | None:
         """Seconds until an open breaker lets a feed-triggered reload through, else ``None``."""

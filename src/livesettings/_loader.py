@@ -28,7 +28,8 @@ from ._config import ReloadConfig
 from ._freeze import freeze
 from ._provenance import Provenance, build_provenance
 from ._sources import Fetched, FileReader, FileState, LoadContext, activate
-from ._unknown import UnknownKey, find_unknown_in_load, unknown_keys_error
+from ._paths import assign
+from ._unknown import UnknownKey, check_path, find_unknown_in_load, unknown_keys_error
 from ._validate import render_validation_error
 from .exceptions import ErrorDetail, ReloadError, SourceError
 from .typing import ChangeFeed
@@ -173,6 +174,19 @@ class HotReloadLoader:
         an override). Raises [ReloadError][livesettings.ReloadError].
         """
         return validate_values(self.snapshot_cls, snapshot.model_dump(round_trip=True), self.name)
+
+    def with_values(self, snapshot: BaseModel, values: Mapping[str, Any]) -> Any:
+        """``snapshot`` with ``{dotted path: value}`` written over it, validated (reading no source).
+
+        Raises:
+            ValueError: a path no field can reach (naming the closest field).
+            ReloadError: the result does not validate.
+        """
+        data = snapshot.model_dump(round_trip=True)
+        for path, value in values.items():
+            check_path(type(snapshot), path, aliases=False)
+            assign(data, path, value)
+        return validate_values(self.snapshot_cls, data, self.name)
 
     def committed(self, candidate: Candidate) -> None:
         """Remember what the accepted ``candidate`` read: the missing-file rules, the inputs to

@@ -30,10 +30,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from . import _parsers
 from ._diff import _same_leaf
 from ._paths import MISSING, entries, join
+from ._paths import find as find_path
 from ._redact import field_is_secret, fingerprint, is_secret, mask_url_passwords, safe_repr
 from ._sources import FileState, LoadContext, SourceRecord
 
-__all__ = ["Origin", "Provenance", "ShadowedEdit", "build_provenance", "shadowed_edits"]
+__all__ = ["Origin", "Provenance", "ShadowedEdit", "build_provenance", "explain_served", "shadowed_edits"]
 
 _ENV_KINDS = frozenset({"env", "dotenv", "secrets"})  # values are text; names fold case unless told not to
 _FILE_KINDS = frozenset({"yaml", "toml", "json"})
@@ -789,3 +790,20 @@ def _lookup_snapshot(tree: Any, parts: list[str]) -> Any:
             return MISSING
         node = items[key]
     return node
+
+
+def explain_served(provenance: Provenance, loaded: Any, served: Any, path: str, *, source: str, target: str) -> Origin:
+    """The origin of the value *served* at ``path``, which may not be what the sources hold.
+
+    ``loaded`` is the snapshot the sources gave (``provenance`` describes it); ``served`` the one
+    in effect. Where they differ, a rollback or an override is serving (``source``, with the id
+    it restored or made in ``target``), or a ``Restart`` field holds the running value: that is
+    the origin, and what the sources say is its one shadowed entry.
+    """
+    origin = provenance.explain(path)
+    now, read = find_path(served, path), find_path(loaded, path)
+    if now is read or now is MISSING or (type(now) is type(read) and now == read):
+        return origin
+    kind = source if source in ("rollback", "override") else "restart"
+    where = {"rollback": f"rollback to {target}", "override": f"override {target}"}.get(kind, "held until a restart")
+    return Origin(path, kind, where, safe_repr(now, path), shadowed=(origin,))

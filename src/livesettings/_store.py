@@ -1,14 +1,17 @@
-"""The current version (one reference, swapped at commit) and the reload counters."""
+"""The current version (one reference, swapped at commit), the reload counters, and the log
+records an engine holds back until its locks are let go."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ._model import Version
 
-__all__ = ["AtomicConfigStore", "ReloadMetrics"]
+__all__ = ["AtomicConfigStore", "DeferredLog", "ReloadMetrics"]
 
 
 class AtomicConfigStore:
@@ -51,3 +54,32 @@ class ReloadMetrics:
     breaker_state: str = "closed"
     last_reload_ms: float = 0.0
     last_good_version: str | None = None
+
+
+class DeferredLog:
+    """Log records made while a lock is held, emitted after it is released.
+
+    Logging handlers are user code, and user code never runs under an engine's lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[tuple[logging.Logger, int, str, tuple[Any, ...]]] = []
+
+    def add(self, logger: logging.Logger, level: int, msg: str, *args: Any) -> None:
+        """Queue one record."""
+        with self._lock:
+            self._records.append((logger, level, msg, args))
+
+    def flush(self) -> None:
+        """Emit the queued records (call with no lock held)."""
+        with self._lock:
+            records, self._records = self._records, []
+        for logger, level, msg, args in records:
+            if logger.isEnabledFor(level):
+                logger.log(level, msg, *args)
+
+    def fork_reset(self) -> None:
+        """In a forked child: a fresh lock, and nothing the parent had queued."""
+        self._lock = threading.Lock()
+        self._records = []
