@@ -201,7 +201,8 @@ class HotReloadLoader:
     # -- feeds -----------------------------------------------------------------------------
     def feeds(self) -> dict[str, Callable[[], ChangeFeed]]:
         """Factories of the feeds that follow this object's inputs: its files, then any other."""
-        return {"files": self._make_file_feed, **self._feeds}
+        files = {"files": self._make_file_feed} if self.targets() or self.secret_dirs() else {}
+        return {**files, **self._feeds}
 
     def _make_file_feed(self) -> ChangeFeed:
         from .watch.feed import FileFeed, warn_unwatchable  # noqa: PLC0415 - watchdog only when watching
