@@ -97,7 +97,8 @@ class EtcdStatus:
 
     Attributes:
         state: ``"new"``, ``"running"``, ``"degraded"`` (etcd unreachable or the watch stalled;
-            the last good config keeps serving) or ``"closed"``.
+            the last good config keeps serving; also until the first watch is established, with
+            error ``"connecting"``) or ``"closed"``.
         revision: the last revision delivered to the settings object.
         since_contact_s: seconds since etcd last answered (``None`` before the first answer).
         error: why the feed is degraded, if it is.
@@ -190,6 +191,8 @@ class EtcdFeed:
                 return
             self._on_change = on_change
             self._state = State.RUNNING
+            self._degraded = "connecting"  # until the first watch is established (not logged)
+            self._degraded_since = time.monotonic()
             self.mirror.live = True
             latest = self.mirror.latest
             if latest is not None:
@@ -326,14 +329,14 @@ class EtcdFeed:
 
     def _on_state(self, state: str, reason: str | None) -> None:
         if state == "running":
-            if self._degraded is not None:
+            if self._degraded not in (None, "connecting"):
                 log.info(
                     "etcd watch %s%s re-established after %.1f s", self._client.label, self.prefix,
                     time.monotonic() - self._degraded_since,
                 )
             self._degraded = None
             return
-        if self._degraded is None:
+        if self._degraded in (None, "connecting"):
             self._degraded_since = time.monotonic()
             log.warning(
                 "etcd watch %s%s lost (%s); serving the last good config and retrying",
