@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from etcd_app import Db
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from livesettings import ReloadableSettings, ReloadConfig, ReloadError
@@ -30,12 +30,6 @@ HERE = Path(__file__).resolve().parent
 MEMBER = HERE / "etcd_member.py"
 
 
-class Db(BaseModel):
-    host: str = "localhost"
-    port: int = 5432
-    password: str = ""
-
-
 def app_class(endpoint: str, prefix: str, *, watch: bool = False, **options: Any) -> type[ReloadableSettings]:
     """A ReloadableSettings class whose only non-default source is ``EtcdSource(prefix)``."""
     options.setdefault("progress_interval", 1.0)
@@ -45,6 +39,7 @@ def app_class(endpoint: str, prefix: str, *, watch: bool = False, **options: Any
         reload_config = ReloadConfig(enabled=watch)
         port: int = 8000
         name: str = "app"
+        api_token: int = 0
         db: Db = Db()
 
         @classmethod
@@ -109,6 +104,7 @@ class Member:
     """One fleet process (``etcd_member.py``): its stdout lines are JSON events, read by a thread."""
 
     def __init__(self, endpoint: str, prefix: str, instance: str, *, mode: str = "driven") -> None:
+        self.endpoint, self.prefix = endpoint, prefix
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
         self.instance = instance
