@@ -113,6 +113,7 @@ class Member:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
         )
         self.events: list[dict[str, Any]] = []
+        self._stderr: str | None = None
         self._reader = threading.Thread(target=self._read, name=f"test-member-{instance}", daemon=True)
         self._reader.start()
 
@@ -130,7 +131,9 @@ class Member:
         return bool(self.of("ready"))
 
     def stop(self) -> str:
-        """Close its stdin (it exits by itself) and wait; its stderr."""
+        """Close its stdin (it exits by itself) and wait; its stderr (idempotent)."""
+        if self._stderr is not None:
+            return self._stderr
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.close()
@@ -142,8 +145,12 @@ class Member:
             self.proc.kill()
             self.proc.wait()
         self._reader.join(timeout=5)
-        assert self.proc.stderr is not None
-        return self.proc.stderr.read()
+        assert self.proc.stderr is not None and self.proc.stdout is not None
+        err = self.proc.stderr.read()
+        self.proc.stderr.close()
+        self.proc.stdout.close()
+        self._stderr = err
+        return err
 
 
 class Fleet:
