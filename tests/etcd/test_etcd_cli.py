@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EtcdServer
+from etcd_server import EtcdServer, etcd, etcd_private, prefix  # noqa: F401 (fixtures)
 
 from livesettings.cli import main
 

@@ -9,7 +9,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import EtcdServer, wait_until
+from etcd_server import EtcdServer, wait_until, etcd, etcd_private, prefix  # noqa: F401 (fixtures)
 from etcd_harness import Fleet, Member
 from etcd_proxy import TcpProxy
 

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import EtcdServer, wait_until
+from etcd_server import EtcdServer, wait_until, etcd, etcd_private, prefix  # noqa: F401 (fixtures)
 from etcd_harness import Driven, app_class
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import PROGRESS_INTERVAL_S, EtcdServer, wait_until
+from etcd_server import PROGRESS_INTERVAL_S, EtcdServer, wait_until, etcd, etcd_private, prefix  # noqa: F401 (fixtures)
 from etcd_proxy import TcpProxy
 
 from livesettings._etcd.client import EtcdClient, EtcdUnavailable, PrefixState, b64, prefix_end

@@ -1,5 +1,8 @@
 """A real etcd for the tests: Debian's ``etcd`` binary on free loopback ports, a temp data dir.
 
+Test modules import the fixtures from here (``from etcd_server import etcd, prefix``): a second
+``conftest.py`` would replace the suite's own ``conftest`` module that other tests import from.
+
 Tests skip with a clear reason when no ``etcd`` binary is on PATH; ``LIVESETTINGS_REQUIRE_ETCD=1``
 (set by ``.ci/run``) turns that skip into a failure. The server runs with a 1 s progress-notify
 interval so that stalled connections are detected within seconds.
