@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench._util import ROOT, Report, checks_table, console_table, markdown_table
 
-MODULES = ("read", "reload", "latency", "dispatch", "concurrency", "memory", "idle")
+MODULES = ("read", "reload", "latency", "dispatch", "concurrency", "memory", "idle", "etcd")
 TITLES = {
     "read": "Attribute reads",
     "reload": "Cold load and reload",
@@ -27,6 +27,7 @@ TITLES = {
     "concurrency": "Readers during reloads",
     "memory": "Memory",
     "idle": "Idle cost",
+    "etcd": "etcd fleets",
 }
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 DOCS = ROOT / "docs" / "performance.md"

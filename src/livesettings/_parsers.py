@@ -315,6 +315,35 @@ def parse_yaml(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[
     return result
 
 
+def parse_yaml_value(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> Any:
+    """Parse one YAML document of any kind (a scalar, a list or a mapping), under the same rules.
+
+    For values that are not whole config files, such as an etcd key holding one setting.
+    Empty input is ``None``.
+
+    Raises:
+        SourceError: syntax errors, duplicate or non-string keys, limits exceeded.
+    """
+    text = _prepare(data, source, limits)
+    loader: Any = None
+    try:
+        with _guard(source, "YAML"):
+            loader = YAML_LOADER(text)
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            if b"*" in data:
+                _check_graph(node, source, limits)
+            else:
+                _check_tree_depth(node, source, limits)
+            return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, text, source) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
 # --------------------------------------------------------------------------------------- TOML, JSON
 
 

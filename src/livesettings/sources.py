@@ -16,10 +16,15 @@ Every file they read is trust-checked, hashed (unchanged bytes are not parsed ag
 strictly (libyaml when available; duplicate keys, alias bombs and deep nesting rejected) and
 remembered for error messages that name the file, line and column.
 
-Added in 0.1.
+``EtcdSource`` reads a prefix of etcd keys and follows it live (see "Running a fleet"); it needs
+the ``etcd`` extra (``pip install 'livesettings[etcd]'``) and is imported only when first used.
+
+Added in 0.1. ``EtcdSource`` added in 0.2.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from ._sources import DotEnvSource as DotEnvSource
 from ._sources import EnvSource as EnvSource
@@ -27,4 +32,26 @@ from ._sources import JsonSource as JsonSource
 from ._sources import TomlSource as TomlSource
 from ._sources import YamlSource as YamlSource
 
-__all__ = ["DotEnvSource", "EnvSource", "JsonSource", "TomlSource", "YamlSource"]
+if TYPE_CHECKING:
+    from ._etcd.source import EtcdSource as EtcdSource
+
+__all__ = ["DotEnvSource", "EnvSource", "EtcdSource", "JsonSource", "TomlSource", "YamlSource"]
+
+_ETCD_EXTRA = "livesettings[etcd]"
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``EtcdSource`` on first use, so that importing this module never imports etcd3gw."""
+    if name == "EtcdSource":
+        try:
+            from ._etcd.source import EtcdSource
+        except ImportError as exc:
+            missing = exc.name or ""
+            if missing.split(".")[0] in ("etcd3gw", "requests", "urllib3"):
+                raise ImportError(
+                    f"EtcdSource needs etcd3gw, which is not installed: pip install '{_ETCD_EXTRA}'", name=missing
+                ) from exc
+            raise
+        globals()["EtcdSource"] = EtcdSource
+        return EtcdSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
