@@ -148,12 +148,11 @@ def _worker_ours(endpoint: str, prefix: str) -> None:
 
     settings = App()
     engine = settings._ls_engine  # type: ignore[attr-defined]
-    (mirror,) = mirrors(engine.reader).values()
+    (mirror,) = mirrors(engine.loader.reader).values()
     feed = mirror.new_feed()
     settings.watch("value", lambda diff: print(f"{mirror.current()} {time.monotonic_ns()}", flush=True))
 
     def on_change() -> None:
-        engine._applied_inputs = None  # the interim engine compares file digests only (see docstring)
         settings.reload()
 
     feed.start(on_change)

@@ -1,9 +1,9 @@
 """Settings classes reading etcd, a driver that plays the engine's part, and a fleet of real processes.
 
-The engine does not start feeds yet (the lead is wiring it): ``Driven`` does what it will do —
-start the feed the source asked for, reload on each ``on_change()``, and hand the outcome to
-``feed.report``. The interim engine compares only file and environment digests before loading,
-so the driver clears its remembered digest to force the load (the one private touch, here).
+``Driven`` plays the engine's part by hand, for tests that look at one step at a time: start the
+feed the source asked for, reload on each ``on_change()``, and hand the outcome to ``feed.report``
+(with watching off, the engine itself starts no feed). Tests of the engine's own wiring use
+``app_class(..., watch=True)`` instead.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class Driven:
     def __init__(self, settings: ReloadableSettings, *, instance: str | None = None) -> None:
         self.settings = settings
         self.engine = settings._ls_engine  # type: ignore[attr-defined]
-        table = mirrors(self.engine.reader)
+        table = mirrors(self.engine.loader.reader)
         assert len(table) == 1, table
         self.mirror: Mirror = next(iter(table.values()))
         self.feed: EtcdFeed = self.mirror.new_feed()
@@ -79,7 +79,6 @@ class Driven:
         revision = self.mirror.current()
         assert revision is not None
         self.delivered.append(int(revision))
-        self.engine._applied_inputs = None  # see the module docstring
         try:
             version = self.settings.reload()
             result, error = ("applied" if version is not None else "unchanged"), None

@@ -135,7 +135,6 @@ class TestFleet:
             assert "m1" not in etcd.acks(prefix)
             wait_until(lambda: "m0" not in etcd.acks(prefix), timeout=20)  # lease TTL 5 s
 
-    @pytest.mark.xfail(reason="needs the engine's feed wiring", strict=True)
     def test_engine_mode_member_acks(self, etcd: EtcdServer, prefix: str) -> None:
         """A process using hot reload alone (no driver) applies and ACKs a put."""
         etcd.put(prefix + "port", "1")
