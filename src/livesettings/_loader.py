@@ -10,7 +10,6 @@ asks it three things: the digest of every input as it is now (``digest``), a val
 from __future__ import annotations
 
 import gc
-import hashlib
 import logging
 import os
 import threading
@@ -25,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsError
 
 from . import _parsers
 from ._config import ReloadConfig
+from ._digest import hasher
 from ._freeze import freeze
 from ._provenance import Provenance, build_provenance
 from ._sources import Fetched, FileReader, FileState, LoadContext, activate
@@ -289,7 +289,7 @@ def environ_digest() -> int:
 def digest_inputs(files: Mapping[Path, str | None], environ: int, others: Mapping[str, str | None] | None = None) -> str:
     """One digest of every input: each file's content digest (or absence), the environment and
     any other input's digest."""
-    h = hashlib.blake2b(digest_size=16)
+    h = hasher()
     for path in sorted(files):
         h.update(str(path).encode("utf-8", "surrogateescape") + b"\0" + (files[path] or "-").encode())
     h.update(str(environ).encode())

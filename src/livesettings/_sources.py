@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextvars
 import errno
-import hashlib
 import os
 import stat
 import threading
@@ -39,6 +38,7 @@ from pydantic_settings import (
 )
 
 from . import _parsers
+from ._digest import content_digest
 from .exceptions import SourceError, SourceMissingError, UntrustedSourceError
 
 __all__ = ["FileReader", "FileState", "LoadContext", "SecretsSource", "current_context", "live_sources"]
@@ -140,11 +140,6 @@ _CURRENT: contextvars.ContextVar[LoadContext | None] = contextvars.ContextVar("l
 
 
 Fetched = tuple[bytes | None, str | None]  # a file's bytes and content digest; (None, None) if missing
-
-
-def content_digest(data: bytes) -> str:
-    """The digest that identifies a file's content everywhere in the package."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def current_context() -> LoadContext | None:

@@ -12,7 +12,6 @@ Kubernetes mounts every file as a symlink through ``..data``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._digest import hasher
 from .debounce import EventKind
 from .routes import Routes, counts_in_dir
 
@@ -91,7 +91,7 @@ def target_hash(target: Path, sig: Sig, routes: Routes) -> bytes | None:
     """A digest of a target's content as of `sig` (for a directory target: of the files in `sig`)."""
     if sig is None:
         return None
-    h = hashlib.blake2b(digest_size=16)
+    h = hasher()
     path = str(target)
     if path in routes.whole:
         for name, _ in sig[2:]:
