@@ -21,6 +21,8 @@ from typing import Any, Union
 
 from pydantic import BaseModel
 
+from ._paths import prefixes
+
 __all__ = ["Frozen", "Live", "Policy", "Restart", "collect_policies", "policy_for"]
 
 
@@ -93,12 +95,10 @@ def policy_for(
     In ``production`` an unmarked path counts as ``Restart``: of the leaf itself when ``leaf``
     (a value that changed in place), else of its top-level field (a key that appeared or went).
     """
-    parts = path.split(".")
     live: tuple[str, Policy] | None = None
     if policies:
-        for i in range(1, len(parts) + 1):
-            prefix = ".".join(parts[:i])
-            hit = policies.get(prefix)
+        for prefix in prefixes(path):
+            hit = policies.get(prefix) if prefix else None
             if hit is Policy.RESTART or hit is Policy.FROZEN:
                 return prefix, hit  # the strictest marker on the path wins
             if hit is Policy.LIVE and live is None:
@@ -106,5 +106,5 @@ def policy_for(
     if live is not None:
         return live
     if production:
-        return (path if leaf else parts[0]), Policy.RESTART
+        return (path if leaf else path.partition(".")[0]), Policy.RESTART
     return None

@@ -21,7 +21,7 @@ from typing import Any
 
 from ._fields import Policy, policy_for
 from ._model import Change, ChangeType, Effect, Plan, PlannedChange
-from ._paths import MISSING, find, set_path, under
+from ._paths import MISSING, find, prefixes, set_path, under
 
 __all__ = ["Rules", "plan"]
 
@@ -41,9 +41,9 @@ def _anchor(path: str, old: Any, new: Any) -> str:
     ``None`` on one side), the whole section is held, so the snapshot never mixes a new section
     with old values of its held fields.
     """
-    parts = path.split(".")
-    for i in range(1, len(parts)):
-        prefix = ".".join(parts[:i])
+    for prefix in prefixes(path):
+        if not prefix or prefix == path:
+            continue
         for tree in (old, new):
             value = find(tree, prefix)
             if value is MISSING or value is None:
