@@ -32,6 +32,25 @@ def _settings(tmp_path: Path) -> ReloadableSettings:
 class TestOverride:
     """override() applies values through the normal pipeline."""
 
+    def test_aliased_nested_field_by_name(self, tmp_path: Path) -> None:
+        """A field with an alias (and no populate_by_name) is overridden by its name, aliases untouched."""
+
+        class Limits(BaseModel):
+            rpm: int = Field(60, alias="requestsPerMinute")
+            burst: int = Field(5, alias="burstSize")
+
+        (tmp_path / "c.yaml").write_text("limits: {requestsPerMinute: 100, burstSize: 7}\n")
+
+        class Settings(ReloadableSettings):
+            model_config = SettingsConfigDict(yaml_file=str(tmp_path / "c.yaml"))
+            reload_config = ReloadConfig(enabled=False)
+            limits: Limits = Limits()
+
+        with Settings() as s:
+            version = override(s, {"limits.rpm": 5})
+            assert version is not None and [c.path for c in version.changes] == ["limits.rpm"]
+            assert (s.limits.rpm, s.limits.burst) == (5, 7)  # type: ignore[attr-defined]
+
     def test_applies_and_notifies(self, tmp_path: Path) -> None:
         """An override becomes a version with source 'override' and handlers see its diff."""
         with _settings(tmp_path) as s, capture_changes(s) as diffs:
