@@ -215,7 +215,8 @@ class Engine:
         started, quick = time.perf_counter(), None
         inputs: Mapping[str, str | None] = {}
         try:
-            quick, prefetched, inputs = self.loader.digest()
+            now = self.loader.digest()
+            quick, inputs = now.digest, now.others
             if quick == self._applied:  # back to (or still at) what is being served
                 with self._lock:
                     m.unchanged += 1
@@ -224,7 +225,7 @@ class Engine:
             known = health.known(quick) if trigger != "manual" else None
             if known is not None:  # rejected before: not re-validated nor re-logged, but still why
                 return None, None, self._outcome(inputs, "rejected", known)
-            candidate = self.loader.load(reloading=True, prefetched=prefetched)
+            candidate = self.loader.load(reloading=True, prefetched=now.files, environ=now.environ)
             inputs = candidate.inputs
             shadowed = self._shadowed(candidate, log=True)
             proposal = self._plan(self.store.snapshot, candidate.snapshot, share=True, shadowed=shadowed)

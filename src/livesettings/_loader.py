@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings, SettingsError
@@ -34,7 +34,7 @@ from ._validate import render_validation_error
 from .exceptions import ErrorDetail, ReloadError, SourceError
 from .typing import ChangeFeed
 
-__all__ = ["Candidate", "HotReloadLoader", "digest_inputs", "environ_digest", "validate_values"]
+__all__ = ["Candidate", "HotReloadLoader", "Inputs", "digest_inputs", "environ_digest", "validate_values"]
 
 log = logging.getLogger("livesettings")
 
@@ -61,6 +61,15 @@ class _GcPaused:
             _GcPaused._depth -= 1
             if _GcPaused._depth == 0 and _GcPaused._was_enabled:
                 gc.enable()
+
+
+class Inputs(NamedTuple):
+    """What ``HotReloadLoader.digest`` saw (see there)."""
+
+    digest: str
+    files: dict[Path, Fetched]
+    others: dict[str, str | None]
+    environ: int
 
 
 @dataclass
@@ -118,22 +127,27 @@ class HotReloadLoader:
         self._file_feed: Any = None
 
     # -- digests ---------------------------------------------------------------------------
-    def digest(self) -> tuple[str, dict[Path, Fetched], dict[str, str | None]]:
-        """The digest of every known input as it is now, the file bytes read to make it, and
-        the digest of each non-file input.
-
-        The bytes are handed to the ``load`` that may follow, so each file is read once.
-        """
+    def digest(self) -> Inputs:
+        """Every known input as it is now: one digest of them all, the file bytes read to make it
+        (handed to the ``load`` that may follow, so each file is read once), the environment's
+        digest and each non-file input's digest."""
         paths = dict.fromkeys(self.reader.last_good)
         paths.update(dict.fromkeys(self.secret_files()))
         fetched = {path: self.reader.fetch(path) for path in paths}
         others = {key: current() for key, current in self._inputs.items()}
-        return digest_inputs({p: d for p, (_, d) in fetched.items()}, environ_digest(), others), fetched, others
+        environ = environ_digest()
+        digest = digest_inputs({p: d for p, (_, d) in fetched.items()}, environ, others)
+        return Inputs(digest, fetched, others, environ)
 
     # -- loading ---------------------------------------------------------------------------
-    def load(self, *, reloading: bool, prefetched: Mapping[Path, Fetched] | None = None) -> Candidate:
-        """Read every source and validate; raises [ReloadError][livesettings.ReloadError]."""
-        environ = environ_digest()
+    def load(
+        self, *, reloading: bool, prefetched: Mapping[Path, Fetched] | None = None, environ: int | None = None
+    ) -> Candidate:
+        """Read every source and validate; raises [ReloadError][livesettings.ReloadError].
+
+        ``prefetched`` file bytes and the ``environ`` digest come from a ``digest()`` just made.
+        """
+        environ = environ_digest() if environ is None else environ
         ctx = LoadContext(self.reader, reloading=reloading)
         if prefetched:
             ctx.prefetched = dict(prefetched)
