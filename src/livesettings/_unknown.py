@@ -37,6 +37,7 @@ import enum
 import types
 import typing
 import uuid
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -313,7 +314,9 @@ class _ModelInfo:
     aliases: dict[str, _Shape]  # field names and their input keys -> output shape
 
 
-_INFOS: dict[tuple[type[BaseModel], bool], _ModelInfo] = {}
+# Per model class (weakly: a class that goes away takes its entry along), so a config of thousands
+# of section classes is analysed once, not once per load.
+_INFOS: weakref.WeakKeyDictionary[type[BaseModel], dict[bool, _ModelInfo]] = weakref.WeakKeyDictionary()
 
 
 def _by_name(config: Mapping[str, Any]) -> tuple[bool, bool]:
@@ -341,11 +344,10 @@ def _alias_keys(alias: Any, shape: _Shape) -> list[tuple[str, _Shape]]:
 
 
 def _info(cls: type[BaseModel], fold: bool) -> _ModelInfo:
-    hit = _INFOS.get((cls, fold))
+    per_class = _INFOS.get(cls)
+    hit = per_class.get(fold) if per_class is not None else None
     if hit is not None:
         return hit
-    if len(_INFOS) > 1024:
-        _INFOS.clear()
     config = cls.model_config
     by_alias, by_name = _by_name(config)
     keys: dict[str, tuple[int, int, _Shape]] = {}
@@ -373,7 +375,7 @@ def _info(cls: type[BaseModel], fold: bool) -> _ModelInfo:
     aliases = {**aliases, **names}  # a field's own name wins over another field's alias
     name, extra, opaque = _display_name(cls), config.get("extra"), _rewrites_input(cls)
     info = _ModelInfo(name, extra, opaque, keys, shown, hints, inputs, names, aliases)
-    _INFOS[(cls, fold)] = info
+    _INFOS.setdefault(cls, {})[fold] = info
     return info
 
 
