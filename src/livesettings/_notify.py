@@ -34,7 +34,7 @@ from typing import Any
 from . import _forksafe
 from ._diff import changes_at
 from ._model import Change, Diff, Version
-from ._paths import resolve
+from ._paths import prefixes, resolve
 
 __all__ = ["ConfigChangeNotifier", "DeadLetter", "SubscriptionHandle"]
 
@@ -139,18 +139,6 @@ class _Pending:
 def _describe(cb: Callable[..., Any]) -> str:
     name = getattr(cb, "__qualname__", None) or type(cb).__qualname__
     return f"{getattr(cb, '__module__', '?')}.{name}"
-
-
-def _prefixes(path: str) -> Iterable[str]:
-    yield ""
-    start = 0
-    while True:
-        idx = path.find(".", start)
-        if idx < 0:
-            yield path
-            return
-        yield path[:idx]
-        start = idx + 1
 
 
 class ConfigChangeNotifier:
@@ -332,7 +320,7 @@ class ConfigChangeNotifier:
                 entry[1].append(change)
 
         for change in changes:
-            for prefix in _prefixes(change.path):
+            for prefix in prefixes(change.path):
                 for sub in index.get(prefix, ()):
                     match(sub, change, prefix)
             # Subscriptions *below* a leaf change (``hosts.0`` under a list, ``a.b`` under a value
