@@ -338,21 +338,20 @@ class Engine:
         """Restore an earlier version's content as a new version (see ``ReloadableSettings.rollback``)."""
         with self._pipeline():
             target = self.history.get(version_id) if version_id else self.history.undo_target()
-            self._restore(target, reason)
+            version = self._restore(target, reason)
         self.deliver()
-        current = self.store.current
-        assert current is not None
-        return current
+        return version
 
-    def _restore(self, target: Version, reason: str | None) -> None:
+    def _restore(self, target: Version, reason: str | None) -> Version:
         """Serve ``target``'s content as a new ``"rollback"`` version (inside the pipeline)."""
         proposal = self._plan(self.store.snapshot, target.snapshot)  # published: never share into it
         with self._lock:
-            if self._commit(proposal, "rollback", pending=False, restores=target.content_id, reason=reason) is None:
-                # the same content already (or only restart-only differences): record the rollback
+            version = self._commit(proposal, "rollback", pending=False, restores=target.content_id, reason=reason)
+            if version is None:  # the same content already (or only restart-only differences): record it
                 version = self._new_version(self.store.snapshot, (), "rollback", restores=target.content_id, reason=reason)
                 self.history.append(version)
                 self.store.swap(version)
+        return version
 
     def explain(self, path: str) -> Origin:
         """Where the value served at ``path`` came from (see ``ReloadableSettings.explain``)."""
