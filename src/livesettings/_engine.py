@@ -85,8 +85,7 @@ class Engine:
         self._loaded: Candidate | None = None  # the last accepted load from the sources
         self._number = 0
         # Called with each new version after the pipeline let go of its locks (a history file ...).
-        self.recorders: list[Callable[[Version], None]] = []
-        self._unrecorded: list[Version] = []
+        self.recorders = self._logs.recorders
         self._fork_reset()
         _forksafe.register(self)  # fresh locks in a forked child
 
@@ -113,7 +112,7 @@ class Engine:
             self.metrics.last_good_version = version.id
             self.state = State.RUNNING
         audit.info("%s: loaded version %s (initial)", self.name, version.id)
-        self._record()
+        self._logs.flush()
         for key in candidate.unknown_keys:
             log.warning("%s: %s", self.name, key)
         if self.watching:
@@ -184,8 +183,7 @@ class Engine:
                 finally:
                     self._serial_owner = None
         finally:
-            self._logs.flush()  # log handlers are user code: after the pipeline let go
-            self._record()
+            self._logs.flush()  # log handlers and recorders are user code: after the pipeline let go
 
     def reload(self, *, source: str = "reload", trigger: str = "manual") -> Version | None:
         """Reload now. Returns the new version, or ``None`` if nothing changed.
@@ -403,17 +401,5 @@ class Engine:
         vid, stamp = new_version_id()
         self._number += 1
         version = Version(vid, stamp, source, changes, number=self._number, snapshot=snapshot, **extra)
-        if self.recorders:
-            self._unrecorded.append(version)
+        self._logs.record(version)
         return version
-
-    def _record(self) -> None:
-        """Hand new versions to the recorders, outside every lock, in order."""
-        with self._lock:
-            versions, self._unrecorded = self._unrecorded, []
-        for version in versions:
-            for recorder in list(self.recorders):
-                try:
-                    recorder(version)
-                except Exception:  # noqa: BLE001 - a recorder must not break the reload
-                    log.warning("%s: recording version %s failed", self.name, version.id, exc_info=True)

@@ -57,29 +57,46 @@ class ReloadMetrics:
 
 
 class DeferredLog:
-    """Log records made while a lock is held, emitted after it is released.
+    """Log records and new versions made while a lock is held, handed on after it is released.
 
-    Logging handlers are user code, and user code never runs under an engine's lock.
+    Logging handlers and version recorders (a history file ...) are user code, and user code
+    never runs under an engine's lock.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._records: list[tuple[logging.Logger, int, str, tuple[Any, ...]]] = []
+        self._versions: list[Version] = []
+        self.recorders: list[Callable[[Version], None]] = []
 
     def add(self, logger: logging.Logger, level: int, msg: str, *args: Any) -> None:
         """Queue one record."""
         with self._lock:
             self._records.append((logger, level, msg, args))
 
+    def record(self, version: Version) -> None:
+        """Queue a new version for the recorders (nothing to do without any)."""
+        if self.recorders:
+            with self._lock:
+                self._versions.append(version)
+
     def flush(self) -> None:
-        """Emit the queued records (call with no lock held)."""
+        """Emit the queued records, then hand the queued versions to the recorders, in order
+        (call with no lock held)."""
         with self._lock:
             records, self._records = self._records, []
+            versions, self._versions = self._versions, []
         for logger, level, msg, args in records:
             if logger.isEnabledFor(level):
                 logger.log(level, msg, *args)
+        for version in versions:
+            for recorder in list(self.recorders):
+                try:
+                    recorder(version)
+                except Exception:  # noqa: BLE001 - a recorder must not break the reload
+                    logging.getLogger("livesettings").warning("recording version %s failed", version.id, exc_info=True)
 
     def fork_reset(self) -> None:
         """In a forked child: a fresh lock, and nothing the parent had queued."""
         self._lock = threading.Lock()
-        self._records = []
+        self._records, self._versions = [], []
