@@ -26,26 +26,31 @@ def yaml_settings(path: Path, text: str, **config: Any) -> SettingsConfigDict:
     return SettingsConfigDict(yaml_file=str(path), **config)
 
 
+def timeouts_app(cfg: Path) -> type[ReloadableSettings]:
+    """Settings whose model validator requires read_timeout <= request_timeout (a Restart field)."""
+
+    class App(ReloadableSettings):
+        model_config = yaml_settings(cfg, "request_timeout: 30\nread_timeout: 10\n")
+        reload_config = OFF
+        request_timeout: Annotated[int, Restart] = 30
+        read_timeout: int = 10
+
+        @model_validator(mode="after")
+        def _order(self) -> App:
+            if self.read_timeout > self.request_timeout:
+                raise ValueError("read_timeout must not exceed request_timeout")
+            return self
+
+    return App
+
+
 class TestServedSnapshotsValidate:
     """A snapshot that mixes held and live values is validated before it is served."""
 
     def test_partial_commit_that_breaks_a_model_validator_waits_whole(self, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
         """read_timeout <= request_timeout: a held request_timeout with a live read_timeout would break it, so nothing goes live."""
         cfg = tmp_path / "app.yaml"
-
-        class App(ReloadableSettings):
-            model_config = yaml_settings(cfg, "request_timeout: 30\nread_timeout: 10\n")
-            reload_config = OFF
-            request_timeout: Annotated[int, Restart] = 30
-            read_timeout: int = 10
-
-            @model_validator(mode="after")
-            def _order(self) -> App:
-                if self.read_timeout > self.request_timeout:
-                    raise ValueError("read_timeout must not exceed request_timeout")
-                return self
-
-        with App() as s:
+        with timeouts_app(cfg)() as s:
             cfg.write_text("request_timeout: 100\nread_timeout: 50\n")
             with caplog.at_level(logging.WARNING, logger="livesettings"):
                 assert s.reload() is None
@@ -58,20 +63,7 @@ class TestServedSnapshotsValidate:
     def test_partial_commit_that_validates_goes_live(self, tmp_path: Path) -> None:
         """When the combination is valid, the live part is applied and the Restart part waits."""
         cfg = tmp_path / "app.yaml"
-
-        class App(ReloadableSettings):
-            model_config = yaml_settings(cfg, "request_timeout: 30\nread_timeout: 10\n")
-            reload_config = OFF
-            request_timeout: Annotated[int, Restart] = 30
-            read_timeout: int = 10
-
-            @model_validator(mode="after")
-            def _order(self) -> App:
-                if self.read_timeout > self.request_timeout:
-                    raise ValueError("read_timeout must not exceed request_timeout")
-                return self
-
-        with App() as s:
+        with timeouts_app(cfg)() as s:
             cfg.write_text("request_timeout: 100\nread_timeout: 20\n")
             assert s.reload() is not None
             assert (s.request_timeout, s.read_timeout) == (30, 20)
