@@ -24,7 +24,6 @@ from pydantic_settings import BaseSettings
 from . import _forksafe
 from ._breaker import timer
 from ._config import ReloadConfig, is_production
-from ._diff import diff_snapshots
 from ._feeds import FeedSet
 from ._fields import collect_policies
 from ._health import Health
@@ -32,7 +31,7 @@ from ._history import ConfigVersionManager
 from ._loader import Candidate, HotReloadLoader
 from ._model import Change, ChangeType, Effect, Plan, ReloadOutcome, Version, new_version_id
 from ._notify import ConfigChangeNotifier, DeadLetter
-from ._policy import Rules, plan
+from ._policy import Rules
 from ._provenance import Origin, explain_served, shadowed_edits
 from ._redact import redact_text, secret_strings
 from ._state import State
@@ -248,23 +247,8 @@ class Engine:
         return tuple((Change(e.path, ChangeType.MODIFY, e.old_value, e.new_value), str(e)) for e in edits)
 
     def _plan(self, old: Any, snapshot: Any, *, share: bool = False, shadowed: _Shadowed = ()) -> Plan:
-        """The plan for serving ``snapshot`` instead of ``old``; raises if anything is refused.
-
-        A plan that holds some changes back and applies others serves a combination nobody
-        validated: it is validated here, and if it fails, every change waits for a restart.
-        """
-        changes = diff_snapshots(old, snapshot, share=share)
-        proposal = plan(old, snapshot, changes, Rules(self.policies, self.guarded), shadowed=shadowed)
-        error = proposal.error(self.name)
-        if error is not None:
-            raise error
-        if proposal.holds_back:
-            try:
-                self.loader.revalidate(proposal.snapshot)
-            except ReloadError as exc:
-                why = "; ".join(str(d) for d in exc.details) or str(exc)
-                proposal = proposal.hold_all(old, f"applying the live changes without the held ones fails validation: {why}")
-        return proposal
+        """The plan for serving ``snapshot`` instead of ``old`` (raises if anything is refused)."""
+        return self.loader.plan(old, snapshot, Rules(self.policies, self.guarded), share=share, shadowed=shadowed)
 
     def _commit(
         self, proposal: Plan, source: str, *, candidate: Candidate | None = None, pending: bool = True,

@@ -25,10 +25,13 @@ from pydantic_settings import BaseSettings, SettingsError
 from . import _parsers
 from ._config import ReloadConfig
 from ._digest import hasher
+from ._diff import diff_snapshots
 from ._freeze import freeze
+from ._model import Change, Plan
 from ._provenance import Provenance, build_provenance
 from ._sources import Fetched, FileReader, FileState, LoadContext, activate
 from ._paths import assign
+from ._policy import Rules, plan
 from ._unknown import UnknownKey, check_path, find_unknown_in_load, unknown_keys_error
 from ._validate import render_validation_error
 from .exceptions import ErrorDetail, ReloadError, SourceError
@@ -188,6 +191,32 @@ class HotReloadLoader:
         an override). Raises [ReloadError][livesettings.ReloadError].
         """
         return validate_values(self.snapshot_cls, snapshot.model_dump(round_trip=True), self.name)
+
+    def plan(
+        self, old: Any, snapshot: Any, rules: Rules, *, share: bool = False,
+        shadowed: tuple[tuple[Change, str], ...] = (),
+    ) -> Plan:
+        """The [plan][livesettings.Plan] for serving ``snapshot`` instead of ``old`` under ``rules``.
+
+        A plan that holds some changes back and applies others would serve a combination nobody
+        validated: it is validated here (every validator, no source read), and if it fails every
+        change waits for a restart. ``share``: ``snapshot`` is unpublished, so unchanged sub-trees
+        of ``old`` may be swapped into it.
+
+        Raises:
+            FrozenFieldError: a change rule refuses the candidate.
+        """
+        proposal = plan(old, snapshot, diff_snapshots(old, snapshot, share=share), rules, shadowed=shadowed)
+        error = proposal.error(self.name)
+        if error is not None:
+            raise error
+        if proposal.holds_back:
+            try:
+                self.revalidate(proposal.snapshot)
+            except ReloadError as exc:
+                why = "; ".join(str(d) for d in exc.details) or str(exc)
+                proposal = proposal.hold_all(old, f"applying the live changes without the held ones fails validation: {why}")
+        return proposal
 
     def with_values(self, snapshot: BaseModel, values: Mapping[str, Any]) -> Any:
         """``snapshot`` with ``{dotted path: value}`` written over it, validated (reading no source).
