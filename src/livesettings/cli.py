@@ -1,8 +1,12 @@
 """The ``livesettings`` command line (also ``python -m livesettings``).
 
-Commands so far: ``publish`` (validate a file against a settings class, then write it to etcd
-with a compare-and-swap; or roll back to an earlier revision) and ``fleet`` (every instance's
-last ACK/NACK record; wait until all have acknowledged a revision).
+Commands: ``check`` (load and validate, applying nothing), ``show`` (every leaf, where it came
+from and what it shadowed), ``plan`` (what replacing a source file would do), ``schema`` (JSON
+Schema for editors), ``diff`` (two config files), ``publish`` (validate a file against a settings
+class, then write it to etcd with a compare-and-swap; or roll back to an earlier revision) and
+``fleet`` (every instance's last ACK/NACK record; wait until all have acknowledged a revision).
+``TARGET`` is ``module:Class``, imported with the current directory (or ``--app-dir``) first on
+``sys.path``. Every command that prints data takes ``--json``; secrets are masked everywhere.
 
 Exit codes: 0 ok, 1 invalid or refused config (or a fleet that rejected or did not reach the
 revision in time), 2 usage, 3 publish conflict.
@@ -21,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import _commands
 from ._redact import mask_url_passwords
 
 __all__ = ["main"]
@@ -58,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("--app-dir", default=".", help="directory to import TARGET from (default: the current one)")
     etcd_options(pub)
 
+    _commands.register(sub, load_target)
+
     fleet = sub.add_parser("fleet", help="show every instance's last ACK/NACK record")
     fleet.add_argument("--wait-revision", type=int, metavar="R", help="wait until every instance acknowledged R")
     fleet.add_argument("--timeout", type=float, default=60.0, metavar="S", help="how long --wait-revision waits")
@@ -74,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         return USAGE
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
+    run = getattr(args, "run", None)
+    if run is not None:
+        try:
+            return int(run(args, sys.stdout))
+        except (_UsageError, _commands.CommandError) as exc:
+            print(f"livesettings: {exc}", file=sys.stderr)
+            return USAGE
     try:
         from ._etcd.client import EtcdError  # noqa: PLC0415 - the extra is needed only here
     except ImportError:
