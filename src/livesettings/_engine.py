@@ -29,6 +29,7 @@ from ._feeds import FeedSet
 from ._fields import collect_policies
 from ._health import Health
 from ._history import ConfigVersionManager
+from ._historyfile import HistoryFile
 from ._loader import Candidate, HotReloadLoader
 from ._model import Change, ChangeType, Effect, Plan, ReloadOutcome, Version, new_version_id
 from ._notify import ConfigChangeNotifier, DeadLetter
@@ -86,6 +87,8 @@ class Engine:
         self._number = 0
         # Called with each new version after the pipeline let go of its locks (a history file ...).
         self.recorders: list[Callable[[Version], None]] = []
+        if config.history_file is not None:
+            self.recorders.append(HistoryFile(config.history_file, config.history_max_bytes, name=name))
         self._unrecorded: list[Version] = []
         self._fork_reset()
         _forksafe.register(self)  # fresh locks in a forked child
