@@ -48,8 +48,10 @@ class TestDemo:
             while not any("Your turn: edit" in line for line in lines) and time.monotonic() < deadline:
                 assert proc.poll() is None, "".join(lines)
                 time.sleep(0.02)
-            turn = next(line for line in lines if "Your turn: edit" in line)
-            config = Path(re.search(r"edit (\S+app\.yaml)", turn)[1])  # type: ignore[index]
+            index = next(i for i, line in enumerate(lines) if "Your turn: edit" in line)
+            config = Path(re.search(r"edit (\S+app\.yaml)", lines[index])[1])  # type: ignore[index]
+            while not any(line.endswith(" initial\n") for line in lines[index:]) and time.monotonic() < deadline:
+                time.sleep(0.02)  # the tail is following the file once it printed the initial version
             seen = len(lines)
             tmp = config.with_name("app.yaml.tmp")
             tmp.write_text(config.read_text().replace("pool_size: 5", "pool_size: 77"))
