@@ -20,7 +20,7 @@ from typing import Any
 from .._diff import changes_at, diff_snapshots
 from .._fields import collect_policies
 from .._loader import Candidate, HotReloadLoader
-from .._model import Change, ChangeType, Effect, Plan
+from .._model import Change, ChangeType, Effect, Plan, PlannedChange
 from .._paths import under
 from .._policy import Rules, plan
 from .._provenance import shadowed_edits
@@ -173,6 +173,14 @@ def plan_against(target: Target, against: str, source: str | None = None) -> Pla
     return report
 
 
+def _describe(planned: PlannedChange) -> str:
+    """The change in one line; a shadowed edit's values are already the losing source's masked text."""
+    change = planned.change
+    if planned.effect is Effect.SHADOWED:
+        return f"{change.path}: {change.old_value} -> {change.new_value}"
+    return change.describe()
+
+
 def _counts(proposal: Plan | None) -> dict[str, int]:
     return {e.value: sum(1 for p in (proposal.changes if proposal else ()) if p.effect is e) for e in Effect}
 
@@ -210,11 +218,12 @@ def print_report(out: Output, report: PlanReport) -> None:
     if not proposal.changes:
         out.line("  no changes")
     elif out.tty:
-        rows = [[change_mark(out, p.change), p.change.describe(), p.effect.value, p.reason] for p in proposal.changes]
+        rows = [[change_mark(out, p.change), _describe(p), p.effect.value, p.reason] for p in proposal.changes]
         out.table(["", "CHANGE", "EFFECT", "REASON"], rows, styles=["", "", "bold", "dim"])
     else:
         for p in proposal.changes:
-            out.line(f"  {change_mark(out, p.change)} {p.describe()}")
+            tail = f"{p.effect.value}: {p.reason}" if p.reason else p.effect.value
+            out.line(f"  {change_mark(out, p.change)} {_describe(p)} [{tail}]")
     if proposal.note:
         out.line(f"  note: {proposal.note}")
     for key in report.unknown_keys:
