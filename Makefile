@@ -12,11 +12,11 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[etcd]" pytest pytest-timeout hypothesis mypy types-PyYAML "pyright[nodejs]" "import-linter>=2.1" jsonschema
+	$(PY) -m pip install --quiet -e ".[etcd]" pytest pytest-timeout hypothesis mypy types-PyYAML "pyright[nodejs]" "import-linter>=2.1" "jsonschema>=4.18"
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/demo.py
+	$(PY) -m livesettings demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; \

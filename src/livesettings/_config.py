@@ -72,8 +72,15 @@ class ReloadConfig:
         close_timeout_s: how long ``close()`` waits for a change handler that is already running
             on another thread; past it, a WARNING names the handler and ``close()`` returns (no
             handler call starts after ``close()`` returned either way).
+        history_file: append one JSON line per new version to this file (id, time, source, the
+            changes with secrets masked, the digest of the inputs; never a secret value), for
+            ``livesettings history`` and for audits after a restart. A relative path is taken from
+            the working directory at start-up. ``None`` (default) writes nothing.
+        history_max_bytes: when the history file would grow past this size it is rotated
+            (``history.jsonl`` -> ``history.jsonl.1`` ..., three old files kept).
 
-    Added in 0.1. Changed in 0.2: ``unknown_keys``, ``close_timeout_s``.
+    Added in 0.1. Changed in 0.2: ``unknown_keys``, ``close_timeout_s``, ``history_file``,
+    ``history_max_bytes``.
     """
 
     enabled: bool | None = None
@@ -95,6 +102,8 @@ class ReloadConfig:
     dotenv_interpolate: bool = True
     unknown_keys: Literal["warn", "error", "ignore"] = "warn"
     close_timeout_s: float = 5.0
+    history_file: str | os.PathLike[str] | None = None
+    history_max_bytes: int = 1_048_576
 
     def __post_init__(self) -> None:
         if self.debounce_ms < 0 or self.max_wait_ms < 0:
@@ -107,6 +116,8 @@ class ReloadConfig:
             raise ValueError(f"unknown_keys must be 'warn', 'error' or 'ignore', not {self.unknown_keys!r}")
         if self.close_timeout_s < 0:
             raise ValueError("close_timeout_s must be >= 0")
+        if self.history_max_bytes < 1024:
+            raise ValueError("history_max_bytes must be at least 1024")
 
     def watching(self, environment: str | None = None) -> bool:
         """Whether file watching should run in ``environment``; raises on an unsafe request.

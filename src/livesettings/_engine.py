@@ -28,6 +28,7 @@ from ._feeds import FeedSet
 from ._fields import collect_policies
 from ._health import Health
 from ._history import ConfigVersionManager
+from ._historyfile import HistoryFile
 from ._loader import Candidate, HotReloadLoader
 from ._model import Change, ChangeType, Effect, Plan, ReloadOutcome, Version, new_version_id
 from ._notify import ConfigChangeNotifier, DeadLetter
@@ -85,6 +86,8 @@ class Engine:
         self._number = 0
         # Called with each new version after the pipeline let go of its locks (a history file ...).
         self.recorders = self._logs.recorders
+        if config.history_file is not None:
+            self.recorders.append(HistoryFile(config.history_file, config.history_max_bytes, name=name))
         self._fork_reset()
         _forksafe.register(self)  # fresh locks in a forked child
 
