@@ -72,8 +72,14 @@ class ReloadConfig:
         close_timeout_s: how long ``close()`` waits for a change handler that is already running
             on another thread; past it, a WARNING names the handler and ``close()`` returns (no
             handler call starts after ``close()`` returned either way).
+        handler_timeout_s: the timeout of every change handler registered without one of its own
+            (``@on_change(..., timeout=)``, ``watch(..., timeout=)``). A handler with a timeout
+            runs on a worker thread of its own; one that takes longer is abandoned as a dead
+            letter and the others go on. ``None`` (default): no timeout, handlers run on the
+            delivering thread.
 
-    Added in 0.1. Changed in 0.2: ``unknown_keys``, ``close_timeout_s``.
+    Added in 0.1. Changed in 0.2: ``unknown_keys``, ``close_timeout_s``. Changed in 0.3:
+    ``handler_timeout_s``.
     """
 
     enabled: bool | None = None
@@ -95,6 +101,7 @@ class ReloadConfig:
     dotenv_interpolate: bool = True
     unknown_keys: Literal["warn", "error", "ignore"] = "warn"
     close_timeout_s: float = 5.0
+    handler_timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.debounce_ms < 0 or self.max_wait_ms < 0:
@@ -107,6 +114,8 @@ class ReloadConfig:
             raise ValueError(f"unknown_keys must be 'warn', 'error' or 'ignore', not {self.unknown_keys!r}")
         if self.close_timeout_s < 0:
             raise ValueError("close_timeout_s must be >= 0")
+        if self.handler_timeout_s is not None and not self.handler_timeout_s > 0:
+            raise ValueError("handler_timeout_s must be > 0 seconds, or None")
 
     def watching(self, environment: str | None = None) -> bool:
         """Whether file watching should run in ``environment``; raises on an unsafe request.
