@@ -654,7 +654,7 @@ class ConfigChangeNotifier:
                     else:
                         try:
                             await asyncio.wait_for(_as_coroutine(result), timeout)
-                        except TimeoutError:
+                        except asyncio.TimeoutError:  # (not yet the builtin on Python 3.10)
                             return TimeoutError(
                                 f"async handler {sub.name} did not finish within {timeout:g} s on version "
                                 f"{delivery.version.id}; cancelled"

@@ -72,7 +72,10 @@ class VersionWaiters:
             version = current()  # committed between the first look and the registration
             if version.number >= number:
                 return version
-            return await asyncio.wait_for(future, timeout)
+            try:
+                return await asyncio.wait_for(future, timeout)
+            except asyncio.TimeoutError:  # (not yet the builtin on Python 3.10)
+                raise TimeoutError(f"{self.name}: no version {number} within {timeout} s") from None
         finally:
             with self._lock:
                 if entry in self._waiting:
