@@ -372,6 +372,18 @@ class TestHandlerTimeout:
             assert len(workers) == 1 and seen == [workers[0].name]
         assert not workers[0].is_alive()
 
+    def test_cancel_ends_the_worker_thread(self, cfg: Path) -> None:
+        """Cancelling a handler with a timeout ends its worker thread while the settings object stays open."""
+        with app_class(cfg)() as app:
+            handle = app.watch("port", lambda d: None, timeout=5)
+            write(cfg, "db1", port=2)
+            app.reload()
+            workers = [t for t in threading.enumerate() if t.name.startswith("livesettings-handler")]
+            assert len(workers) == 1
+            handle.cancel()
+            workers[0].join(TIMEOUT)
+            assert not workers[0].is_alive()
+
     def test_config_default_and_opting_out(self, cfg: Path) -> None:
         """ReloadConfig.handler_timeout_s applies to on_change handlers; timeout=math.inf runs on the delivering thread."""
         threads: dict[str, str] = {}

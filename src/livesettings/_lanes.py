@@ -251,6 +251,11 @@ class ThreadLane:
                     t.done, t.letter = True, letter
                 self._cond.notify_all()
 
+    def alive(self) -> bool:
+        """Whether ``close()`` still has something to stop or join here."""
+        thread = self._thread
+        return not self._stopped or (thread is not None and thread.is_alive())
+
     def stop(self, deadline: float) -> bool:
         """Start no call any more; join the worker until ``deadline`` (not waiting for an abandoned call).
 
@@ -285,6 +290,7 @@ class LoopLane:
         self._lock = threading.Lock()
         self._pending: Delivery | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the running task, if any
+        self._stopped = False
 
     def deliver(self, delivery: Delivery, loop: asyncio.AbstractEventLoop) -> None:
         """Hand ``delivery`` to the handler on ``loop``.
@@ -293,6 +299,8 @@ class LoopLane:
             RuntimeError: ``loop`` is stopped or closed; the delivery was dropped.
         """
         with self._lock:
+            if self._stopped:
+                return
             self._pending = delivery if self._pending is None else self._pending.merge(delivery)
             running = self._loop
             if running is not None and running.is_running():
@@ -314,10 +322,14 @@ class LoopLane:
             raise RuntimeError(f"the event loop of async handler {self.sub.name} is {state}; the call was dropped")
         future.add_done_callback(self._ended)
 
+    def alive(self) -> bool:
+        """Whether ``close()`` still has something to stop here."""
+        return not self._stopped
+
     def stop(self, deadline: float) -> bool:
         """Nothing to join: a call already handed to the loop runs there to its end, no new one starts."""
         with self._lock:
-            self._pending = None
+            self._pending, self._stopped = None, True
         return True
 
     def _ended(self, future: Future[None]) -> None:

@@ -391,6 +391,7 @@ class ConfigChangeNotifier:
         sub.lane, sub.name = lane, name
         with self._lock:
             self._subs.add(sub)
+            self._lanes = [x for x in self._lanes if x.alive()]
             self._lanes.append(lane)
         return SubscriptionHandle(self, sub)
 
@@ -415,8 +416,9 @@ class ConfigChangeNotifier:
             sub.active = False
             self._subs.remove(sub)
             self._preps.remove(sub)
-            if sub.lane is not None and sub.lane in self._lanes and not isinstance(sub.lane, (ThreadLane, LoopLane)):
-                self._lanes.remove(sub.lane)
+            lane = sub.lane
+        if lane is not None:
+            lane.stop(time.monotonic())  # no wait: a worker still in a call is joined by close()
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Run every ``async def`` handler that has no loop of its own (or whose loop closed) on ``loop``."""
@@ -568,6 +570,7 @@ class ConfigChangeNotifier:
                 lane = sub.lane
                 if not isinstance(lane, kind):
                     lane = sub.lane = kind(self, sub, sub.timeout)
+                    self._lanes = [x for x in self._lanes if x.alive()]
                     self._lanes.append(lane)
         return lane
 

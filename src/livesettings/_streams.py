@@ -136,6 +136,10 @@ class ChangeStream:
         if self._event is not None:
             self._event.set()
 
+    def alive(self) -> bool:
+        """Whether the stream still receives."""
+        return not self._closed
+
     def stop(self, deadline: float) -> bool:
         """The settings object closed: the consumer's ``async for`` ends."""
         with self._lock:
