@@ -324,8 +324,8 @@ class TestHandlerTimeout:
             h.release.set()
             wait_for(lambda: h.active == 0)
             write(cfg, "db1", port=3)
-            app.reload()  # the lane is free again: this call is waited for
-            assert h.calls[-1] == (2, 3, 3)
+            app.reload()
+            wait_for(lambda: h.calls[-1] == (2, 3, 3))
             assert len(app.hot_reload.dead_letters) == 1, "the late failure of an abandoned call is ignored"
 
     def test_behind_handler_gets_one_combined_diff(self, cfg: Path) -> None:
@@ -493,4 +493,5 @@ class TestCoalescing:
             wait_for(lambda: h.active == 0)
             write(cfg, "db2", port=7)
             app.reload()
+            wait_for(lambda: len(h.calls) == 2)
         assert h.calls == [(1, 2, 2), (2, 7, 5)]
