@@ -24,7 +24,6 @@ same deadline. An async handler is handed to its event loop only while that loop
 from __future__ import annotations
 
 import asyncio
-import bisect
 import inspect
 import itertools
 import logging
@@ -40,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _forksafe
-from ._diff import changes_at
+from ._index import PathIndex
 from ._lanes import LOOP_GRACE_S, DeadLetter, Delivery, LoopLane, ThreadLane, calls_for
 from ._model import Change, Diff, Version
 from ._paths import resolve
@@ -156,82 +155,6 @@ def _is_async(cb: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(cb) or inspect.iscoroutinefunction(getattr(cb, "__call__", None))  # noqa: B004
 
 
-def _prefixes(path: str) -> Iterable[str]:
-    yield ""
-    start = 0
-    while True:
-        idx = path.find(".", start)
-        if idx < 0:
-            yield path
-            return
-        yield path[:idx]
-        start = idx + 1
-
-
-class _Index:
-    """Subscriptions by path (copy-on-write values) and the lazily sorted keys."""
-
-    def __init__(self) -> None:
-        self.by_path: dict[str, tuple[Subscription, ...]] = {}
-        self.keys: tuple[str, ...] | None = ()
-
-    def add(self, sub: Subscription) -> None:
-        """Call with the notifier's lock held."""
-        # Mutated in place: match only looks keys up (never iterates), and each value is an
-        # immutable tuple swapped whole, so a concurrent match sees old or new, never half.
-        for p in sub.paths:
-            self.by_path[p] = (*self.by_path.get(p, ()), sub)
-        self.keys = None
-
-    def remove(self, sub: Subscription) -> None:
-        """Call with the notifier's lock held."""
-        for p in sub.paths:
-            rest = tuple(s for s in self.by_path.get(p, ()) if s is not sub)
-            if rest:
-                self.by_path[p] = rest
-            else:
-                self.by_path.pop(p, None)
-        self.keys = None
-
-    def subscriptions(self) -> list[Subscription]:
-        return sorted({s.seq: s for subs in self.by_path.values() for s in subs}.values(), key=lambda s: s.seq)
-
-    def match(
-        self, lock: threading.Lock, old: Any, new: Any, changes: tuple[Change, ...]
-    ) -> list[tuple[Subscription, tuple[Change, ...], str]]:
-        """The subscriptions that care about ``changes``, in registration order, each with its changes and path."""
-        index, keys = self.by_path, self.keys
-        if keys is None:
-            with lock:
-                keys = self.keys = tuple(sorted(self.by_path)) if self.keys is None else self.keys
-        matched: dict[int, tuple[Subscription, list[Change], str]] = {}
-
-        def add(sub: Subscription, change: Change, prefix: str) -> None:
-            entry = matched.get(sub.seq)
-            if entry is None:
-                matched[sub.seq] = (sub, [change], prefix)
-            elif entry[1][-1] is not change:
-                entry[1].append(change)
-
-        for change in changes:
-            for prefix in _prefixes(change.path):
-                for sub in index.get(prefix, ()):
-                    add(sub, change, prefix)
-            # Subscriptions *below* a leaf change (``hosts.0`` under a list, ``a.b`` under a value
-            # that became a mapping): the change seen from their path, if their value changed.
-            below = change.path + "."
-            for i in range(bisect.bisect_left(keys, below), len(keys)):
-                key = keys[i]
-                if not key.startswith(below):
-                    break
-                subs = index.get(key, ())
-                if subs:
-                    for sub_change in changes_at(key, old, new):
-                        for sub in subs:
-                            add(sub, sub_change, key)
-        return [(sub, tuple(found), path) for _, (sub, found, path) in sorted(matched.items())]
-
-
 class Prepared:
     """The preparers that prepared one candidate; ``finish(committed)`` tells each whether it was committed."""
 
@@ -265,8 +188,8 @@ class ConfigChangeNotifier:
         self._running: dict[int, tuple[int, str]] = {}  # call id -> (thread ident, handler name)
         self._abandoned: set[int] = set()  # calls past their timeout: close() does not wait for them
         self._closed = False
-        self._subs = _Index()
-        self._preps = _Index()
+        self._subs: PathIndex[Subscription] = PathIndex()
+        self._preps: PathIndex[Subscription] = PathIndex()
         self._lanes: list[Any] = []  # every lane created, stopped on close
         self.dead_letters: deque[DeadLetter] = deque(maxlen=max_dead_letters)
         self._queue: deque[_Pending] = deque()
