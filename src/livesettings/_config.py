@@ -81,6 +81,14 @@ class ReloadConfig:
 
     Added in 0.1. Changed in 0.2: ``unknown_keys``, ``close_timeout_s``, ``history_file``,
     ``history_max_bytes``.
+        handler_timeout_s: the timeout of every change handler registered without one of its own
+            (``@on_change(..., timeout=)``, ``watch(..., timeout=)``). A handler with a timeout
+            runs on a worker thread of its own; one that takes longer is abandoned as a dead
+            letter and the others go on. ``None`` (default): no timeout, handlers run on the
+            delivering thread.
+
+    Added in 0.1. Changed in 0.2: ``unknown_keys``, ``close_timeout_s``. Changed in 0.3:
+    ``handler_timeout_s``.
     """
 
     enabled: bool | None = None
@@ -104,6 +112,7 @@ class ReloadConfig:
     close_timeout_s: float = 5.0
     history_file: str | os.PathLike[str] | None = None
     history_max_bytes: int = 1_048_576
+    handler_timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.debounce_ms < 0 or self.max_wait_ms < 0:
@@ -118,6 +127,8 @@ class ReloadConfig:
             raise ValueError("close_timeout_s must be >= 0")
         if self.history_max_bytes < 1024:
             raise ValueError("history_max_bytes must be at least 1024")
+        if self.handler_timeout_s is not None and not self.handler_timeout_s > 0:
+            raise ValueError("handler_timeout_s must be > 0 seconds, or None")
 
     def watching(self, environment: str | None = None) -> bool:
         """Whether file watching should run in ``environment``; raises on an unsafe request.

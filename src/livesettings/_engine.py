@@ -1,13 +1,15 @@
 """The reload engine: when any change feed fires, run the one pipeline.
 
-digest of every input unchanged → nothing; else load → plan → commit → notify → audit.
+digest of every input unchanged → nothing; else load → plan → prepare → commit → notify → audit.
 
 One engine per settings object (the typed ``ReloadableSettings`` and the untyped providers share
 it). It knows nothing about files: the [loader][livesettings.components.HotReloadLoader] digests
 and loads the inputs and names the feeds that follow them; [plan][livesettings._policy.plan] holds
 the change rules. Pipeline runs are serialised (``_serial``); the state they change is written
-under ``_lock``, which is never held while user code (sources, validators, handlers, log
-handlers) runs; the swap is one reference assignment; handlers run after both are released.
+under ``_lock``, which is never held while user code (sources, validators, preparers, handlers,
+log handlers) runs; the swap is one reference assignment; handlers run after both are released.
+Preparers run inside the pipeline (so versions stay ordered), before ``_lock`` is taken for the
+commit, and are told the outcome after it is released.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ from ._history import ConfigVersionManager
 from ._historyfile import HistoryFile
 from ._loader import Candidate, HotReloadLoader
 from ._model import Change, ChangeType, Effect, Plan, ReloadOutcome, Version, new_version_id
-from ._notify import ConfigChangeNotifier, DeadLetter
+from ._notify import ConfigChangeNotifier, DeadLetter, Prepared
 from ._policy import Rules
 from ._provenance import Origin, explain_served, shadowed_edits
 from ._redact import redact_text, secret_strings
 from ._state import State
 from ._store import AtomicConfigStore, DeferredLog, ReloadMetrics
+from ._streams import VersionWaiters
 from ._validate import ConfigChangeValidator, ValidationResult
 from .exceptions import ClosedError, ReloadError
 
@@ -70,7 +73,8 @@ class Engine:
         self.loader = HotReloadLoader(snapshot_cls, init_kwargs, config, name)
         self.history = ConfigVersionManager(config.max_versions)
         self.store = AtomicConfigStore(publish)
-        self.notifier = ConfigChangeNotifier()
+        self.notifier = ConfigChangeNotifier(handler_timeout=config.handler_timeout_s)
+        self.waiters = VersionWaiters(name)  # wait_for_version
         self.validator = ConfigChangeValidator(
             lambda: self.loader.load(reloading=True), lambda: self.store.snapshot,
             lambda running, loaded: self._plan(running, loaded.snapshot, shadowed=self._shadowed(loaded)),
@@ -88,6 +92,7 @@ class Engine:
         self.recorders = self._logs.recorders
         if config.history_file is not None:
             self.recorders.append(HistoryFile(config.history_file, config.history_max_bytes, name=name))
+        self._pins: dict[str, tuple[Version, int]] = {}  # pinned() versions by id, with a count
         self._fork_reset()
         _forksafe.register(self)  # fresh locks in a forked child
 
@@ -100,6 +105,8 @@ class Engine:
         self.feeds.fork_reset()
         self._logs.fork_reset()
         self.loader.reader._lock = threading.Lock()  # FileReader's parse-cache lock
+        self.waiters._fork_reset()
+        self._pins = {}
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> Version:
@@ -115,6 +122,7 @@ class Engine:
             self.state = State.RUNNING
         audit.info("%s: loaded version %s (initial)", self.name, version.id)
         self._logs.flush()
+        self.waiters.notify(version)
         for key in candidate.unknown_keys:
             log.warning("%s: %s", self.name, key)
         if self.watching:
@@ -134,6 +142,7 @@ class Engine:
             retry = self.health.breaker.disarm()
         deadline = time.monotonic() + self.config.close_timeout_s
         self.notifier.close(self.config.close_timeout_s)
+        self.waiters.close()
         if retry is not None:
             retry.cancel()
             if retry is not threading.current_thread() and hasattr(retry, "join"):
@@ -186,6 +195,7 @@ class Engine:
                     self._serial_owner = None
         finally:
             self._logs.flush()  # log handlers and recorders are user code: after the pipeline let go
+            self.waiters.notify(self.store.current)
 
     def reload(self, *, source: str = "reload", trigger: str = "manual") -> Version | None:
         """Reload now. Returns the new version, or ``None`` if nothing changed.
@@ -229,8 +239,8 @@ class Engine:
             inputs = candidate.inputs
             shadowed = self._shadowed(candidate, log=True)
             proposal = self._plan(self.store.snapshot, candidate.snapshot, share=True, shadowed=shadowed)
+            version = self._apply(proposal, source, candidate=candidate)
             with self._lock:
-                version = self._commit(proposal, source, candidate=candidate)
                 health.succeeded(quick)
             return version, None, self._outcome(inputs, "applied" if version else "unchanged")
         except ReloadError as exc:
@@ -253,11 +263,33 @@ class Engine:
         """The plan for serving ``snapshot`` instead of ``old`` (raises if anything is refused)."""
         return self.loader.plan(old, snapshot, Rules(self.policies, self.guarded), share=share, shadowed=shadowed)
 
+    def _apply(self, proposal: Plan, source: str, **commit: Any) -> Version | None:
+        """Prepare, commit and tell the preparers (inside the pipeline, with no lock held).
+
+        Raises:
+            ReloadError: a preparer vetoed the version; nothing was committed.
+            ClosedError: the engine closed while preparing; nothing was committed.
+        """
+        prepared: Prepared | None = None
+        if proposal.live:
+            prepared = self.notifier.prepare(self.store.snapshot, proposal.snapshot, proposal.live)
+        version = None
+        try:
+            with self._lock:
+                if self.state is State.CLOSED:
+                    raise ClosedError(f"{self.name} is closed")
+                version = self._commit(proposal, source, **commit)
+        finally:
+            if prepared is not None:
+                prepared.finish(version is not None)  # user code: after the lock is released
+        return version
+
     def _commit(
         self, proposal: Plan, source: str, *, candidate: Candidate | None = None, pending: bool = True,
         restores: str | None = None, reason: str | None = None,
     ) -> Version | None:
-        """Follow ``proposal`` (call with ``self._lock`` held): pending_restart, swap, record, queue.
+        """Follow ``proposal`` (call with ``self._lock`` held, after ``_apply`` ran the preparers):
+        pending_restart, swap, record, queue.
 
         ``candidate``: the plan came from the sources (remember what they held); ``pending``:
         the plan says what ``pending_restart`` is now (not for a rollback).
@@ -314,15 +346,14 @@ class Engine:
         with self._pipeline():
             old = self.store.snapshot
             proposal = self._plan(old, self.loader.with_values(old, values), share=True)
-            with self._lock:
-                version = self._commit(proposal, source)
+            version = self._apply(proposal, source)
         self.deliver()
         return version
 
     def rollback(self, version_id: str | None = None, *, reason: str | None = None) -> Version:
         """Restore an earlier version's content as a new version (see ``ReloadableSettings.rollback``)."""
         with self._pipeline():
-            target = self.history.get(version_id) if version_id else self.history.undo_target()
+            target = self.find_version(version_id) if version_id else self.history.undo_target()
             version = self._restore(target, reason)
         self.deliver()
         return version
@@ -330,13 +361,41 @@ class Engine:
     def _restore(self, target: Version, reason: str | None) -> Version:
         """Serve ``target``'s content as a new ``"rollback"`` version (inside the pipeline)."""
         proposal = self._plan(self.store.snapshot, target.snapshot)  # published: never share into it
-        with self._lock:
-            version = self._commit(proposal, "rollback", pending=False, restores=target.content_id, reason=reason)
-            if version is None:  # the same content already (or only restart-only differences): record it
+        version = self._apply(proposal, "rollback", pending=False, restores=target.content_id, reason=reason)
+        if version is None:  # the same content already (or only restart-only differences): record the rollback
+            with self._lock:
                 version = self._new_version(self.store.snapshot, (), "rollback", restores=target.content_id, reason=reason)
                 self.history.append(version)
                 self.store.swap(version)
         return version
+
+    # -- pinned versions -----------------------------------------------------------------
+    def pin(self) -> Version:
+        """The current version, kept findable by id (``find_version``) until ``unpin``."""
+        with self._lock:
+            current = self.store.current
+            assert current is not None
+            held = self._pins.get(current.id)
+            self._pins[current.id] = (current, held[1] + 1 if held else 1)
+        return current
+
+    def unpin(self, version: Version) -> None:
+        with self._lock:
+            held = self._pins.get(version.id)
+            if held is not None and held[1] > 1:
+                self._pins[version.id] = (held[0], held[1] - 1)
+            else:
+                self._pins.pop(version.id, None)
+
+    def find_version(self, version_id: str) -> Version:
+        """The version with ``version_id`` from the history, or a pinned one that left it.
+
+        Raises:
+            VersionNotFoundError: neither has it.
+        """
+        with self._lock:
+            held = self._pins.get(version_id)
+        return held[0] if held is not None else self.history.get(version_id)
 
     def explain(self, path: str) -> Origin:
         """Where the value served at ``path`` came from (see ``ReloadableSettings.explain``)."""

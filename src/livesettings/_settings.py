@@ -15,10 +15,12 @@ A class body is split in two:
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import sys
 import typing
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
@@ -28,11 +30,12 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from typing_extensions import Self
 
 from ._diff import diff_snapshots
-from ._model import Change, Version
+from ._model import Change, Diff, Version
 from ._redact import masked_repr_args, safe_repr
 from ._config import ReloadConfig
 from ._engine import Engine
 from ._notify import SubscriptionHandle
+from ._streams import ChangeStream, iterate
 from ._sources import live_sources
 from ._provenance import Origin
 from ._unknown import check_path
@@ -54,21 +57,49 @@ F = TypeVar("F", bound=Callable[..., Any])
 class _OnChangeSpec:
     paths: tuple[str, ...]
     critical: bool
+    prepare: bool = False
+    timeout: float | None = None
+
+
+def _check_handler_options(func: Any, *, critical: bool, prepare: bool, timeout: float | None) -> None:
+    """Refuse option combinations that cannot work, when the handler is declared."""
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be > 0 seconds, not {timeout!r}")
+    if prepare:
+        if critical or timeout is not None:
+            raise TypeError("a preparer takes neither critical= nor timeout= (it can veto the version by raising)")
+        if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+            raise TypeError(f"preparer {getattr(func, '__qualname__', func)!r} must be synchronous: it runs before the commit")
 
 
 @overload
 def on_change(__func: F) -> F: ...
 @overload
-def on_change(*paths: str, critical: bool = False) -> Callable[[F], F]: ...
-def on_change(*paths: Any, critical: bool = False) -> Any:
-    """Mark a settings method (sync or ``async def``) as a change handler.
+def on_change(
+    *paths: str, critical: bool = False, prepare: bool = False, timeout: float | None = None
+) -> Callable[[F], F]: ...
+def on_change(*paths: Any, critical: bool = False, prepare: bool = False, timeout: float | None = None) -> Any:
+    """Mark a settings method (sync or ``async def``) as a change handler, or as a preparer.
 
     The method is called with a [Diff][livesettings.Diff] once per accepted version in which
     anything at or under one of ``paths`` changed; with no paths, on any change.
 
+    With ``prepare=True`` it is a *preparer*: called before the version is committed, with the
+    candidate's ``Diff`` (``diff.version`` is ``None``), inside the reload pipeline. Raising vetoes
+    the version (a [ReloadError][livesettings.ReloadError] naming the preparer; the current
+    config stays). A generator preparer builds what the new config needs before its single
+    ``yield``, and the ``yield`` then evaluates to ``True`` if the version was committed or to
+    ``False`` if it was not (another preparer vetoed it); type it as
+    [Preparation][livesettings.typing.Preparation].
+
     Args:
         *paths: dotted paths such as ``"logging.level"`` or ``"database"``.
         critical: if the handler raises, the version is rolled back (sync handlers only).
+        prepare: the method is a preparer (synchronous; no ``critical`` or ``timeout``).
+        timeout: seconds a call may take before it is abandoned and reported as a dead letter;
+            the handler then runs on a worker thread of its own and can never hold up the other
+            handlers, later versions or ``close()`` for longer. ``None``: the
+            ``ReloadConfig.handler_timeout_s`` default; ``math.inf``: none.
 
     Example:
         ```python
@@ -80,7 +111,21 @@ def on_change(*paths: Any, critical: bool = False) -> Any:
                 logging.getLogger().setLevel(diff.new_value)
         ```
 
-    Added in 0.1.
+    Example of a preparer:
+        ```python
+        class AppSettings(ReloadableSettings):
+            database: Database
+
+            @on_change("database", prepare=True)
+            def _new_pool(self, diff: Diff) -> Preparation:
+                pool = Pool(diff.new_value.url)  # raising here vetoes the version
+                if (yield):
+                    swap_pool(pool)
+                else:
+                    pool.close()
+        ```
+
+    Added in 0.1. Changed in 0.3: ``prepare`` and ``timeout``.
     """
     if len(paths) == 1 and callable(paths[0]) and not isinstance(paths[0], str):
         func = paths[0]
@@ -91,7 +136,8 @@ def on_change(*paths: Any, critical: bool = False) -> Any:
             raise TypeError(f"on_change paths must be strings, got {path!r}")
 
     def decorate(func: F) -> F:
-        func.__livesettings_on_change__ = _OnChangeSpec(tuple(paths), critical)  # type: ignore[attr-defined]
+        _check_handler_options(func, critical=critical, prepare=prepare, timeout=timeout)
+        func.__livesettings_on_change__ = _OnChangeSpec(tuple(paths), critical, prepare, timeout)  # type: ignore[attr-defined]
         return func
 
     return decorate
@@ -289,7 +335,12 @@ class ReloadableSettings(metaclass=_SettingsMeta):
         object.__setattr__(self, "_ls_engine", engine)
         object.__setattr__(self, "_ls_manager", None)
         for attr, spec in cls.__livesettings_handlers__:
-            engine.notifier.subscribe(spec.paths or ("",), getattr(self, attr), critical=spec.critical, weak=True)
+            if spec.prepare:
+                engine.notifier.add_preparer(spec.paths or ("",), getattr(self, attr), weak=True)
+            else:
+                engine.notifier.subscribe(
+                    spec.paths or ("",), getattr(self, attr), critical=spec.critical, weak=True, timeout=spec.timeout
+                )
         engine.start()
         weakref.finalize(self, engine.close)
 
@@ -383,20 +434,111 @@ class ReloadableSettings(metaclass=_SettingsMeta):
 
     def diff(self, a: str, b: str) -> tuple[Change, ...]:
         """Leaf changes from version ``a`` to version ``b`` (ids from ``history``)."""
-        history = self._ls_engine.history
-        return diff_snapshots(history.get(a).snapshot, history.get(b).snapshot, share=False)
+        find = self._ls_engine.find_version
+        return diff_snapshots(find(a).snapshot, find(b).snapshot, share=False)
 
-    def watch(self, path: str, callback: Callable[..., Any]) -> SubscriptionHandle:
+    def watch(
+        self, path: str, callback: Callable[..., Any], *, timeout: float | None = None, prepare: bool = False
+    ) -> SubscriptionHandle:
         """Call ``callback(diff)`` for each accepted version that changes ``path`` or below.
+
+        Args:
+            path: a dotted path (``""``: every change).
+            callback: a function or ``async def`` taking a [Diff][livesettings.Diff].
+            timeout: as for [on_change][livesettings.on_change].
+            prepare: ``callback`` is a preparer (see [on_change][livesettings.on_change]).
 
         Returns:
             A handle; ``handle.cancel()`` stops the calls.
 
         Raises:
             ValueError: no field can reach ``path`` (the message names the closest field).
+
+        Changed in 0.3: ``timeout`` and ``prepare``.
         """
         check_path(type(self).__snapshot__, path)
-        return self._ls_engine.notifier.subscribe(path, callback)
+        _check_handler_options(callback, critical=False, prepare=prepare, timeout=timeout)
+        if prepare:
+            return self._ls_engine.notifier.add_preparer(path, callback)
+        return self._ls_engine.notifier.subscribe(path, callback, timeout=timeout)
+
+    # -- consistency and asyncio ---------------------------------------------------------
+    def pinned(self) -> Pin:
+        """One version for a block of reads: ``with settings.pinned() as snap:``.
+
+        ``snap`` is the current version's snapshot (what [snapshot][livesettings.ReloadableSettings.snapshot]
+        returns), so every read on it in the block comes from that one version and returns the same
+        objects, whatever is committed meanwhile. The context manager's ``version`` attribute is the
+        [Version][livesettings.Version] it belongs to (reading ``snapshot()`` and ``version`` one after
+        the other could straddle a commit). While the block runs, that version can be found by id even
+        if it left the history: ``rollback(pin.version.id)`` and ``diff(pin.version.id, ...)`` work.
+
+        Example:
+            ```python
+            with settings.pinned() as snap:
+                connect(snap.database.host, snap.database.port)
+            ```
+
+        Added in 0.3.
+        """
+        return Pin(self._ls_engine)
+
+    async def wait_for_version(self, number: int, *, timeout: float | None = None) -> Version:
+        """Wait until version ``number`` (a [Version.number][livesettings.Version]) or a later one is served.
+
+        It returns as soon as the version is committed (a reader sees its values), which may be
+        before its handlers have run.
+
+        Args:
+            number: the version number to wait for.
+            timeout: seconds to wait at most; ``None`` waits as long as it takes.
+
+        Returns:
+            The version served then (its number is at least ``number``).
+
+        Raises:
+            TimeoutError: no such version within ``timeout``.
+            ClosedError: the settings object closed first.
+
+        Added in 0.3.
+        """
+        return await self._ls_engine.waiters.wait(lambda: self.version, number, timeout)
+
+    def changes(self, path: str = "") -> AsyncIterator[Diff]:
+        """An async iterator of the [Diff][livesettings.Diff]s at or under ``path``, from now on.
+
+        ``async for diff in settings.changes("database"):`` yields one ``Diff`` per version that
+        changed something there. A consumer that falls behind gets one combined ``Diff`` (old value:
+        what it last saw; new: the newest), never a queue of stale ones. The loop ends when the
+        settings object closes; breaking out of it, or the event loop ending, unsubscribes.
+
+        Raises:
+            ValueError: no field can reach ``path`` (the message names the closest field).
+
+        Added in 0.3.
+        """
+        check_path(type(self).__snapshot__, path)
+        stream = ChangeStream((path.strip("."),))
+        handle = self._ls_engine.notifier.attach(path, stream, name=f"changes({path!r})")
+        stream.cancel = handle.cancel
+        if self._ls_engine.notifier.closed:
+            stream.stop(0)
+        return iterate(stream)
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Run this object's ``async def`` handlers on ``loop`` (default: the running loop).
+
+        It binds every async handler that has no loop of its own: those registered while no loop
+        was running (the ``@on_change`` methods of an object created at import time), before or
+        after this call, and those whose loop has closed. A handler registered from a running loop
+        stays on it; ``handle.bind_loop(loop)`` moves one handler.
+
+        Raises:
+            RuntimeError: no ``loop`` given and none is running.
+
+        Added in 0.3.
+        """
+        self._ls_engine.notifier.bind_loop(loop if loop is not None else asyncio.get_running_loop())
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
@@ -423,6 +565,39 @@ class ReloadableSettings(metaclass=_SettingsMeta):
             return f"{type(self).__name__}()"
         fields = ", ".join(f"{k}={safe_repr(v, str(k))}" for k, v in snapshot.__repr_args__())
         return f"{type(self).__name__}({fields})"
+
+
+class Pin:
+    """``settings.pinned()``: a context manager giving one version's snapshot for a block of reads.
+
+    Attributes:
+        version: the pinned [Version][livesettings.Version]; ``version.snapshot`` is what ``with`` gives.
+
+    Added in 0.3.
+    """
+
+    __slots__ = ("_engine", "version")
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        current = engine.store.current
+        assert current is not None
+        self.version: Version = current  # pinned (kept findable) from __enter__ on
+
+    @property
+    def snapshot(self) -> Any:
+        """The pinned version's snapshot."""
+        return self.version.snapshot
+
+    def __enter__(self) -> Any:
+        self.version = self._engine.pin()
+        return self.version.snapshot
+
+    def __exit__(self, *exc: object) -> None:
+        self._engine.unpin(self.version)
+
+    def __repr__(self) -> str:
+        return f"<Pin version={self.version.number} id={self.version.id!r}>"
 
 
 _RESERVED = frozenset(n for n in dir(ReloadableSettings) if not n.startswith("_")) | {"model_config"}

@@ -1,17 +1,22 @@
-"""Protocols for the things users write: change handlers, subscribers, error callbacks, change feeds.
+"""Protocols for the things users write: change handlers, preparers, subscribers, error callbacks, change feeds.
 
-Added in 0.1. ``ChangeFeed`` added in 0.2.
+Added in 0.1. ``ChangeFeed`` added in 0.2. ``Preparer`` and ``Preparation`` added in 0.3.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Protocol
+
+from typing_extensions import TypeAlias
 
 from ._model import Diff
 from ._model import ReloadOutcome as ReloadOutcome
 
-__all__ = ["AsyncChangeHandler", "ChangeFeed", "ChangeHandler", "ErrorCallback", "LeafSubscriber", "ReloadOutcome"]
+__all__ = [
+    "AsyncChangeHandler", "ChangeFeed", "ChangeHandler", "ErrorCallback", "LeafSubscriber", "Preparation", "Preparer",
+    "ReloadOutcome",
+]
 
 
 class ChangeHandler(Protocol):
@@ -24,6 +29,23 @@ class AsyncChangeHandler(Protocol):
     """An ``async def`` change handler; it runs on the event loop it was registered from."""
 
     def __call__(self, diff: Diff, /) -> Awaitable[Any]: ...
+
+
+Preparation: TypeAlias = Generator[None, bool, None]
+"""The return type of a generator preparer: it yields once, and the ``yield`` evaluates to whether
+the version was committed (``True``) or not (``False``, another preparer vetoed it)."""
+
+
+class Preparer(Protocol):
+    """``@on_change(..., prepare=True)`` or ``watch(..., prepare=True)``: runs before a version is committed.
+
+    Called with the candidate's [Diff][livesettings.Diff] (``diff.version`` is ``None``) on the
+    reloading thread, inside the reload pipeline, with no lock held. Raising vetoes the version.
+    A generator ([Preparation][livesettings.typing.Preparation]) prepares up to its ``yield`` and
+    learns there whether the version was committed; a plain function only prepares or vetoes.
+    """
+
+    def __call__(self, diff: Diff, /) -> Preparation | None: ...
 
 
 class LeafSubscriber(Protocol):
