@@ -34,7 +34,7 @@ from ._paths import assign
 from ._policy import Rules, plan
 from ._unknown import UnknownKey, check_path, find_unknown_in_load, unknown_keys_error
 from ._validate import render_validation_error
-from .exceptions import ErrorDetail, ReloadError, SourceError
+from .exceptions import ErrorDetail, ReloadError, SettingsSourceError, SourceError
 from .typing import ChangeFeed
 
 __all__ = ["Candidate", "HotReloadLoader", "Inputs", "digest_inputs", "environ_digest", "validate_values"]
@@ -170,7 +170,7 @@ class HotReloadLoader:
                 cause = exc.__cause__
                 if isinstance(cause, ReloadError):
                     raise cause from None
-                raise ReloadError(f"cannot load {self.name}", [ErrorDetail(None, str(exc))]) from None
+                raise SettingsSourceError(f"cannot load {self.name}", [ErrorDetail(None, str(exc))]) from None
             except RecursionError:
                 raise ReloadError(f"cannot load {self.name}", [ErrorDetail(None, "config is nested too deeply")]) from None
         freeze(snapshot)

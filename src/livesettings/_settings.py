@@ -18,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
+import types
 import typing
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PydanticUndefinedAnnotation
 from pydantic._internal._decorators import PydanticDescriptorProxy
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
@@ -166,7 +167,12 @@ class SnapshotSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         user = getattr(cls, "__livesettings_sources__", None)
         if user is not None:
-            sources = tuple(user(settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings))
+            sources = tuple(  # keywords, as pydantic-settings passes them (``**kwargs`` signatures work)
+                user(
+                    settings_cls, init_settings=init_settings, env_settings=env_settings,
+                    dotenv_settings=dotenv_settings, file_secret_settings=file_secret_settings,
+                )
+            )
         else:
             sources = (init_settings, env_settings, dotenv_settings, file_secret_settings)
         return live_sources(settings_cls, sources)
@@ -176,6 +182,29 @@ def _is_classvar(annotation: Any) -> bool:
     if isinstance(annotation, str):
         return annotation.replace("typing.", "").replace("t.", "").startswith("ClassVar")
     return annotation is ClassVar or typing.get_origin(annotation) is ClassVar
+
+
+def _snapshot_annotation(annotation: Any) -> Any:
+    """A field typed as a settings class is validated (and read from ``DB__HOST``) as its snapshot model."""
+    if isinstance(annotation, _SettingsMeta) and "__snapshot__" in annotation.__dict__:
+        return annotation.__snapshot__
+    args = typing.get_args(annotation)
+    if args and any(isinstance(a, _SettingsMeta) for a in args):
+        origin = typing.get_origin(annotation)
+        new_args = tuple(_snapshot_annotation(a) for a in args)
+        try:
+            if origin is typing.Union or (sys.version_info >= (3, 10) and origin is types.UnionType):
+                return typing.Union[new_args]  # noqa: UP007
+            return annotation.copy_with(new_args)
+        except (AttributeError, TypeError):
+            return annotation
+    return annotation
+
+
+# Class attributes answered by the snapshot model (``AppSettings.model_json_schema()``, the
+# pydantic-settings internals ``CliApp`` and the sources call, pydantic's own dunders).
+_MODEL_API = ("model_", "__pydantic_", "settings_", "_settings_", "__get_pydantic", "__class_vars__",
+              "__private_attributes__")
 
 
 _FACADE_ONLY = frozenset({"reload_config", "__module__", "__qualname__", "__doc__", "__classcell__", "__slots__"})
@@ -190,7 +219,7 @@ class _SettingsMeta(type):
     def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kwargs: Any) -> _SettingsMeta:
         if ns.pop("__livesettings_root__", False):
             return super().__new__(mcs, name, bases, ns, **kwargs)
-        annotations: dict[str, Any] = dict(ns.get("__annotations__", {}))
+        annotations: dict[str, Any] = {k: _snapshot_annotation(v) for k, v in ns.get("__annotations__", {}).items()}
         classvars = {k for k, v in annotations.items() if _is_classvar(v)}
         snap_ns: dict[str, Any] = {
             "__module__": ns.get("__module__"),
@@ -221,10 +250,17 @@ class _SettingsMeta(type):
 
         snap_bases = tuple(b.__snapshot__ for b in bases if isinstance(b, _SettingsMeta) and "__snapshot__" in b.__dict__)
         model_meta: Any = type(SnapshotSettings)
-        snapshot_cls: type[BaseSettings] = model_meta(f"{name}Snapshot", snap_bases or (SnapshotSettings,), snap_ns)
+        # Class keyword arguments (``class S(ReloadableSettings, env_prefix="APP_")``) are config,
+        # as for any pydantic model: they go to the snapshot model, never to the façade.
+        snapshot_cls: type[BaseSettings] = model_meta(
+            name, snap_bases or (SnapshotSettings,), snap_ns, **kwargs  # its qualname says Snapshot
+        )
         if not snapshot_cls.__pydantic_complete__:  # annotations naming classes local to a function
             frame = sys._getframe(1)
-            snapshot_cls.model_rebuild(_types_namespace={**frame.f_globals, **frame.f_locals})
+            try:
+                snapshot_cls.model_rebuild(_types_namespace={**frame.f_globals, **frame.f_locals})
+            except PydanticUndefinedAnnotation:  # a class defined later: resolved on first use, as pydantic does
+                pass
 
         clashes = sorted(set(snapshot_cls.model_fields) & _RESERVED)
         if clashes:
@@ -233,8 +269,9 @@ class _SettingsMeta(type):
                 f"rename them and keep the config key with an alias, e.g. "
                 f"app_{clashes[0]}: str = Field(alias={clashes[0]!r})"
             )
-        cls = super().__new__(mcs, name, bases, facade_ns, **kwargs)
+        cls = super().__new__(mcs, name, bases, facade_ns)
         cls.__snapshot__ = snapshot_cls
+        snapshot_cls.__livesettings_facade__ = cls  # type: ignore[attr-defined]
         cls.__livesettings_handlers__ = _handlers(cls)
         for attr, spec in cls.__livesettings_handlers__:
             for path in spec.paths:
@@ -243,6 +280,19 @@ class _SettingsMeta(type):
                 except ValueError as exc:
                     raise ValueError(f"{name}.{attr}: @on_change({path!r}): {exc}") from None
         return cls
+
+    def __init__(cls, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(name, bases, ns)  # class keyword arguments went to the snapshot model
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        """A snapshot of a settings class is an instance of it too (``isinstance(snap, AppSettings)``):
+        a nested settings field, ``model_validate`` and ``model_copy`` give snapshots."""
+        if type.__instancecheck__(cls, instance):
+            return True
+        snapshot_cls = cls.__dict__.get("__snapshot__")
+        if snapshot_cls is None:
+            return cls is ReloadableSettings and isinstance(instance, SnapshotSettings)
+        return isinstance(instance, snapshot_cls)
 
     def __getattr__(cls, name: str) -> Any:
         """Class access to a field (``AppSettings.port``) gives its ``FieldInfo``.
@@ -259,10 +309,31 @@ class _SettingsMeta(type):
             return snapshot_cls.model_fields[name]
         if snapshot_cls is not None and name == "Snapshot":  # its qualname: how pickle finds the class
             return snapshot_cls
+        if snapshot_cls is not None and name.startswith(_MODEL_API):  # the class is usable as its model
+            return getattr(snapshot_cls, name)
         raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- the façade
+
+
+class _FromModel:
+    """A class attribute of the snapshot model, on the façade class and its instances alike
+    (``AppSettings.model_config``, ``settings.model_fields``, ``settings.model_json_schema()``).
+
+    A non-data descriptor under a name no field can take, so field reads stay plain lookups.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        snapshot_cls = (owner if owner is not None else type(obj)).__dict__.get("__snapshot__")
+        if snapshot_cls is None:
+            snapshot_cls = getattr(owner if owner is not None else type(obj), "__snapshot__", None)
+        if snapshot_cls is None:  # ReloadableSettings itself
+            return getattr(SnapshotSettings, self.name)
+        return getattr(snapshot_cls, self.name)
 
 
 def _facade_dict(snapshot: BaseModel) -> dict[str, Any]:
@@ -381,6 +452,64 @@ class ReloadableSettings(metaclass=_SettingsMeta):
             manager = HotReloadManager(self._ls_engine)
             object.__setattr__(self, "_ls_manager", manager)
         return manager
+
+    # -- pydantic's model API, answered by the current snapshot ----------------------------
+    model_config = _FromModel()
+    model_fields = _FromModel()
+    model_computed_fields = _FromModel()
+    model_json_schema = _FromModel()
+    model_validate = _FromModel()
+    model_validate_json = _FromModel()
+    model_validate_strings = _FromModel()
+    model_construct = _FromModel()
+    model_rebuild = _FromModel()
+    model_parametrized_name = _FromModel()
+    settings_customise_sources = _FromModel()
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """``model_dump()`` of the current snapshot (pydantic's arguments)."""
+        return self._ls_snapshot.model_dump(**kwargs)  # type: ignore[no-any-return]
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        """``model_dump_json()`` of the current snapshot (pydantic's arguments)."""
+        return self._ls_snapshot.model_dump_json(**kwargs)  # type: ignore[no-any-return]
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Any:
+        """A copy of the current snapshot (a frozen model, ``isinstance`` of this class), not a live object."""
+        return self._ls_snapshot.model_copy(update=update, deep=deep)
+
+    @property
+    def model_fields_set(self) -> set[str]:
+        """The fields the sources set in the current snapshot (the others have their defaults)."""
+        return self._ls_snapshot.model_fields_set  # type: ignore[no-any-return]
+
+    @property
+    def model_extra(self) -> dict[str, Any] | None:
+        """Extra values of the current snapshot (``extra="allow"``), as in pydantic."""
+        return self._ls_snapshot.model_extra  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        """``(field, value)`` pairs of the current snapshot, as iterating a pydantic model gives."""
+        return iter(self._ls_snapshot)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a settings object or snapshot of the same class holding equal values (like pydantic)."""
+        if isinstance(other, ReloadableSettings) and type(other) is type(self):
+            return bool(self._ls_snapshot == other._ls_snapshot)
+        if isinstance(other, BaseModel) and type(other) is type(self._ls_snapshot):
+            return bool(self._ls_snapshot == other)
+        return NotImplemented
+
+    __hash__ = object.__hash__  # a live object: identity (its values change under it)
+
+    def __str__(self) -> str:
+        """pydantic's ``str()`` of the current snapshot (``port=8080 debug=False``), secrets masked."""
+        return str(self._ls_snapshot)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """A field typed as this class validates as its snapshot model."""
+        return handler(cls.__snapshot__)
 
     # -- changes -------------------------------------------------------------------------
     def reload(self) -> Version | None:
