@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from pydantic import BaseModel, PydanticUndefinedAnnotation
 from pydantic._internal._decorators import PydanticDescriptorProxy
+from pydantic._internal._model_construction import ModelMetaclass
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
@@ -210,15 +211,23 @@ _MODEL_API = ("model_", "__pydantic_", "settings_", "_settings_", "__get_pydanti
 _FACADE_ONLY = frozenset({"reload_config", "__module__", "__qualname__", "__doc__", "__classcell__", "__slots__"})
 
 
-class _SettingsMeta(type):
-    """Splits a settings class body into a snapshot model and a façade (see module docstring)."""
+class _SettingsMeta(ModelMetaclass):
+    """Splits a settings class body into a snapshot model and a façade (see module docstring).
+
+    It derives from pydantic's metaclass only so that a settings class can also name pydantic
+    models among its bases (``class S(ReloadableSettings, CommonFields)``, as ``CliApp`` does):
+    those become bases of the snapshot model. The façade itself is built by ``type`` and is no
+    pydantic model (pydantic's ``__getattr__`` would make every attribute read ~4x slower).
+    """
 
     __snapshot__: type[BaseSettings]
     __livesettings_handlers__: tuple[tuple[str, _OnChangeSpec], ...]
 
     def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kwargs: Any) -> _SettingsMeta:
         if ns.pop("__livesettings_root__", False):
-            return super().__new__(mcs, name, bases, ns, **kwargs)
+            return type.__new__(mcs, name, bases, ns, **kwargs)
+        models = tuple(b for b in bases if not isinstance(b, _SettingsMeta) and issubclass(b, BaseModel))
+        bases = tuple(b for b in bases if b not in models) or (ReloadableSettings,)
         annotations: dict[str, Any] = {k: _snapshot_annotation(v) for k, v in ns.get("__annotations__", {}).items()}
         classvars = {k for k, v in annotations.items() if _is_classvar(v)}
         snap_ns: dict[str, Any] = {
@@ -249,6 +258,8 @@ class _SettingsMeta(type):
         facade_ns["__annotations__"] = annotations
 
         snap_bases = tuple(b.__snapshot__ for b in bases if isinstance(b, _SettingsMeta) and "__snapshot__" in b.__dict__)
+        if models:  # pydantic models among the bases: the snapshot model derives from them too
+            snap_bases = (*(snap_bases or (SnapshotSettings,)), *(m for m in models if m is not BaseModel))
         model_meta: Any = type(SnapshotSettings)
         # Class keyword arguments (``class S(ReloadableSettings, env_prefix="APP_")``) are config,
         # as for any pydantic model: they go to the snapshot model, never to the façade.
@@ -269,7 +280,7 @@ class _SettingsMeta(type):
                 f"rename them and keep the config key with an alias, e.g. "
                 f"app_{clashes[0]}: str = Field(alias={clashes[0]!r})"
             )
-        cls = super().__new__(mcs, name, bases, facade_ns)
+        cls = type.__new__(mcs, name, bases, facade_ns)
         cls.__snapshot__ = snapshot_cls
         snapshot_cls.__livesettings_facade__ = cls  # type: ignore[attr-defined]
         cls.__livesettings_handlers__ = _handlers(cls)
@@ -281,8 +292,12 @@ class _SettingsMeta(type):
                     raise ValueError(f"{name}.{attr}: @on_change({path!r}): {exc}") from None
         return cls
 
+    @classmethod
+    def __prepare__(mcs, name: str, bases: tuple[type, ...], **kwargs: Any) -> dict[str, object]:  # type: ignore[override]
+        return {}
+
     def __init__(cls, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(name, bases, ns)  # class keyword arguments went to the snapshot model
+        type.__init__(cls, name, bases, ns)  # class keyword arguments went to the snapshot model
 
     def __instancecheck__(cls, instance: Any) -> bool:
         """A snapshot of a settings class is an instance of it too (``isinstance(snap, AppSettings)``):
