@@ -744,6 +744,9 @@ class Pin:
         return f"<Pin version={self.version.number} id={self.version.id!r}>"
 
 
+# The bare base works like pydantic-settings' (``ReloadableSettings()``: no fields, read from nothing).
+ReloadableSettings.__snapshot__ = SnapshotSettings
+
 _RESERVED = frozenset(n for n in dir(ReloadableSettings) if not n.startswith("_")) | {"model_config"}
 
 

@@ -13,6 +13,7 @@ pydantic-settings' own (with our strict parsers).
 
 from __future__ import annotations
 
+import codecs
 import contextvars
 import errno
 import os
@@ -109,10 +110,15 @@ class LoadContext:
         hit = self.prefetched.get(path)
         return hit if hit is not None else self.reader.fetch(path)
 
-    def load(self, path: Path, fmt: str, **kw: Any) -> dict[str, Any]:
-        """Parse ``path`` as ``fmt`` (``{}`` if missing, after the missing-file rules)."""
+    def load(self, path: Path, fmt: str, *, encoding: str | None = None, **kw: Any) -> dict[str, Any]:
+        """Parse ``path`` as ``fmt`` (``{}`` if missing, after the missing-file rules).
+
+        ``encoding``: the source's ``*_file_encoding`` (``None``: UTF-8, a BOM may say UTF-16/32).
+        """
         path = _absolute(path)
         data, digest = self.fetch(path)
+        if data is not None and encoding and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+            data = _transcode(data, encoding, path)
         state = self.reader.read(path, fmt, reloading=self.reloading, data=data, digest=digest, **kw)
         self.files[state.path] = state
         return dict(state.parsed or {})
@@ -134,6 +140,28 @@ class LoadContext:
         self.files[path] = FileState(path, "secret", digest, parsed={key: None})
         return text.strip()
 
+
+
+def _transcode(data: bytes, encoding: str, path: Path) -> bytes:
+    """``data`` decoded from the source's declared ``encoding``, as UTF-8 for the parsers."""
+    try:
+        return data.decode(encoding).encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError.at(str(path), f"is not valid {encoding} (at byte offset {exc.start})") from None
+
+
+def resolve_depth(file: Any, depth: int | None) -> Any:
+    """pydantic-settings' ``env_file_depth``: a relative file missing from the working directory is
+    looked for in up to ``depth`` of its parents (nearest first); a directory is no file."""
+    path = Path(file).expanduser()
+    if os.path.isfile(path) or not depth or depth <= 0 or path.is_absolute():
+        return file
+    parents = Path.cwd().parents
+    for parent in list(parents)[:depth]:
+        candidate = parent / path
+        if os.path.isfile(candidate) or candidate.is_fifo():
+            return candidate
+    return file
 
 
 _CURRENT: contextvars.ContextVar[LoadContext | None] = contextvars.ContextVar("livesettings_load", default=None)
@@ -365,24 +393,32 @@ class _FileSourceMixin:
     _fmt = ""  # also the label of its records
     _files: tuple[Path, ...] = ()
 
+    def _encoding(self) -> str | None:
+        return getattr(self, f"{self._fmt}_file_encoding", None)
+
     def _read_files(self, files: Any, deep_merge: bool = False) -> dict[str, Any]:
         ctx = _context()
         if files is None:
             return {}
-        if isinstance(files, (str, os.PathLike)):
-            files = [files]
+        if isinstance(files, (str, os.PathLike)) or not isinstance(files, (list, tuple)):
+            files = [files]  # one path, or one Traversable (a zipfile.Path, package resources)
         merged: dict[str, Any] = {}
         seen: list[Path] = []
         for file in files:
-            path = Path(file).expanduser()
-            seen.append(_absolute(path))
-            data = ctx.load(path, self._fmt)  # {} for a missing file (the reader applies the rules)
+            if not isinstance(file, (str, os.PathLike)):  # a Traversable: read once, as pydantic-settings does
+                data = super()._read_files([file], deep_merge)  # type: ignore[misc]
+            else:
+                path = Path(file).expanduser()
+                seen.append(_absolute(path))
+                data = ctx.load(path, self._fmt, encoding=self._encoding())  # {} if missing (the reader's rules)
             merged = deep_update(merged, data) if deep_merge else {**merged, **data}
         self._files = tuple(seen)
         return merged
 
     def _read_file(self, path: Path) -> dict[str, Any]:
-        return _context().load(path, self._fmt)
+        if not isinstance(path, (str, os.PathLike)):
+            return super()._read_file(path)  # type: ignore[misc,no-any-return]
+        return _context().load(path, self._fmt, encoding=self._encoding())
 
     def __call__(self) -> dict[str, Any]:
         data: dict[str, Any] = super().__call__()  # type: ignore[misc]
@@ -451,9 +487,11 @@ class DotEnvSource(DotEnvSettingsSource):
         merged: dict[str, str | None] = {}
         seen: list[Path] = []
         for env_file in env_files:
-            path = Path(env_file).expanduser()
+            path = Path(resolve_depth(env_file, getattr(self, "env_file_depth", 0))).expanduser()
+            if path.is_dir():  # pydantic-settings skips what is not a file
+                continue
             seen.append(_absolute(path))
-            values = ctx.load(path, "dotenv")
+            values = ctx.load(path, "dotenv", encoding=self.env_file_encoding)
             merged.update(
                 parse_env_vars(values, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
             )
@@ -534,18 +572,36 @@ class SecretsSource(SecretsSettingsSource):
         return None, field_key, value_is_complex
 
 
+def _same_merge(stock: Any, build: Callable[[bool], Any]) -> Any:
+    """Ours, merging several files the way ``stock`` was asked to (``deep_merge``).
+
+    pydantic-settings does not keep its sources' ``deep_merge`` argument, only the merged values:
+    where the two ways of merging differ, the one that gives ``stock``'s values is it.
+    """
+    ours = build(False)
+    if ours.init_kwargs != stock.init_kwargs:
+        deep = build(True)
+        if deep.init_kwargs == stock.init_kwargs:
+            return deep
+    return ours
+
+
 def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource:
     """Swap a stock pydantic-settings file/env source for ours with the same options."""
     if isinstance(source, (YamlSource, TomlSource, JsonSource, DotEnvSource, EnvSource, SecretsSource)):
         return source
     if type(source) is YamlConfigSettingsSource:
-        return YamlSource(
-            settings_cls, source.yaml_file_path, source.yaml_file_encoding, source.yaml_config_section
-        )
+        return _same_merge(source, lambda deep: YamlSource(
+            settings_cls, source.yaml_file_path, source.yaml_file_encoding, source.yaml_config_section, deep_merge=deep
+        ))  # fmt: skip
     if type(source) is TomlConfigSettingsSource:
-        return TomlSource(settings_cls, source.toml_file_path)
+        return _same_merge(source, lambda deep: TomlSource(
+            settings_cls, source.toml_file_path, source.toml_table_header, deep_merge=deep
+        ))  # fmt: skip
     if type(source) is JsonConfigSettingsSource:
-        return JsonSource(settings_cls, source.json_file_path, source.json_file_encoding)
+        return _same_merge(source, lambda deep: JsonSource(
+            settings_cls, source.json_file_path, source.json_file_encoding, deep_merge=deep
+        ))  # fmt: skip
     # The env-style sources only add behaviour, no state: adopt the instance pydantic-settings
     # built (keeping every option it was given) instead of building a second one.
     if type(source) is DotEnvSettingsSource:
@@ -563,6 +619,15 @@ def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings
         return source
     return source
 
+
+# Our sources go by pydantic-settings' names where it shows them (``settings_sources_data``, "error
+# parsing value for field ... from source EnvSettingsSource"); their qualnames stay ours.
+for _ours, _theirs in (
+    (YamlSource, YamlConfigSettingsSource), (TomlSource, TomlConfigSettingsSource),
+    (JsonSource, JsonConfigSettingsSource), (DotEnvSource, DotEnvSettingsSource),
+    (EnvSource, EnvSettingsSource), (SecretsSource, SecretsSettingsSource),
+):
+    _ours.__name__ = _theirs.__name__
 
 _RECORDING: dict[type, type] = {}  # a source class -> its recording subclass (same name)
 _LABELS: dict[type, str] = {InitSettingsSource: "init", SecretsSettingsSource: "secrets"}
