@@ -168,15 +168,28 @@ class SnapshotSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         user = getattr(cls, "__livesettings_sources__", None)
         if user is not None:
-            sources = tuple(  # keywords, as pydantic-settings passes them (``**kwargs`` signatures work)
-                user(
-                    settings_cls, init_settings=init_settings, env_settings=env_settings,
-                    dotenv_settings=dotenv_settings, file_secret_settings=file_secret_settings,
-                )
-            )
+            named = {
+                "init_settings": init_settings, "env_settings": env_settings,
+                "dotenv_settings": dotenv_settings, "file_secret_settings": file_secret_settings,
+            }
+            if _takes_keywords(user):  # as pydantic-settings calls it (``**kwargs`` signatures work)
+                sources = tuple(user(settings_cls, **named))
+            else:  # a ``*sources`` signature, which livesettings has always accepted
+                sources = tuple(user(settings_cls, *named.values()))
         else:
             sources = (init_settings, env_settings, dotenv_settings, file_secret_settings)
         return live_sources(settings_cls, sources)
+
+
+def _takes_keywords(func: Any) -> bool:
+    """Whether ``settings_customise_sources`` accepts the sources by keyword."""
+    try:
+        inspect.signature(func).bind(None, init_settings=0, env_settings=0, dotenv_settings=0, file_secret_settings=0)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read
+        return True
+    return True
 
 
 def _is_classvar(annotation: Any) -> bool:
@@ -301,13 +314,12 @@ class _SettingsMeta(ModelMetaclass):
 
     def __instancecheck__(cls, instance: Any) -> bool:
         """A snapshot of a settings class is an instance of it too (``isinstance(snap, AppSettings)``):
-        a nested settings field, ``model_validate`` and ``model_copy`` give snapshots."""
+        a nested settings field, ``model_validate`` and ``model_copy`` give snapshots. Not of
+        ``ReloadableSettings`` itself, whose API (``reload``, ``close`` ...) only live objects have."""
         if type.__instancecheck__(cls, instance):
             return True
-        snapshot_cls = cls.__dict__.get("__snapshot__")
-        if snapshot_cls is None:
-            return cls is ReloadableSettings and isinstance(instance, SnapshotSettings)
-        return isinstance(instance, snapshot_cls)
+        facade = type(instance).__dict__.get("__livesettings_facade__")
+        return facade is not None and cls is not ReloadableSettings and issubclass(facade, cls)
 
     def __getattr__(cls, name: str) -> Any:
         """Class access to a field (``AppSettings.port``) gives its ``FieldInfo``.

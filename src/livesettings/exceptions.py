@@ -133,8 +133,16 @@ class ConfigValidationError(ReloadError, _PydanticValidationError):
 
     stage = "types"
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> ConfigValidationError:
+        if _reload_error_args(args, kwargs):  # ConfigValidationError(summary, details): no line errors
+            return super().__new__(cls, args[0], [])  # type: ignore[no-any-return]
+        return super().__new__(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """pydantic-core's constructor arguments; ``build`` fills in livesettings' part."""
+        """``(summary, details)`` as for any ``ReloadError``, or pydantic-core's arguments (``build``
+        then fills in livesettings' part)."""
+        if _reload_error_args(args, kwargs):
+            ReloadError.__init__(self, *args)
 
     @classmethod
     def build(
@@ -166,6 +174,13 @@ class ConfigValidationError(ReloadError, _PydanticValidationError):
     def __reduce__(self) -> tuple[object, ...]:
         title, errors = getattr(self, "_ls_pydantic", ("", ()))
         return (_rebuild_validation_error, (type(self), self.summary, self.details, title, errors))
+
+
+def _reload_error_args(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+    return (
+        not kwargs and len(args) in (1, 2) and isinstance(args[0], str)
+        and (len(args) == 1 or all(isinstance(d, ErrorDetail) for d in args[1]))
+    )
 
 
 def _rebuild_validation_error(
