@@ -270,7 +270,9 @@ class _SettingsMeta(ModelMetaclass):
                     snap_ns[key] = value
         facade_ns["__annotations__"] = annotations
 
-        snap_bases = tuple(b.__snapshot__ for b in bases if isinstance(b, _SettingsMeta) and "__snapshot__" in b.__dict__)
+        snap_bases: tuple[type[BaseModel], ...] = tuple(
+            b.__snapshot__ for b in bases if isinstance(b, _SettingsMeta) and "__snapshot__" in b.__dict__
+        )
         if models:  # pydantic models among the bases: the snapshot model derives from them too
             snap_bases = (*(snap_bases or (SnapshotSettings,)), *(m for m in models if m is not BaseModel))
         model_meta: Any = type(SnapshotSettings)

@@ -417,7 +417,7 @@ class _FileSourceMixin:
 
     def _read_file(self, path: Path) -> dict[str, Any]:
         if not isinstance(path, (str, os.PathLike)):
-            return super()._read_file(path)  # type: ignore[misc,no-any-return]
+            return super()._read_file(path)
         return _context().load(path, self._fmt, encoding=self._encoding())
 
     def __call__(self) -> dict[str, Any]:
@@ -572,7 +572,7 @@ class SecretsSource(SecretsSettingsSource):
         return None, field_key, value_is_complex
 
 
-def _same_merge(stock: Any, build: Callable[[bool], Any]) -> Any:
+def _same_merge(stock: Any, build: Callable[[bool], Any]) -> PydanticBaseSettingsSource:
     """Ours, merging several files the way ``stock`` was asked to (``deep_merge``).
 
     pydantic-settings does not keep its sources' ``deep_merge`` argument, only the merged values:
@@ -582,8 +582,8 @@ def _same_merge(stock: Any, build: Callable[[bool], Any]) -> Any:
     if ours.init_kwargs != stock.init_kwargs:
         deep = build(True)
         if deep.init_kwargs == stock.init_kwargs:
-            return deep
-    return ours
+            return deep  # type: ignore[no-any-return]
+    return ours  # type: ignore[no-any-return]
 
 
 def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource:

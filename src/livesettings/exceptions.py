@@ -132,11 +132,12 @@ class ConfigValidationError(ReloadError, _PydanticValidationError):
     """
 
     stage = "types"
+    _ls_pydantic: tuple[str, tuple[dict[str, Any], ...]] = ("", ())
 
     def __new__(cls, *args: Any, **kwargs: Any) -> ConfigValidationError:
         if _reload_error_args(args, kwargs):  # ConfigValidationError(summary, details): no line errors
-            return super().__new__(cls, args[0], [])  # type: ignore[no-any-return]
-        return super().__new__(cls, *args, **kwargs)  # type: ignore[no-any-return]
+            return super().__new__(cls, args[0], [])
+        return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """``(summary, details)`` as for any ``ReloadError``, or pydantic-core's arguments (``build``
@@ -162,7 +163,7 @@ class ConfigValidationError(ReloadError, _PydanticValidationError):
             ]
             error = cls.from_exception_data(title, line_errors)
         ReloadError.__init__(error, summary, details)
-        error._ls_pydantic = (title, tuple(dict(e) for e in errors))
+        error._ls_pydantic = (title, tuple(dict(e) for e in errors))  # for pickling
         return error
 
     def __str__(self) -> str:
