@@ -663,7 +663,10 @@ def _recorded(source: PydanticBaseSettingsSource) -> PydanticBaseSettingsSource:
             "__qualname__": cls.__qualname__, "__module__": cls.__module__, "__doc__": cls.__doc__,
         }
         meta: Any = type(cls)
-        sub = meta(cls.__name__, (cls,), namespace)
+        try:
+            sub = meta(cls.__name__, (cls,), namespace)
+        except TypeError:  # not subclassable (a plain function as a source): left unrecorded
+            return source
         _RECORDING[cls] = sub
     try:
         source.__class__ = sub
