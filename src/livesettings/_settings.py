@@ -199,8 +199,19 @@ def _is_classvar(annotation: Any) -> bool:
     return annotation is ClassVar or typing.get_origin(annotation) is ClassVar
 
 
-def _snapshot_annotation(annotation: Any) -> Any:
-    """A field typed as a settings class is validated (and read from ``DB__HOST``) as its snapshot model."""
+def _snapshot_annotation(annotation: Any, frame: Any = None) -> Any:
+    """A field typed as a settings class is validated (and read from ``DB__HOST``) as its snapshot model.
+
+    A string annotation (``from __future__ import annotations``) that names a settings class
+    defined already is resolved here, in the namespace of the class body; any other stays a string.
+    """
+    if isinstance(annotation, str) and frame is not None and "ClassVar" not in annotation:
+        try:
+            resolved = eval(annotation, frame.f_globals, frame.f_locals)  # noqa: S307 - what pydantic does
+        except Exception:  # noqa: BLE001 - a name defined later: pydantic resolves it then
+            return annotation
+        swapped = _snapshot_annotation(resolved)
+        return swapped if swapped is not resolved else annotation
     if isinstance(annotation, _SettingsMeta) and "__snapshot__" in annotation.__dict__:
         return annotation.__snapshot__
     args = typing.get_args(annotation)
@@ -242,7 +253,10 @@ class _SettingsMeta(ModelMetaclass):
             return type.__new__(mcs, name, bases, ns, **kwargs)
         models = tuple(b for b in bases if not isinstance(b, _SettingsMeta) and issubclass(b, BaseModel))
         bases = tuple(b for b in bases if b not in models) or (ReloadableSettings,)
-        annotations: dict[str, Any] = {k: _snapshot_annotation(v) for k, v in ns.get("__annotations__", {}).items()}
+        frame = sys._getframe(1)
+        annotations: dict[str, Any] = {
+            k: _snapshot_annotation(v, frame) for k, v in ns.get("__annotations__", {}).items()
+        }
         classvars = {k for k, v in annotations.items() if _is_classvar(v)}
         snap_ns: dict[str, Any] = {
             "__module__": ns.get("__module__"),
@@ -321,7 +335,7 @@ class _SettingsMeta(ModelMetaclass):
         ``ReloadableSettings`` itself, whose API (``reload``, ``close`` ...) only live objects have."""
         if type.__instancecheck__(cls, instance):
             return True
-        facade = type(instance).__dict__.get("__livesettings_facade__")
+        facade = getattr(type(instance), "__livesettings_facade__", None)  # a frozen twin inherits it
         return facade is not None and cls is not ReloadableSettings and issubclass(facade, cls)
 
     def __getattr__(cls, name: str) -> Any:
@@ -429,6 +443,8 @@ class ReloadableSettings(metaclass=_SettingsMeta):
             ProductionReloadError: hot reload requested in production without the opt-in.
         """
         cls = type(self)
+        if not cls.__snapshot__.__pydantic_complete__:  # forward references: resolvable by now
+            cls.__snapshot__.model_rebuild()
         ref = weakref.ref(self)
 
         def publish(version: Version) -> None:
