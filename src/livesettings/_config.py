@@ -87,8 +87,14 @@ class ReloadConfig:
             letter and the others go on. ``None`` (default): no timeout, handlers run on the
             delivering thread.
 
+        strict_sources: refuse, with an [UntrustedSourceError][livesettings.exceptions.UntrustedSourceError],
+            the entries of a secrets directory that pydantic-settings skips with a warning (a
+            directory, a symlink that leaves the secrets directory, one that cannot be resolved),
+            at start-up and on every reload. By default they are skipped and warned about, as
+            pydantic-settings does, and their content is never read.
+
     Added in 0.1. Changed in 0.2: ``unknown_keys``, ``close_timeout_s``. Changed in 0.3:
-    ``handler_timeout_s``.
+    ``handler_timeout_s``. Changed in 0.4: ``strict_sources``.
     """
 
     enabled: bool | None = None
@@ -113,6 +119,7 @@ class ReloadConfig:
     history_file: str | os.PathLike[str] | None = None
     history_max_bytes: int = 1_048_576
     handler_timeout_s: float | None = None
+    strict_sources: bool = False
 
     def __post_init__(self) -> None:
         if self.debounce_ms < 0 or self.max_wait_ms < 0:

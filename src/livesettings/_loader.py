@@ -29,7 +29,7 @@ from ._diff import diff_snapshots
 from ._freeze import freeze
 from ._model import Change, Plan
 from ._provenance import Provenance, build_provenance
-from ._sources import Fetched, FileReader, FileState, LoadContext, activate
+from ._sources import Fetched, FileReader, FileState, LoadContext, activate, within_dir
 from ._paths import assign
 from ._policy import Rules, plan
 from ._unknown import UnknownKey, check_path, find_unknown_in_load, unknown_keys_error
@@ -123,6 +123,7 @@ class HotReloadLoader:
             allowed_roots=config.allowed_roots,
             allow_empty=config.allow_empty,
             dotenv_interpolate=config.dotenv_interpolate,
+            strict=config.strict_sources,
         )
         self._unknown_cache: dict[Any, tuple[UnknownKey, ...]] = {}
         self._inputs: dict[str, Callable[[], str | None]] = {}  # the accepted load's non-file inputs
@@ -289,7 +290,8 @@ class HotReloadLoader:
             try:
                 if directory.is_dir():
                     found.extend(
-                        e for e in sorted(directory.iterdir()) if not e.name.startswith(".") and e.is_file()
+                        e for e in sorted(directory.iterdir())
+                        if not e.name.startswith(".") and e.is_file() and (self.reader.strict or within_dir(e, directory))
                     )
             except OSError as exc:
                 raise SourceError.at(str(directory), f"cannot be listed: {exc.strerror or exc}") from None

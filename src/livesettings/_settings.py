@@ -444,7 +444,7 @@ class ReloadableSettings(metaclass=_SettingsMeta):
         """
         cls = type(self)
         if not cls.__snapshot__.__pydantic_complete__:  # forward references: resolvable by now
-            cls.__snapshot__.model_rebuild()
+            cls.__snapshot__.model_rebuild(raise_errors=False)
         ref = weakref.ref(self)
 
         def publish(version: Version) -> None:

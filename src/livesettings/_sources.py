@@ -19,6 +19,7 @@ import errno
 import os
 import stat
 import threading
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any
 
 from pydantic._internal._utils import deep_update  # the merge pydantic-settings itself uses
 from pydantic_settings.sources.base import PydanticBaseEnvSettingsSource
+from pydantic_settings.utils import path_type_label
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -194,8 +196,10 @@ class FileReader:
         allow_empty: bool,
         dotenv_interpolate: bool = True,
         strict_dirs: bool = True,
+        strict: bool = False,
     ) -> None:
         self.limits = limits
+        self.strict = strict  # ReloadConfig.strict_sources: refuse what pydantic-settings skips
         self.strict_dirs = strict_dirs
         self.allow_empty = allow_empty
         self.dotenv_interpolate = dotenv_interpolate
@@ -563,13 +567,45 @@ class SecretsSource(SecretsSettingsSource):
                     path = self.find_case_path(directory, env_name, self.case_sensitive)
                 except OSError as exc:
                     raise _os_error(_absolute(directory), exc) from None
-                if path is None:
+                if path is None or not (ctx.reader.strict or _usable_secret(path, directory)):
                     continue
                 value = ctx.load_secret(path, field_key)
                 if value is not None:
                     self._files.append(_absolute(path))
                     return value, field_key, value_is_complex
         return None, field_key, value_is_complex
+
+
+def within_dir(path: Path, directory: Path) -> bool:
+    """Whether ``path`` resolves inside ``directory`` (a secrets entry pydantic-settings would read)."""
+    try:
+        return Path(directory).expanduser().resolve() in path.resolve().parents
+    except (OSError, RuntimeError):
+        return False
+
+
+def _usable_secret(path: Path, directory: Path) -> bool:
+    """pydantic-settings' rules for a secrets entry: a file that stays inside its secrets directory.
+
+    Anything else (a directory, a symlink out of the directory, one that cannot be resolved) is
+    skipped with a ``UserWarning`` naming it, as pydantic-settings does; its content is never read.
+    With ``ReloadConfig(strict_sources=True)`` such an entry is refused instead (the reader's checks).
+    """
+    try:
+        resolved = path.resolve()
+        root = Path(directory).expanduser().resolve()
+    except (OSError, RuntimeError) as exc:
+        warnings.warn(f'attempted to load secret file "{path}" but it could not be resolved: {exc}', stacklevel=2)
+        return False
+    if not path.is_file():
+        warnings.warn(f'attempted to load secret file "{path}" but found a {path_type_label(path)} instead.', stacklevel=2)
+        return False
+    if root not in resolved.parents:
+        warnings.warn(
+            f'attempted to load secret file "{path}" but it resolves outside of "{directory}".', stacklevel=2
+        )
+        return False
+    return True
 
 
 def _same_merge(stock: Any, build: Callable[[bool], Any]) -> PydanticBaseSettingsSource:
