@@ -119,6 +119,7 @@ class Engine:
             self.loader.committed(candidate)
             self._applied, self._loaded = candidate.digest, candidate
             self.metrics.last_good_version = version.id
+            self.health.succeeded()
             self.state = State.RUNNING
         audit.info("%s: loaded version %s (initial)", self.name, version.id)
         self._logs.flush()
@@ -248,7 +249,7 @@ class Engine:
                 health.failed(exc, quick, m.last_good_version)
             return None, exc, self._outcome(inputs, "rejected", exc)
         finally:
-            m.last_reload_ms = (time.perf_counter() - started) * 1000
+            m.observe(time.perf_counter() - started)
 
     def _shadowed(self, candidate: Candidate, *, log: bool = False) -> _Shadowed:
         """Edits in ``candidate``'s sources that a higher-priority source hides (logged once each)."""

@@ -63,6 +63,18 @@ class FeedSet:
         """The running feed for ``key``, or ``None``."""
         return self._feeds.get(key)
 
+    def statuses(self) -> list[tuple[str, Any]]:
+        """``(key, status)`` of every running feed (a status read may fail: then ``None``)."""
+        found = []
+        for key, feed in list(self._feeds.items()):
+            try:
+                status = feed.status
+            except Exception:  # noqa: BLE001 - a broken status must not break stats()
+                log.debug("%s: change feed %r failed to report its status", self.name, feed, exc_info=True)
+                status = None
+            found.append((key, status))
+        return found
+
     def report(self, outcome: ReloadOutcome) -> None:
         """Tell every feed that wants to know (``report(outcome)``) how an attempt ended."""
         for feed in list(self._feeds.values()):
