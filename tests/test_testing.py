@@ -47,14 +47,14 @@ class TestOverride:
             limits: Limits = Limits()
 
         with Settings() as s:
-            version = override(s, {"limits.rpm": 5})
+            version = override(s, {"limits.rpm": 5}).version
             assert version is not None and [c.path for c in version.changes] == ["limits.rpm"]
             assert (s.limits.rpm, s.limits.burst) == (5, 7)  # type: ignore[attr-defined]
 
     def test_applies_and_notifies(self, tmp_path: Path) -> None:
         """An override becomes a version with source 'override' and handlers see its diff."""
         with _settings(tmp_path) as s, capture_changes(s) as diffs:
-            version = override(s, {"pool.size": 20})
+            version = override(s, {"pool.size": 20}).version
             assert version is not None and version.source == "override"
             assert s.pool.size == 20  # type: ignore[attr-defined]
             assert [(c.path, c.old_value, c.new_value) for c in diffs[0].changes] == [("pool.size", 5, 20)]
@@ -76,11 +76,11 @@ class TestOverride:
         """An override validates the values alone: a broken file on disk does not get in its way."""
         with _settings(tmp_path) as s:
             (tmp_path / "c.yaml").write_text("pool: [not, valid\n")
-            version = override(s, {"pool.size": 7})
+            version = override(s, {"pool.size": 7}).version
             assert version is not None and s.pool.size == 7  # type: ignore[attr-defined]
 
     def test_same_value_is_no_version(self, tmp_path: Path) -> None:
         """Overriding with the current value makes no version."""
         with _settings(tmp_path) as s:
-            assert override(s, {"pool.size": 5}) is None
+            assert override(s, {"pool.size": 5}).version is None
             assert len(s.history) == 1

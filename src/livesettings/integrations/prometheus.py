@@ -40,7 +40,7 @@ from typing import Any
 try:
     from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
     from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
+except ImportError as exc:
     raise ImportError(
         "livesettings.integrations.prometheus needs prometheus-client: pip install 'livesettings[prometheus]'"
     ) from exc
