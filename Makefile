@@ -23,7 +23,7 @@ test: $(STAMP)
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	  if [ $$rc -ne 0 ]; then exit $$rc; fi
 	$(PY) -m mypy
-	$(VENV)/bin/pyright tests/typing/api.py
+	$(VENV)/bin/pyright --pythonpath $(PY) tests/typing/api.py
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
