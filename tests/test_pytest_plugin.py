@@ -35,7 +35,7 @@ USES_FIXTURES = '''
 import pytest
 from livesettings import ReloadError
 from livesettings.testing import override
-from app import APPLIED, AppSettings
+from plugin_demo_app import APPLIED, AppSettings
 
 
 @pytest.fixture
@@ -78,17 +78,17 @@ class TestFixtures:
 
     def test_fixtures_in_a_test_file(self, pytester: pytest.Pytester) -> None:
         """A test file using live_settings_factory, livesettings_files and override passes, all five tests."""
-        pytester.makepyfile(app=APP, test_app=USES_FIXTURES)
+        pytester.makepyfile(plugin_demo_app=APP, test_app=USES_FIXTURES)
         pytester.makeini("[pytest]\nfilterwarnings = error\n")
         result = pytester.runpytest(*QUIET)
         result.assert_outcomes(passed=5)
 
     def test_objects_are_closed_at_teardown(self, pytester: pytest.Pytester) -> None:
         """What the factory built is closed after the test: no watcher thread survives it."""
-        pytester.makepyfile(app=APP)
+        pytester.makepyfile(plugin_demo_app=APP)
         pytester.makepyfile(test_close='''
             import threading
-            from app import AppSettings
+            from plugin_demo_app import AppSettings
 
             KEPT = []
 
@@ -105,9 +105,9 @@ class TestFixtures:
 
     def test_a_failing_wait_fails_the_test_clearly(self, pytester: pytest.Pytester) -> None:
         """A write that makes no version fails with a TimeoutError saying so (no hang)."""
-        pytester.makepyfile(app=APP)
+        pytester.makepyfile(plugin_demo_app=APP)
         pytester.makepyfile(test_timeout='''
-            from app import AppSettings
+            from plugin_demo_app import AppSettings
 
             def test_same_content(live_settings_factory, livesettings_files):
                 s = live_settings_factory(AppSettings, {"config/app.yaml": "rate: 2\\n"}, watch=True)
