@@ -167,7 +167,7 @@ class HotReloadManager:
     @property
     def last_error(self) -> ReloadError | None:
         """Why the last reload was rejected."""
-        return self._engine.last_error
+        return self._engine.health.last_error
 
     @property
     def store(self) -> Any:

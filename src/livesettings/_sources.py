@@ -37,7 +37,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from . import _parsers
+from . import _forksafe, _parsers
 from ._digest import content_digest
 from .exceptions import SourceError, SourceMissingError, UntrustedSourceError
 
@@ -178,6 +178,11 @@ class FileReader:
         self._lock = threading.Lock()
         self._parsed: dict[tuple[Path, str], tuple[str, Mapping[str, Any] | None]] = {}
         self.last_good: dict[Path, FileState] = {}
+        _forksafe.register(self)
+
+    def _fork_reset(self) -> None:
+        """A fresh cache lock in a forked child (the parent's may have been held by a thread)."""
+        self._lock = threading.Lock()
 
     # -- trust -----------------------------------------------------------------------------
     def _check_trust(self, shown: str, st: os.stat_result) -> None:
