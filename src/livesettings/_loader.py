@@ -280,6 +280,8 @@ class HotReloadLoader:
             poll_interval_ms=cfg.poll_interval_ms,
             safety_interval_s=cfg.safety_interval_s,
             ignore=tuple(cfg.ignore),
+            open_write_s=cfg.open_write_s,
+            settle_ms=cfg.settle_ms,
         )
         targets = self.targets()
         warn_unwatchable(self.name, targets)
