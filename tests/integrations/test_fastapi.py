@@ -9,6 +9,7 @@ runs a real uvicorn server on 127.0.0.1 with an OS-assigned port.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -119,6 +120,20 @@ def wait_for_json(client: TestClient | httpx.Client, url: str, predicate: Any, t
 
 
 # --------------------------------------------------------------------------- lifespan
+
+
+class TestImport:
+    """Without FastAPI the module says which extra to install."""
+
+    def test_missing_fastapi_names_the_extra(self) -> None:
+        """Importing the integration where fastapi cannot be imported raises an ImportError naming the extra."""
+        code = (
+            "import sys; sys.modules['fastapi'] = None\n"
+            "try:\n    import livesettings.integrations.fastapi\n"
+            "except ImportError as exc:\n    print(exc)\n"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+        assert "pip install 'livesettings[fastapi]'" in result.stdout
 
 
 class TestLifespan:
@@ -279,6 +294,15 @@ class TestLifespan:
             with TestClient(app):
                 pass  # pragma: no cover - startup fails
         assert not hasattr(app.state, "settings")
+
+    def test_refuses_to_replace_app_state_settings(self, config_file: Path) -> None:
+        """An app that already keeps something else on ``app.state.settings`` fails at startup and keeps it."""
+        app = make_app(settings_class(config_file))
+        app.state.settings = {"plain": "config"}
+        with pytest.raises(RuntimeError, match=r"app\.state\.settings is taken \(by a dict\)"):
+            with TestClient(app):
+                pass  # pragma: no cover - startup fails
+        assert app.state.settings == {"plain": "config"}
 
     def test_dependencies_need_the_lifespan(self) -> None:
         """Without settings_lifespan the dependency fails with an error that says what to do."""

@@ -41,7 +41,7 @@ try:
     from fastapi import APIRouter, Query, Request
     from fastapi.responses import JSONResponse
     from starlette.concurrency import run_in_threadpool
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
+except ImportError as exc:  # tested in a subprocess without fastapi
     raise ImportError(
         "livesettings.integrations.fastapi needs FastAPI: pip install 'livesettings[fastapi]'"
     ) from exc
@@ -102,8 +102,11 @@ class SettingsLifespan(Generic[S]):
             settings.bind_loop()  # and so do those registered later from threads (sync endpoints)
             state = app.state
             previous = getattr(state, STATE_NAME, _MISSING)
-            if previous is not _MISSING and previous is not settings and isinstance(previous, ReloadableSettings):
-                raise RuntimeError(f"app.state.{STATE_NAME} already holds a settings object: {previous!r}")
+            if previous is not _MISSING and previous is not settings:
+                raise RuntimeError(
+                    f"app.state.{STATE_NAME} is taken (by a {type(previous).__qualname__}); "
+                    "settings_lifespan keeps the settings object there"
+                )
             setattr(state, STATE_NAME, settings)
             self.settings = settings
             try:
