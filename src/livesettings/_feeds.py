@@ -81,6 +81,10 @@ class FeedSet:
         """The running feed for ``key``, or ``None``."""
         return self._feeds.get(key)
 
+    def statuses(self) -> dict[str, Any]:
+        """The ``status`` of every running feed, by input key."""
+        return {key: feed.status for key, feed in list(self._feeds.items())}
+
     def report(self, outcome: ReloadOutcome) -> None:
         """Tell every feed that wants to know (``report(outcome)``) how an attempt ended."""
         for feed in list(self._feeds.values()):
