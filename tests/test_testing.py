@@ -155,7 +155,7 @@ class TestOverrideAsContextManager:
             o = override(s, {"pool.size": 20})
             assert o.restore() is not None and o.restore() is None
             override(s, {"pool.size": 21})
-            assert s._ls_engine._pins == {}
+            assert s._ls_engine.history.pins == {}
 
     def test_closed_object_is_left_alone(self, tmp_path: Path) -> None:
         """Closing the settings inside the block is not an error at exit."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._breaker import CircuitBreaker
@@ -92,12 +92,12 @@ class Health:
         self.breaker.half_open()
         self._sync()
 
-    def stats(self, current: Version | None, feeds: Iterable[tuple[str, Any]]) -> ReloadStats:
+    def stats(self, current: Version | None, feeds: Mapping[str, Any]) -> ReloadStats:
         """A frozen copy of the counters, for ``settings.stats()`` (no lock: a moment's view).
 
         Args:
             current: the version served.
-            feeds: ``(name, status)`` of each running change feed.
+            feeds: the status of each running change feed, by name.
         """
         m = self.metrics
         success = m.last_success
@@ -108,7 +108,7 @@ class Health:
             version_id=current.id if current is not None else "",
             seconds_since_success=max(0.0, self._clock() - success) if success is not None else 0.0,
             consecutive_failures=m.consecutive_failures, breaker_state=m.breaker_state,
-            feeds=tuple(_feed_stats(name, status) for name, status in sorted(feeds, key=lambda f: f[0])),
+            feeds=tuple(_feed_stats(name, feeds[name]) for name in sorted(feeds)),
             reload_duration=m.durations.histogram(),
         )
 

@@ -175,9 +175,18 @@ class HotReloadManager:
         return feed.status if feed is not None else None
 
     @property
+    def feed_statuses(self) -> dict[str, Any]:
+        """The status of every running change feed, by input key (``"files"``, ``"etcd:..."``).
+
+        Each value is the feed's ``status`` (its ``state`` is ``"running"``, ``"degraded"`` ...);
+        empty while hot reload is off. Added in 0.3.
+        """
+        return self._engine.feeds.statuses()
+
+    @property
     def last_error(self) -> ReloadError | None:
         """Why the last reload was rejected."""
-        return self._engine.last_error
+        return self._engine.health.last_error
 
     @property
     def store(self) -> Any:

@@ -365,7 +365,7 @@ class ReloadableSettings(metaclass=_SettingsMeta):
     @property
     def last_error(self) -> ReloadError | None:
         """Why the last attempted reload was rejected (``None`` after a success)."""
-        return self._ls_engine.last_error
+        return self._ls_engine.health.last_error
 
     @property
     def pending_restart(self) -> dict[str, Change]:
@@ -449,11 +449,13 @@ class ReloadableSettings(metaclass=_SettingsMeta):
 
         Added in 0.2.
         """
-        return self._ls_engine.explain(path)
+        engine = self._ls_engine
+        assert engine.store.current is not None
+        return engine.loader.explain(engine.store.current, path)
 
     def diff(self, a: str, b: str) -> tuple[Change, ...]:
         """Leaf changes from version ``a`` to version ``b`` (ids from ``history``)."""
-        find = self._ls_engine.find_version
+        find = self._ls_engine.history.get  # pinned versions too
         return diff_snapshots(find(a).snapshot, find(b).snapshot, share=False)
 
     def watch(
@@ -609,11 +611,13 @@ class Pin:
         return self.version.snapshot
 
     def __enter__(self) -> Any:
-        self.version = self._engine.pin()
+        current = self._engine.store.current
+        assert current is not None
+        self.version = self._engine.history.pin(current)
         return self.version.snapshot
 
     def __exit__(self, *exc: object) -> None:
-        self._engine.unpin(self.version)
+        self._engine.history.unpin(self.version)
 
     def __repr__(self) -> str:
         return f"<Pin version={self.version.number} id={self.version.id!r}>"

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _forksafe
 from ._model import Version
 from ._stats import Durations
 
@@ -83,6 +84,7 @@ class DeferredLog:
         self._records: list[tuple[logging.Logger, int, str, tuple[Any, ...]]] = []
         self._versions: list[Version] = []
         self.recorders: list[Callable[[Version], None]] = []
+        _forksafe.register(self)
 
     def add(self, logger: logging.Logger, level: int, msg: str, *args: Any) -> None:
         """Queue one record."""
@@ -111,7 +113,7 @@ class DeferredLog:
                 except Exception:  # noqa: BLE001 - a recorder must not break the reload
                     logging.getLogger("livesettings").warning("recording version %s failed", version.id, exc_info=True)
 
-    def fork_reset(self) -> None:
+    def _fork_reset(self) -> None:
         """In a forked child: a fresh lock, and nothing the parent had queued."""
         self._lock = threading.Lock()
         self._records, self._versions = [], []

@@ -72,8 +72,11 @@ class Override:
 
     def __init__(self, settings: ReloadableSettings, values: Mapping[str, Any]) -> None:
         engine = self._engine = settings._ls_engine
-        self.previous: Version = engine.pin()  # findable by id until restored (or this is dropped)
-        self._unpin = weakref.finalize(self, engine.unpin, self.previous)
+        current = engine.store.current
+        assert current is not None
+        # findable by id (rollback) until restored, or until this object is dropped
+        self.previous: Version = engine.history.pin(current)
+        self._unpin = weakref.finalize(self, engine.history.unpin, self.previous)
         try:
             self.version: Version | None = engine.apply_values(values)
         except BaseException:

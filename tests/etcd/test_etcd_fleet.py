@@ -8,7 +8,6 @@ import json
 import signal
 from pathlib import Path
 
-import pytest
 from etcd_server import EtcdServer, wait_until, etcd, etcd_private, prefix  # noqa: F401 (fixtures)
 from etcd_harness import Fleet, Member
 from etcd_proxy import TcpProxy

@@ -13,7 +13,6 @@ import json
 import os
 import pwd
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 from typing import Any
