@@ -107,6 +107,7 @@ class Engine:
             version = self._publish(candidate.snapshot, (), "initial", inputs=candidate.digest)
             self.loader.committed(candidate)
             self._applied, self.state = candidate.digest, State.RUNNING
+            self.health.succeeded()
         audit.info("%s: loaded version %s (initial)", self.name, version.id)
         self._logs.flush()
         self.waiters.notify(version)
@@ -236,7 +237,7 @@ class Engine:
                 health.failed(exc, quick, m.last_good_version)
             return None, exc, outcome("rejected", exc)
         finally:
-            m.last_reload_ms = (time.perf_counter() - started) * 1000
+            m.observe(time.perf_counter() - started)
 
     def _plan(self, old: Any, snapshot: Any, *, share: bool = False, shadowed: tuple[ShadowedEdit, ...] = ()) -> Plan:
         """The plan for serving ``snapshot`` instead of ``old`` (raises if anything is refused)."""

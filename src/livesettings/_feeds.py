@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from . import _forksafe
 from ._model import ReloadOutcome
@@ -82,8 +83,15 @@ class FeedSet:
         return self._feeds.get(key)
 
     def statuses(self) -> dict[str, Any]:
-        """The ``status`` of every running feed, by input key."""
-        return {key: feed.status for key, feed in list(self._feeds.items())}
+        """The ``status`` of every running feed, by input key (``None`` for one whose status fails)."""
+        found: dict[str, Any] = {}
+        for key, feed in list(self._feeds.items()):
+            try:
+                found[key] = feed.status
+            except Exception:  # noqa: BLE001 - a broken status must not break stats() or a health check
+                log.debug("%s: change feed %r failed to report its status", self.name, feed, exc_info=True)
+                found[key] = None
+        return found
 
     def report(self, outcome: ReloadOutcome) -> None:
         """Tell every feed that wants to know (``report(outcome)``) how an attempt ended."""

@@ -13,6 +13,7 @@ from typing import Any
 from ._engine import Engine, ReloadMetrics
 from ._model import Diff, Version
 from ._notify import ConfigChangeNotifier, DeadLetter, SubscriptionHandle
+from ._stats import ReloadStats
 from ._unknown import check_path
 from ._validate import ValidationResult
 from .exceptions import ProductionReloadError, ReloadError
@@ -152,6 +153,15 @@ class HotReloadManager:
     def metrics(self) -> ReloadMetrics:
         """Reload counters and the circuit breaker state."""
         return self._engine.metrics
+
+    def stats(self) -> ReloadStats:
+        """A frozen [ReloadStats][livesettings.ReloadStats] (see ``ReloadableSettings.stats``);
+        the way to them for the providers.
+
+        Added in 0.3.
+        """
+        engine = self._engine
+        return engine.health.stats(engine.store.current, engine.feeds.statuses())
 
     @property
     def dead_letters(self) -> tuple[DeadLetter, ...]:

@@ -38,6 +38,7 @@ from ._notify import SubscriptionHandle
 from ._streams import ChangeStream, iterate
 from ._sources import live_sources
 from ._provenance import Origin
+from ._stats import ReloadStats
 from ._unknown import check_path
 from ._validate import ValidationResult
 from .exceptions import ReloadError
@@ -381,6 +382,24 @@ class ReloadableSettings(metaclass=_SettingsMeta):
             manager = HotReloadManager(self._ls_engine)
             object.__setattr__(self, "_ls_manager", manager)
         return manager
+
+    def stats(self) -> ReloadStats:
+        """Reload counts by result, the version served, breaker and feed state, reload durations.
+
+        A frozen [ReloadStats][livesettings.ReloadStats] copied from counters the reloading
+        thread keeps anyway: calling it takes no lock, and recording them costs reads nothing.
+        [livesettings.integrations.prometheus][livesettings.integrations.prometheus] exports it.
+
+        Example:
+            ```python
+            stats = settings.stats()
+            print(stats.version, stats.reloads["rejected"], stats.breaker_state)
+            ```
+
+        Added in 0.3.
+        """
+        engine = self._ls_engine
+        return engine.health.stats(engine.store.current, engine.feeds.statuses())
 
     # -- changes -------------------------------------------------------------------------
     def reload(self) -> Version | None:

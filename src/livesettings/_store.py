@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import _forksafe
 from ._model import Version
+from ._stats import Durations
 
 __all__ = ["AtomicConfigStore", "DeferredLog", "ReloadMetrics"]
 
@@ -44,7 +45,14 @@ class AtomicConfigStore:
 
 @dataclass
 class ReloadMetrics:
-    """Counters for dashboards and health checks (read them; the engine writes them)."""
+    """Counters for dashboards and health checks (read them; the engine writes them).
+
+    ``settings.stats()`` gives a frozen copy of them with the duration histogram; this object is
+    the live, mutable one. ``last_success`` is the engine clock's (monotonic) time of the last
+    load or reload that succeeded.
+
+    Changed in 0.3: ``last_success`` and ``durations``.
+    """
 
     attempted: int = 0
     applied: int = 0
@@ -55,6 +63,13 @@ class ReloadMetrics:
     breaker_state: str = "closed"
     last_reload_ms: float = 0.0
     last_good_version: str | None = None
+    last_success: float | None = None
+    durations: Durations = field(default_factory=Durations)
+
+    def observe(self, seconds: float) -> None:
+        """Record one reload's duration (only the reloading thread, inside the pipeline, calls it)."""
+        self.last_reload_ms = seconds * 1000
+        self.durations = self.durations.observed(seconds)  # one reference: readers take it whole
 
 
 class DeferredLog:
