@@ -1,0 +1,185 @@
+"""A real gunicorn with ``--preload`` and 2 workers: an edit made after the fork reaches every worker.
+
+The app module (``prefork_app``) creates its settings object at import time, so under
+``--preload`` the object and its watcher are created in the gunicorn master and every worker
+inherits them through ``fork()``. The tests talk to the workers over HTTP with one connection
+per request (``Connection: close``), so that requests spread across the workers, and tell the
+workers apart by the pid each response carries. The sync worker class serves the WSGI app and
+``uvicorn_worker.UvicornWorker`` the ASGI one. Waits are polls with deadlines; the app's safety
+re-check is an hour away, so a change seen in time was seen by the worker's own inotify watch.
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.metadata
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import wait_for
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="gunicorn and inotify: Linux only")
+
+HERE = Path(__file__).resolve().parent
+WORKERS = 2
+GUNICORN_VERSION = tuple(int(p) for p in importlib.metadata.version("gunicorn").split(".")[:2])
+WORKER_CLASSES = {"sync": "prefork_app:wsgi", "uvicorn_worker.UvicornWorker": "prefork_app:asgi"}
+
+
+@dataclass
+class Server:
+    """A running gunicorn master, the port it serves and the config file its app watches."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    config: Path
+    log: Path
+
+    def get(self) -> dict[str, Any]:
+        """One request on a fresh connection; the JSON the answering worker returned."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            conn.request("GET", "/", headers={"Connection": "close"})
+            response = conn.getresponse()
+            assert response.status == 200, response.read()
+            body: dict[str, Any] = json.loads(response.read())
+            return body
+        finally:
+            conn.close()
+
+    def sample(self, n: int = 8) -> list[dict[str, Any]]:
+        """``n`` requests, a few in flight at once so that a busy worker leaves some to the other."""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            return list(pool.map(lambda _: self.get(), range(n)))
+
+    def latest_by_pid(self, until: Any, timeout: float = 30.0) -> dict[int, dict[str, Any]]:
+        """Sample until every worker's latest answer satisfies ``until``; those answers by pid."""
+        seen: dict[int, dict[str, Any]] = {}
+
+        def done() -> bool:
+            assert self.proc.poll() is None, f"gunicorn exited:\n{self.log.read_text()}"
+            for body in self.sample():
+                seen[body["pid"]] = body
+            return len(seen) == WORKERS and all(until(b) for b in seen.values())
+
+        try:
+            wait_for(done, timeout=timeout, interval=0.02)
+        except AssertionError:
+            raise AssertionError(f"workers' latest answers: {seen}\n--- gunicorn log\n{self.log.read_text()}")
+        return seen
+
+
+def save(path: Path, text: str) -> None:
+    """Save as editors do: write a temporary file beside it and rename it over the original."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the master (it stops its workers), wait; SIGKILL its process group on a timeout."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the session gunicorn was started in: master and workers
+        proc.wait(timeout=15)
+
+
+@pytest.fixture(params=list(WORKER_CLASSES), ids=["sync", "uvicorn"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """gunicorn --preload with 2 workers of the given class, on a socket bound to a free port."""
+    worker_class: str = request.param
+    config = tmp_path / "conf" / "app.yaml"
+    config.parent.mkdir()
+    config.write_text("greeting: before\n")
+    log = tmp_path / "gunicorn.log"
+    # Bind here and hand gunicorn the socket (fd://), so no other process can take the port between.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    env = {**os.environ, "PREFORK_CONFIG": str(config)}
+    for name in ("LIVESETTINGS_ENV", "APP_ENV", "ENVIRONMENT", "LIVESETTINGS_POLL"):
+        env.pop(name, None)
+    command = [
+        sys.executable, "-m", "gunicorn", "--preload", "--workers", str(WORKERS),
+        "--worker-class", worker_class, "--bind", f"fd://{listener.fileno()}",
+        "--pythonpath", str(HERE), "--chdir", str(tmp_path), "--graceful-timeout", "5",
+        "--log-level", "info", "--error-logfile", str(log),
+    ]  # fmt: skip
+    if GUNICORN_VERSION >= (25, 1):
+        command.append("--no-control-socket")  # else every master shares ~/.gunicorn/gunicorn.ctl
+    command.append(WORKER_CLASSES[worker_class])
+    proc = subprocess.Popen(
+        command, env=env, pass_fds=(listener.fileno(),), start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    listener.close()
+    try:
+        yield Server(proc, port, config, log)
+    finally:
+        stop(proc)
+
+
+class TestPreload:
+    """The settings object created in the master keeps hot-reloading in each forked worker."""
+
+    def test_edit_after_fork_reaches_every_worker(self, server: Server) -> None:
+        """Both workers answer with the old value, then, after an edit, both answer with the new one."""
+        master = server.proc.pid
+        before = server.latest_by_pid(lambda b: b["greeting"] == "before")
+        assert master not in before
+        for body in before.values():
+            assert body["created_in"] == master  # --preload: created in the master, inherited by fork
+
+        save(server.config, "greeting: after\n")
+        after = server.latest_by_pid(lambda b: b["greeting"] == "after")
+        assert set(after) == set(before)  # the same two workers, none restarted
+        for pid, body in after.items():
+            assert body["version"] != before[pid]["version"]
+
+        server.config.write_text("greeting: in place\n")  # an edit that rewrites the file itself
+        server.latest_by_pid(lambda b: b["greeting"] == "in place")
+
+    def test_status_is_truthful_in_workers(self, server: Server) -> None:
+        """In each worker hot reload says enabled, the watcher runs with inotify, and its threads are alive."""
+        workers = server.latest_by_pid(lambda b: True)
+        for body in workers.values():
+            assert body["enabled"] is True
+            assert body["state"] == "running"
+            assert body["mode"] == "inotify"
+            assert body["watched_dirs"] == [str(server.config.parent)]
+            assert body["threads"], body  # the worker's own watcher threads, started at the fork
+
+    def test_worker_respawned_after_an_edit_serves_the_new_value(self, server: Server) -> None:
+        """A worker the master forks after an edit (here replacing a stopped one) answers with the new value."""
+        before = server.latest_by_pid(lambda b: True)
+        save(server.config, "greeting: after\n")
+        server.latest_by_pid(lambda b: b["greeting"] == "after")
+        os.kill(min(before), signal.SIGTERM)  # a worker of this test's gunicorn; the master forks a new one
+        fresh: dict[int, dict[str, Any]] = {}
+
+        def respawned() -> bool:
+            fresh.update((b["pid"], b) for b in server.sample() if b["pid"] not in before)
+            return bool(fresh)
+
+        wait_for(respawned, timeout=30, interval=0.02)
+        (body,) = fresh.values()
+        assert body["created_in"] == server.proc.pid
+        assert body["greeting"] == "after"
+        assert body["enabled"] is True and body["state"] == "running" and body["threads"]
