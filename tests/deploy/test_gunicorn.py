@@ -1,4 +1,6 @@
-"""A real gunicorn with ``--preload`` and 2 workers: an edit made after the fork reaches every worker.
+"""Real prefork servers: an edit made after the workers started reaches every worker.
+
+gunicorn runs with ``--preload`` and 2 workers; ``uvicorn --workers 2`` is the contrast case.
 
 The app module (``prefork_app``) creates its settings object at import time, so under
 ``--preload`` the object and its watcher are created in the gunicorn master and every worker
@@ -7,6 +9,8 @@ per request (``Connection: close``), so that requests spread across the workers,
 workers apart by the pid each response carries. The sync worker class serves the WSGI app and
 ``uvicorn_worker.UvicornWorker`` the ASGI one. Waits are polls with deadlines; the app's safety
 re-check is an hour away, so a change seen in time was seen by the worker's own inotify watch.
+``uvicorn --workers`` spawns fresh interpreters instead of forking, so there each worker
+imports the app and creates an object of its own.
 """
 
 from __future__ import annotations
@@ -68,15 +72,19 @@ class Server:
         seen: dict[int, dict[str, Any]] = {}
 
         def done() -> bool:
-            assert self.proc.poll() is None, f"gunicorn exited:\n{self.log.read_text()}"
-            for body in self.sample():
+            assert self.proc.poll() is None, f"the server exited:\n{self.log.read_text()}"
+            try:
+                answers = self.sample()
+            except ConnectionRefusedError:  # uvicorn binds its port a moment after it starts
+                return False
+            for body in answers:
                 seen[body["pid"]] = body
             return len(seen) == WORKERS and all(until(b) for b in seen.values())
 
         try:
             wait_for(done, timeout=timeout, interval=0.02)
         except AssertionError:
-            raise AssertionError(f"workers' latest answers: {seen}\n--- gunicorn log\n{self.log.read_text()}")
+            raise AssertionError(f"workers' latest answers: {seen}\n--- server log\n{self.log.read_text()}")
         return seen
 
 
@@ -99,23 +107,33 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=15)
 
 
+def config_dir(tmp_path: Path) -> Path:
+    """The watched YAML file, holding the first value."""
+    config = tmp_path / "conf" / "app.yaml"
+    config.parent.mkdir()
+    config.write_text("greeting: before\n")
+    return config
+
+
+def child_env(config: Path) -> dict[str, str]:
+    env = {**os.environ, "PREFORK_CONFIG": str(config)}
+    for name in ("LIVESETTINGS_ENV", "APP_ENV", "ENVIRONMENT", "LIVESETTINGS_POLL"):
+        env.pop(name, None)
+    return env
+
+
 @pytest.fixture(params=list(WORKER_CLASSES), ids=["sync", "uvicorn"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     """gunicorn --preload with 2 workers of the given class, on a socket bound to a free port."""
     worker_class: str = request.param
-    config = tmp_path / "conf" / "app.yaml"
-    config.parent.mkdir()
-    config.write_text("greeting: before\n")
-    log = tmp_path / "gunicorn.log"
+    config = config_dir(tmp_path)
+    log = tmp_path / "server.log"
     # Bind here and hand gunicorn the socket (fd://), so no other process can take the port between.
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     port = listener.getsockname()[1]
-    env = {**os.environ, "PREFORK_CONFIG": str(config)}
-    for name in ("LIVESETTINGS_ENV", "APP_ENV", "ENVIRONMENT", "LIVESETTINGS_POLL"):
-        env.pop(name, None)
     command = [
         sys.executable, "-m", "gunicorn", "--preload", "--workers", str(WORKERS),
         "--worker-class", worker_class, "--bind", f"fd://{listener.fileno()}",
@@ -126,10 +144,37 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
         command.append("--no-control-socket")  # else every master shares ~/.gunicorn/gunicorn.ctl
     command.append(WORKER_CLASSES[worker_class])
     proc = subprocess.Popen(
-        command, env=env, pass_fds=(listener.fileno(),), start_new_session=True,
+        command, env=child_env(config), pass_fds=(listener.fileno(),), start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
     listener.close()
+    try:
+        yield Server(proc, port, config, log)
+    finally:
+        stop(proc)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def uvicorn_server(tmp_path: Path) -> Iterator[Server]:
+    """``uvicorn --workers 2``: its workers are spawned, not forked; each imports the app itself."""
+    config = config_dir(tmp_path)
+    log = tmp_path / "server.log"
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "--workers", str(WORKERS), "--host", "127.0.0.1",
+        "--port", str(port), "--app-dir", str(HERE), "--no-access-log", "prefork_app:asgi",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command, cwd=tmp_path, env=child_env(config), start_new_session=True, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         yield Server(proc, port, config, log)
     finally:
@@ -183,3 +228,17 @@ class TestPreload:
         assert body["created_in"] == server.proc.pid
         assert body["greeting"] == "after"
         assert body["enabled"] is True and body["state"] == "running" and body["threads"]
+
+
+class TestUvicornWorkers:
+    """``uvicorn --workers N`` spawns its workers: each creates and watches its own settings object."""
+
+    def test_edit_reaches_every_spawned_worker(self, uvicorn_server: Server) -> None:
+        """Each worker created its own object (no fork involved), and an edit reaches both."""
+        before = uvicorn_server.latest_by_pid(lambda b: b["greeting"] == "before")
+        for pid, body in before.items():
+            assert body["created_in"] == pid
+            assert body["enabled"] is True and body["state"] == "running" and body["mode"] == "inotify"
+        save(uvicorn_server.config, "greeting: after\n")
+        after = uvicorn_server.latest_by_pid(lambda b: b["greeting"] == "after")
+        assert set(after) == set(before)
