@@ -17,6 +17,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+from test_docs import fenced_blocks
+
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "examples" / "django_project"
 
@@ -36,7 +39,7 @@ settings.configure(
     SECRET_KEY="test-only",
     ALLOWED_HOSTS=["testserver"],
     INSTALLED_APPS=["shop.apps.ShopConfig"],
-    MIDDLEWARE=["shop.middleware.live_settings"],
+    MIDDLEWARE=["shop.live.middleware"],
     ROOT_URLCONF="shop_site.urls",
     DATABASES={},
     USE_TZ=True,
@@ -188,3 +191,13 @@ class TestProject:
         assert "no issues" in proc.stdout
         assert "live settings from" in proc.stderr  # ready() created the object and logged at INFO
 
+
+
+class TestHowTo:
+    """docs/django.md walks through the example project's own files, not a copy that can drift."""
+
+    @pytest.mark.parametrize("name", ["shop/live.py", "shop/apps.py"])
+    def test_page_shows_the_project_file(self, name: str) -> None:
+        """The page's block headed with the file's name is that file, verbatim."""
+        blocks = [b.code for b in fenced_blocks(ROOT / "docs" / "django.md") if b.code.startswith(f"# {name}\n")]
+        assert blocks == [f"# {name}\n" + (PROJECT / name).read_text()]

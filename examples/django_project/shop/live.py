@@ -1,22 +1,25 @@
 """The live half of the shop's configuration: one livesettings object per process.
 
-``ShopConfig.ready()`` calls [start][] once the app registry is ready; views read the values
-through ``request.live`` (one pinned snapshot per request, see ``middleware.py``) or [get][].
-Nothing here belongs in ``django.conf.settings``: Django reads its settings once, these
-values change while the process runs.
+``ShopConfig.ready()`` calls ``start()`` once the app registry is ready. Views read the values
+from ``request.live``, one pinned snapshot per request set by ``middleware``, or through ``get()``.
+None of this belongs in ``django.conf.settings``: Django reads its settings once, these values
+change while the process runs.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
 from livesettings import Diff, ReloadableSettings, on_change
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
 
 Level = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -60,6 +63,7 @@ def start(path: str | Path) -> ShopSettings:
     if _settings is None:
 
         class FromFile(ShopSettings):
+            __qualname__ = "ShopSettings"  # the name logs and errors use
             model_config = SettingsConfigDict(yaml_file=str(path))
 
         _settings = FromFile()
@@ -85,3 +89,16 @@ def stop() -> None:
     if _settings is not None:
         _settings.close()
         _settings = None
+
+
+def middleware(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """Django middleware: ``request.live`` is one version's snapshot for the whole request."""
+
+    def pin_for_request(request: HttpRequest) -> HttpResponse:
+        pin = get().pinned()
+        with pin as snapshot:
+            request.live = snapshot  # type: ignore[attr-defined]
+            request.live_version = pin.version  # type: ignore[attr-defined]
+            return get_response(request)
+
+    return pin_for_request

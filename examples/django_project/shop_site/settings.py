@@ -22,7 +22,7 @@ DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
 ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
 
 INSTALLED_APPS = ["shop.apps.ShopConfig"]
-MIDDLEWARE = ["shop.middleware.live_settings"]
+MIDDLEWARE = ["shop.live.middleware"]
 ROOT_URLCONF = "shop_site.urls"
 WSGI_APPLICATION = "shop_site.wsgi.application"
 DATABASES: dict[str, dict[str, str]] = {}
