@@ -60,6 +60,13 @@ def get(path="/"):
     return response.json()
 
 
+def status():
+    """The operator view; it names the process that answered, which is this one."""
+    body = get("/config/")
+    assert body.pop("pid") == os.getpid()
+    return body
+
+
 def wait_until(predicate, timeout=10.0):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -117,7 +124,7 @@ class TestLiveValues:
             seen = wait_until(lambda: get()["banner"] == "Spring sale")
             leveled = wait_until(lambda: get()["shop_log_level"] == "DEBUG")
             report(first=first, seen=seen, leveled=leveled, after=get(),
-                   level=logging.getLogger("shop").level, status=get("/config/"))
+                   level=logging.getLogger("shop").level, status=status())
         """)
         assert result["first"] == {
             "banner": "Welcome", "page_size": 20, "new_checkout": False, "version": 1, "shop_log_level": "INFO",
@@ -147,8 +154,8 @@ class TestInvalidEdit:
         """page_size 0 breaks a range: the edit is rejected as a whole, log level change included."""
         result = run(tmp_path, """
             save("banner: Broken\\npage_size: 0\\nlog_levels:\\n  shop: DEBUG\\n")
-            refused = wait_until(lambda: get("/config/")["last_error"] is not None)
-            report(refused=refused, status=get("/config/"), page=get(), level=logging.getLogger("shop").level)
+            refused = wait_until(lambda: status()["last_error"] is not None)
+            report(refused=refused, status=status(), page=get(), level=logging.getLogger("shop").level)
         """)
         assert result["refused"]
         assert result["status"]["version"] == 1
@@ -162,12 +169,12 @@ class TestInvalidEdit:
         """A syntax error keeps the last good values; the next valid edit applies and clears the error."""
         result = run(tmp_path, """
             save("banner: [unclosed\\n")
-            refused = wait_until(lambda: get("/config/")["last_error"] is not None)
+            refused = wait_until(lambda: status()["last_error"] is not None)
             during = get()
-            error = get("/config/")["last_error"]
+            error = status()["last_error"]
             save("banner: Fixed\\npage_size: 30\\n")
             fixed = wait_until(lambda: get()["banner"] == "Fixed")
-            report(refused=refused, during=during, error=error, fixed=fixed, after=get(), status=get("/config/"))
+            report(refused=refused, during=during, error=error, fixed=fixed, after=get(), status=status())
         """)
         assert result["refused"] and result["fixed"]
         assert result["during"]["banner"] == "Welcome" and result["during"]["version"] == 1

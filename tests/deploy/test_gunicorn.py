@@ -36,6 +36,7 @@ from conftest import wait_for
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="gunicorn and inotify: Linux only")
 
 HERE = Path(__file__).resolve().parent
+DJANGO_PROJECT = HERE.parents[1] / "examples" / "django_project"
 WORKERS = 2
 GUNICORN_VERSION = tuple(int(p) for p in importlib.metadata.version("gunicorn").split(".")[:2])
 WORKER_CLASSES = {"sync": "prefork_app:wsgi", "uvicorn_worker.UvicornWorker": "prefork_app:asgi"}
@@ -49,12 +50,13 @@ class Server:
     port: int
     config: Path
     log: Path
+    path: str = "/"  # the URL whose JSON says which worker answered
 
-    def get(self) -> dict[str, Any]:
+    def get(self, path: str | None = None) -> dict[str, Any]:
         """One request on a fresh connection; the JSON the answering worker returned."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         try:
-            conn.request("GET", "/", headers={"Connection": "close"})
+            conn.request("GET", path or self.path, headers={"Connection": "close"})
             response = conn.getresponse()
             assert response.status == 200, response.read()
             body: dict[str, Any] = json.loads(response.read())
@@ -122,34 +124,61 @@ def child_env(config: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(params=list(WORKER_CLASSES), ids=["sync", "uvicorn"])
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    """gunicorn --preload with 2 workers of the given class, on a socket bound to a free port."""
-    worker_class: str = request.param
-    config = config_dir(tmp_path)
-    log = tmp_path / "server.log"
+def gunicorn(
+    tmp_path: Path, app: str, worker_class: str, env: dict[str, str], pythonpath: Path
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``gunicorn --preload`` with 2 workers on a socket bound here; returns the master and the port."""
     # Bind here and hand gunicorn the socket (fd://), so no other process can take the port between.
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
-    port = listener.getsockname()[1]
     command = [
         sys.executable, "-m", "gunicorn", "--preload", "--workers", str(WORKERS),
         "--worker-class", worker_class, "--bind", f"fd://{listener.fileno()}",
-        "--pythonpath", str(HERE), "--chdir", str(tmp_path), "--graceful-timeout", "5",
-        "--log-level", "info", "--error-logfile", str(log),
+        "--pythonpath", str(pythonpath), "--chdir", str(tmp_path), "--graceful-timeout", "5",
+        "--log-level", "info", "--error-logfile", str(tmp_path / "server.log"),
     ]  # fmt: skip
     if GUNICORN_VERSION >= (25, 1):
         command.append("--no-control-socket")  # else every master shares ~/.gunicorn/gunicorn.ctl
-    command.append(WORKER_CLASSES[worker_class])
-    proc = subprocess.Popen(
-        command, env=child_env(config), pass_fds=(listener.fileno(),), start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    listener.close()
+    command.append(app)
     try:
-        yield Server(proc, port, config, log)
+        proc = subprocess.Popen(
+            command, env=env, pass_fds=(listener.fileno(),), start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        port: int = listener.getsockname()[1]
+    finally:
+        listener.close()
+    return proc, port
+
+
+@pytest.fixture(params=list(WORKER_CLASSES), ids=["sync", "uvicorn"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """gunicorn --preload with 2 workers of the given class serving ``prefork_app``."""
+    worker_class: str = request.param
+    config = config_dir(tmp_path)
+    proc, port = gunicorn(tmp_path, WORKER_CLASSES[worker_class], worker_class, child_env(config), HERE)
+    try:
+        yield Server(proc, port, config, tmp_path / "server.log")
+    finally:
+        stop(proc)
+
+
+@pytest.fixture
+def django_server(tmp_path: Path) -> Iterator[Server]:
+    """The example Django project under gunicorn --preload (sync workers), on a live file in a temp dir."""
+    config = tmp_path / "conf" / "live.yaml"
+    config.parent.mkdir()
+    config.write_text("banner: Welcome\npage_size: 20\n")
+    env = child_env(config)
+    env.update(
+        DJANGO_SETTINGS_MODULE="shop_site.settings", DJANGO_LIVE_SETTINGS_FILE=str(config), DJANGO_DEBUG="0",
+        PYTHONDONTWRITEBYTECODE="1",  # no __pycache__ left in examples/
+    )
+    proc, port = gunicorn(tmp_path, "shop_site.wsgi", "sync", env, DJANGO_PROJECT)
+    try:
+        yield Server(proc, port, config, tmp_path / "server.log", path="/config/")
     finally:
         stop(proc)
 
@@ -242,3 +271,16 @@ class TestUvicornWorkers:
         save(uvicorn_server.config, "greeting: after\n")
         after = uvicorn_server.latest_by_pid(lambda b: b["greeting"] == "after")
         assert set(after) == set(before)
+
+
+class TestDjangoPreload:
+    """The Django example under gunicorn --preload: ShopConfig.ready() runs in the master, every worker follows."""
+
+    def test_edit_reaches_every_django_worker(self, django_server: Server) -> None:
+        """Both workers serve version 1, then after an edit both serve version 2 and its values."""
+        before = django_server.latest_by_pid(lambda b: b["version"] == 1 and b["watching"])
+        save(django_server.config, "banner: Spring sale\npage_size: 50\n")
+        after = django_server.latest_by_pid(lambda b: b["version"] == 2 and b["last_error"] is None)
+        assert set(after) == set(before)
+        pages = [django_server.get("/") for _ in range(6)]  # every worker is on version 2 now
+        assert {(p["banner"], p["page_size"], p["version"]) for p in pages} == {("Spring sale", 50, 2)}

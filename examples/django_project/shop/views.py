@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from django.http import HttpRequest, JsonResponse
 
@@ -24,10 +25,14 @@ def home(request: HttpRequest) -> JsonResponse:
 
 
 def config_status(request: HttpRequest) -> JsonResponse:
-    """What an operator checks after an edit: the version serving, and why the last edit was refused."""
+    """What an operator checks after an edit: the version this process serves, and why the last edit was refused.
+
+    Each worker process has its own settings object and history: ``pid`` says which one answered.
+    """
     settings = live.get()
     error = settings.last_error
     return JsonResponse({
+        "pid": os.getpid(),
         "version": settings.version.number,
         "watching": settings.hot_reload.is_enabled(),
         "last_error": str(error) if error is not None else None,
