@@ -10,7 +10,8 @@ workers apart by the pid each response carries. The sync worker class serves the
 ``uvicorn_worker.UvicornWorker`` the ASGI one. Waits are polls with deadlines; the app's safety
 re-check is an hour away, so a change seen in time was seen by the worker's own inotify watch.
 ``uvicorn --workers`` spawns fresh interpreters instead of forking, so there each worker
-imports the app and creates an object of its own.
+imports the app and creates an object of its own. The Django example project
+(``examples/django_project``) runs under gunicorn ``--preload`` too.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ WORKER_CLASSES = {"sync": "prefork_app:wsgi", "uvicorn_worker.UvicornWorker": "p
 
 @dataclass
 class Server:
-    """A running gunicorn master, the port it serves and the config file its app watches."""
+    """A running server (a gunicorn master or uvicorn's supervisor), its port and the config file its app watches."""
 
     proc: subprocess.Popen[bytes]
     port: int
@@ -85,8 +86,10 @@ class Server:
 
         try:
             wait_for(done, timeout=timeout, interval=0.02)
-        except AssertionError:
-            raise AssertionError(f"workers' latest answers: {seen}\n--- server log\n{self.log.read_text()}")
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}; workers' latest answers: {seen}\n--- server log\n{self.log.read_text()}"
+            ) from None
         return seen
 
 
@@ -109,7 +112,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=15)
 
 
-def config_dir(tmp_path: Path) -> Path:
+def write_config(tmp_path: Path) -> Path:
     """The watched YAML file, holding the first value."""
     config = tmp_path / "conf" / "app.yaml"
     config.parent.mkdir()
@@ -157,7 +160,7 @@ def gunicorn(
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     """gunicorn --preload with 2 workers of the given class serving ``prefork_app``."""
     worker_class: str = request.param
-    config = config_dir(tmp_path)
+    config = write_config(tmp_path)
     proc, port = gunicorn(tmp_path, WORKER_CLASSES[worker_class], worker_class, child_env(config), HERE)
     try:
         yield Server(proc, port, config, tmp_path / "server.log")
@@ -193,7 +196,7 @@ def free_port() -> int:
 @pytest.fixture
 def uvicorn_server(tmp_path: Path) -> Iterator[Server]:
     """``uvicorn --workers 2``: its workers are spawned, not forked; each imports the app itself."""
-    config = config_dir(tmp_path)
+    config = write_config(tmp_path)
     log = tmp_path / "server.log"
     port = free_port()
     command = [
