@@ -6,8 +6,8 @@ The app module (``prefork_app``) creates its settings object at import time, so 
 ``--preload`` the object and its watcher are created in the gunicorn master and every worker
 inherits them through ``fork()``. The tests talk to the workers over HTTP with one connection
 per request (``Connection: close``), so that requests spread across the workers, and tell the
-workers apart by the pid each response carries. The sync worker class serves the WSGI app and
-``uvicorn_worker.UvicornWorker`` the ASGI one. Waits are polls with deadlines; the app's safety
+workers apart by the pid each response carries. The sync and gthread worker classes serve the
+WSGI app and ``uvicorn_worker.UvicornWorker`` the ASGI one. Waits are polls with deadlines; the app's safety
 re-check is an hour away, so a change seen in time was seen by the worker's own inotify watch.
 ``uvicorn --workers`` spawns fresh interpreters instead of forking, so there each worker
 imports the app and creates an object of its own. The Django example project
@@ -40,7 +40,11 @@ HERE = Path(__file__).resolve().parent
 DJANGO_PROJECT = HERE.parents[1] / "examples" / "django_project"
 WORKERS = 2
 GUNICORN_VERSION = tuple(int(p) for p in importlib.metadata.version("gunicorn").split(".")[:2])
-WORKER_CLASSES = {"sync": "prefork_app:wsgi", "uvicorn_worker.UvicornWorker": "prefork_app:asgi"}
+WORKER_CLASSES = {
+    "sync": "prefork_app:wsgi",
+    "gthread": "prefork_app:wsgi",  # what gunicorn picks with --threads
+    "uvicorn_worker.UvicornWorker": "prefork_app:asgi",
+}
 
 
 @dataclass
@@ -156,7 +160,7 @@ def gunicorn(
     return proc, port
 
 
-@pytest.fixture(params=list(WORKER_CLASSES), ids=["sync", "uvicorn"])
+@pytest.fixture(params=list(WORKER_CLASSES), ids=["sync", "gthread", "uvicorn"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     """gunicorn --preload with 2 workers of the given class serving ``prefork_app``."""
     worker_class: str = request.param
