@@ -9,10 +9,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench docs clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[etcd]" pytest pytest-timeout hypothesis mypy types-PyYAML "pyright[nodejs]" "import-linter>=2.1" "jsonschema>=4.18" fastapi httpx httpx2 uvicorn "prometheus-client>=0.17"
+	$(PY) -m pip install --quiet -e ".[etcd]" pytest pytest-timeout hypothesis mypy types-PyYAML "pyright[nodejs]" "import-linter>=2.1" "jsonschema>=4.18" \
+	  fastapi httpx httpx2 uvicorn "prometheus-client>=0.17" gunicorn uvicorn-worker django
 	touch $(STAMP)
 
 demo: $(STAMP)
