@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[etcd]" pytest pytest-timeout hypothesis mypy types-PyYAML "pyright[nodejs]" "import-linter>=2.1" "jsonschema>=4.18"
+	$(PY) -m pip install --quiet -e ".[etcd]" pytest pytest-timeout hypothesis mypy types-PyYAML "pyright[nodejs]" "import-linter>=2.1" "jsonschema>=4.18" "cryptography>=42"
 	touch $(STAMP)
 
 demo: $(STAMP)

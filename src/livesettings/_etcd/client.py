@@ -177,8 +177,11 @@ def check_tls(
     return tls
 
 
-def describe(exc: BaseException, endpoint: Endpoint | None = None) -> str:
-    """A connection error in words: the TLS reason when there is one, never a request body."""
+def describe(exc: BaseException, endpoint: Endpoint | None = None, *, client_cert: bool | None = None) -> str:
+    """A connection error in words: the TLS reason when there is one, never a request body.
+
+    ``client_cert``: whether a client certificate was offered (for the hint), ``None`` if unknown.
+    """
     at = f"etcd at {endpoint.url}" if endpoint is not None else "etcd"
     tls = _ssl_error(exc)
     if isinstance(tls, ssl.SSLCertVerificationError):
@@ -188,8 +191,13 @@ def describe(exc: BaseException, endpoint: Endpoint | None = None) -> str:
             "check ca_cert (the CA bundle that signed the server's certificate)"
         )
     if tls is not None:
-        reason = (tls.reason or str(tls)).replace("_", " ").lower()
-        hint = "check cert_cert and cert_key (etcd's --client-cert-auth)" if "certificate" in reason else "check the TLS options"
+        reason = tls.reason.replace("_", " ").lower() if tls.reason else str(tls)
+        if client_cert is False:
+            hint = "etcd may require a client certificate (--client-cert-auth): pass cert_cert and cert_key"
+        elif client_cert:
+            hint = "etcd may have refused the client certificate: check cert_cert and cert_key and the CA that signed them"
+        else:
+            hint = "check the TLS options (ca_cert, cert_cert, cert_key)"
         return f"TLS with {at} failed: {reason}; {hint}"
     if isinstance(exc, gw_errors.Etcd3Exception):
         text = str(getattr(exc, "detail_text", "") or exc.__class__.__name__).strip()
@@ -426,6 +434,10 @@ class EtcdClient:
     def close(self) -> None:
         self._gw.session.close()
 
+    def describe(self, exc: BaseException) -> str:
+        """A connection error of this client's, in words (see ``describe``)."""
+        return describe(exc, self.endpoint, client_cert=self._tls["cert_cert"] is not None)
+
     def forget_token(self) -> None:
         """Drop the token (etcd refused it): the next request authenticates again."""
         self._auth.token = None
@@ -493,7 +505,7 @@ class EtcdClient:
 
     def _unreachable(self, exc: BaseException) -> EtcdUnavailable:
         if _ssl_error(exc) is not None:
-            return EtcdTLSError(describe(exc, self.endpoint))
+            return EtcdTLSError(self.describe(exc))
         return EtcdUnavailable(f"cannot reach etcd at {self.endpoint.url}: {describe(exc)}")
 
     def _call_one(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:

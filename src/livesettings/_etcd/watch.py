@@ -30,7 +30,7 @@ from typing import Any
 
 import requests
 
-from .client import EtcdClient, EtcdError, Header, PrefixState, b64, describe, is_bad_token, key_str, prefix_end, unb64
+from .client import EtcdClient, EtcdError, Header, PrefixState, b64, is_bad_token, key_str, prefix_end, unb64
 
 __all__ = ["Backoff", "WatchLoop"]
 
@@ -154,7 +154,7 @@ class WatchLoop:
             except (_Lost, EtcdError, ValueError) as exc:
                 reason = str(exc) or type(exc).__name__
             except (requests.RequestException, OSError) as exc:
-                reason = describe(exc, self.client.endpoint)
+                reason = self.client.describe(exc)
             if self.stop.is_set():
                 break
             self.reconnects += 1
