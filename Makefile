@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[etcd]" pytest pytest-timeout hypothesis mypy types-PyYAML "pyright[nodejs]" "import-linter>=2.1" "jsonschema>=4.18" \
-	  fastapi httpx httpx2 uvicorn "prometheus-client>=0.17" gunicorn uvicorn-worker django
+	  fastapi httpx httpx2 uvicorn "prometheus-client>=0.17" gunicorn uvicorn-worker django "cryptography>=42"
 	touch $(STAMP)
 
 demo: $(STAMP)
