@@ -115,14 +115,17 @@ class TcpProxy:
     def _run(self) -> None:
         try:
             while not self._stop.is_set() and time.monotonic() < self._deadline:
-                with self._lock:
-                    mode = self.mode
-                    socks = [s for s in self._peers if s not in self._frozen] if mode == "open" else []
                 sel = selectors.DefaultSelector()
                 try:
-                    sel.register(self._listener, selectors.EVENT_READ)
-                    for s in socks:
-                        sel.register(s, selectors.EVENT_READ)
+                    # Register under the lock: set_mode("cut") closes sockets from another thread,
+                    # and registering a closed socket (fd -1) raises and would kill this thread.
+                    # A socket closed later, during select(), just drops out of the epoll set.
+                    with self._lock:
+                        sel.register(self._listener, selectors.EVENT_READ)
+                        if self.mode == "open":
+                            for s in self._peers:
+                                if s not in self._frozen:
+                                    sel.register(s, selectors.EVENT_READ)
                     ready = sel.select(timeout=0.05)
                 finally:
                     sel.close()
