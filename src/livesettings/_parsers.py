@@ -270,7 +270,7 @@ def _fast_yaml(text: str, limits: ParseLimits, *, mapping: bool) -> Any:
         limits: ``max_depth`` and ``max_nodes`` (past either, the strict loader reports it).
         mapping: the top level must be a mapping or null (``parse_yaml``); else anything (``parse_yaml_value``).
     """
-    if _CParser is None or _IMPLICIT is None:  # pragma: no cover - PyYAML without libyaml
+    if _CParser is None or _IMPLICIT is None or YAML_LOADER is not _StrictLoader:  # no libyaml, or swapped
         return _FALLBACK
     rules_for = _IMPLICIT.get
     checked = "!" in text or "&" in text  # a tag needs a '!' and an anchor a '&': without both, no event has one
