@@ -123,6 +123,8 @@ def _set_public_modules() -> None:
     ):
         module = sys.modules[module_name]
         for name in names:
+            if name not in vars(module):  # imported on first use (watchdog); that import sets its own home
+                continue
             obj = getattr(module, name)
             home = getattr(obj, "__module__", None)
             if not isinstance(home, str) or not home.startswith("livesettings"):
