@@ -9,10 +9,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench docs compat clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[etcd]" pytest pytest-timeout hypothesis mypy types-PyYAML "pyright[nodejs]" "import-linter>=2.1" "jsonschema>=4.18"
+	$(PY) -m pip install --quiet -e ".[etcd]" pytest pytest-timeout hypothesis mypy types-PyYAML "pyright[nodejs]" "import-linter>=2.1" "jsonschema>=4.18" \
+	  fastapi httpx httpx2 uvicorn "prometheus-client>=0.17" gunicorn uvicorn-worker django "cryptography>=42"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -23,7 +24,7 @@ test: $(STAMP)
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	  if [ $$rc -ne 0 ]; then exit $$rc; fi
 	$(PY) -m mypy
-	$(VENV)/bin/pyright tests/typing/api.py
+	$(VENV)/bin/pyright --pythonpath $(PY) tests/typing/api.py
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)

@@ -18,15 +18,17 @@ from pathlib import Path
 
 from bench._util import ROOT, Report, checks_table, console_table, markdown_table
 
-MODULES = ("read", "reload", "latency", "dispatch", "concurrency", "memory", "idle", "etcd")
+MODULES = ("read", "reload", "latency", "dispatch", "concurrency", "memory", "idle", "imports", "etcd")
 TITLES = {
     "read": "Attribute reads",
     "reload": "Cold load and reload",
+    "parse": "YAML parsing",
     "latency": "Write → handler latency",
     "dispatch": "Subscriber dispatch",
     "concurrency": "Readers during reloads",
     "memory": "Memory",
     "idle": "Idle cost",
+    "imports": "Import time",
     "etcd": "etcd fleets",
 }
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"

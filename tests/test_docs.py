@@ -98,7 +98,8 @@ def _close_livesettings_objects() -> None:
     """Close every settings object and provider still open (the design brief's example test leaves one)."""
     gc.collect()
     for obj in gc.get_objects():
-        if isinstance(obj, (ReloadableSettings, EnvironmentConfigProvider)):
+        # type(), not isinstance(): a lazy proxy (django.conf.settings) would evaluate itself on __class__
+        if issubclass(type(obj), (ReloadableSettings, EnvironmentConfigProvider)):
             obj.close()
 
 

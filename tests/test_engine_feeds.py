@@ -168,7 +168,7 @@ class TestFeedDrivenPipeline:
         store.put(limits={"rate": 0})
         feed.fire()
         assert engine.store.snapshot.limits.rate == 10
-        assert engine.last_error is not None and engine.last_error.field == "limits.rate"
+        assert engine.health.last_error is not None and engine.health.last_error.field == "limits.rate"
         outcome = feed.outcomes[-1]
         assert outcome.result == "rejected" and outcome.inputs == {"memory:test": "2"}
         assert outcome.error is not None and "limits.rate" in outcome.error
@@ -201,7 +201,7 @@ class TestBreakerOnAFakeClock:
         clock.now += delay
         retry()
         assert engine.store.snapshot.limits.rate == 30
-        assert engine.metrics.breaker_state == "closed" and engine.last_error is None
+        assert engine.metrics.breaker_state == "closed" and engine.health.last_error is None
 
     def test_cool_down_over_lets_the_next_fire_through(self, rig: Any) -> None:
         """Once the clock passes the cool-down, a fire runs the pipeline again."""

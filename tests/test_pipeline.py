@@ -132,7 +132,7 @@ class TestOverride:
             port: int = 0
 
         with App() as s, caplog.at_level(logging.INFO, logger="livesettings.audit"):
-            version = override(s, {"port": 2})
+            version = override(s, {"port": 2}).version
             assert version is not None and version.source == "override"
             assert f"applied version {version.id} (override): port: 1 -> 2" in caplog.text
 

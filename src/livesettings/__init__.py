@@ -37,6 +37,9 @@ from ._provenance import Origin as Origin
 from ._providers import EnvironmentConfigProvider as EnvironmentConfigProvider
 from ._providers import HotReloadableConfigProvider as HotReloadableConfigProvider
 from ._settings import ReloadableSettings as ReloadableSettings
+from ._stats import DurationHistogram as DurationHistogram
+from ._stats import FeedStats as FeedStats
+from ._stats import ReloadStats as ReloadStats
 from ._settings import on_change as on_change
 from ._validate import ValidationResult as ValidationResult
 from ._version_info import __version__ as __version__
@@ -53,8 +56,10 @@ __all__ = [
     "ConfigSubscriber",
     "DeadLetter",
     "Diff",
+    "DurationHistogram",
     "Effect",
     "EnvironmentConfigProvider",
+    "FeedStats",
     "Frozen",
     "HotReloadManager",
     "HotReloadableConfigProvider",
@@ -64,6 +69,7 @@ __all__ = [
     "PlannedChange",
     "ReloadConfig",
     "ReloadError",
+    "ReloadStats",
     "ReloadableSettings",
     "Restart",
     "SubscriptionHandle",
@@ -117,6 +123,8 @@ def _set_public_modules() -> None:
     ):
         module = sys.modules[module_name]
         for name in names:
+            if name not in vars(module):  # imported on first use (watchdog); that import sets its own home
+                continue
             obj = getattr(module, name)
             home = getattr(obj, "__module__", None)
             if not isinstance(home, str) or not home.startswith("livesettings"):

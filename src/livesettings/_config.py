@@ -78,23 +78,25 @@ class ReloadConfig:
             the working directory at start-up. ``None`` (default) writes nothing.
         history_max_bytes: when the history file would grow past this size it is rotated
             (``history.jsonl`` -> ``history.jsonl.1`` ..., three old files kept).
-
-    Added in 0.1. Changed in 0.2: ``unknown_keys``, ``close_timeout_s``, ``history_file``,
-    ``history_max_bytes``.
         handler_timeout_s: the timeout of every change handler registered without one of its own
             (``@on_change(..., timeout=)``, ``watch(..., timeout=)``). A handler with a timeout
             runs on a worker thread of its own; one that takes longer is abandoned as a dead
             letter and the others go on. ``None`` (default): no timeout, handlers run on the
             delivering thread.
-
+        open_write_s: the longest a file that is open for writing (modified, not closed yet)
+            holds a reload back; past it the file must settle (``settle_ms``) and a WARNING names
+            it. A writer that keeps a config file open for long should not be the norm.
+        settle_ms: how long a change must stay put (same size, mtime and content) when no close
+            can be seen: every change in polling mode, and a write held past ``open_write_s``.
         strict_sources: refuse, with an [UntrustedSourceError][livesettings.exceptions.UntrustedSourceError],
             the entries of a secrets directory that pydantic-settings skips with a warning (a
             directory, a symlink that leaves the secrets directory, one that cannot be resolved),
             at start-up and on every reload. By default they are skipped and warned about, as
             pydantic-settings does, and their content is never read.
 
-    Added in 0.1. Changed in 0.2: ``unknown_keys``, ``close_timeout_s``. Changed in 0.3:
-    ``handler_timeout_s``. Changed in 0.4: ``strict_sources``.
+    Added in 0.1. Changed in 0.2: ``unknown_keys``, ``close_timeout_s``, ``history_file``,
+    ``history_max_bytes``. Changed in 0.3: ``handler_timeout_s``, ``open_write_s``, ``settle_ms``.
+    Changed in 0.4: ``strict_sources``.
     """
 
     enabled: bool | None = None
@@ -119,6 +121,8 @@ class ReloadConfig:
     history_file: str | os.PathLike[str] | None = None
     history_max_bytes: int = 1_048_576
     handler_timeout_s: float | None = None
+    open_write_s: float = 30.0
+    settle_ms: int = 1000
     strict_sources: bool = False
 
     def __post_init__(self) -> None:
@@ -136,6 +140,8 @@ class ReloadConfig:
             raise ValueError("history_max_bytes must be at least 1024")
         if self.handler_timeout_s is not None and not self.handler_timeout_s > 0:
             raise ValueError("handler_timeout_s must be > 0 seconds, or None")
+        if self.open_write_s < 0 or self.settle_ms < 0:
+            raise ValueError("open_write_s and settle_ms must be >= 0")
 
     def watching(self, environment: str | None = None) -> bool:
         """Whether file watching should run in ``environment``; raises on an unsafe request.

@@ -32,10 +32,10 @@ from ._health import Health
 from ._history import ConfigVersionManager
 from ._historyfile import HistoryFile
 from ._loader import Candidate, HotReloadLoader
-from ._model import Change, ChangeType, Effect, Plan, ReloadOutcome, Version, new_version_id
+from ._model import Change, Plan, ReloadOutcome, Version, new_version_id, summarize
 from ._notify import ConfigChangeNotifier, DeadLetter, Prepared
 from ._policy import Rules
-from ._provenance import Origin, explain_served, shadowed_edits
+from ._provenance import ShadowedEdit
 from ._redact import redact_text, secret_strings
 from ._state import State
 from ._store import AtomicConfigStore, DeferredLog, ReloadMetrics
@@ -47,8 +47,6 @@ __all__ = ["AtomicConfigStore", "Engine", "ReloadMetrics"]
 
 log = logging.getLogger("livesettings")
 audit = logging.getLogger("livesettings.audit")
-
-_Shadowed = tuple[tuple[Change, str], ...]
 
 
 class Engine:
@@ -66,10 +64,9 @@ class Engine:
     ) -> None:
         self.name, self.config = name, config
         self.production = is_production(environment)
-        # Production with the explicit opt-in runs guarded: only ``Live`` fields change live.
-        self.guarded = self.production and config.allow_in_production
         self.watching = config.watching(environment)
-        self.policies = collect_policies(snapshot_cls)
+        # Production with the explicit opt-in runs guarded: only ``Live`` fields change live.
+        self.rules = Rules(collect_policies(snapshot_cls), self.production and config.allow_in_production)
         self.loader = HotReloadLoader(snapshot_cls, init_kwargs, config, name)
         self.history = ConfigVersionManager(config.max_versions)
         self.store = AtomicConfigStore(publish)
@@ -77,7 +74,7 @@ class Engine:
         self.waiters = VersionWaiters(name)  # wait_for_version
         self.validator = ConfigChangeValidator(
             lambda: self.loader.load(reloading=True), lambda: self.store.snapshot,
-            lambda running, loaded: self._plan(running, loaded.snapshot, shadowed=self._shadowed(loaded)),
+            lambda running, loaded: self._plan(running, loaded.snapshot, shadowed=self.loader.shadowed(loaded)),
         )
         self._logs = DeferredLog()
         self.health = Health(name, config, self._logs, clock=clock, schedule=schedule)
@@ -86,40 +83,31 @@ class Engine:
         self.pending_restart: dict[str, Change] = {}
         self.state = State.NEW
         self._applied: str | None = None  # the digest of the inputs being served
-        self._loaded: Candidate | None = None  # the last accepted load from the sources
         self._number = 0
         # Called with each new version after the pipeline let go of its locks (a history file ...).
         self.recorders = self._logs.recorders
         if config.history_file is not None:
             self.recorders.append(HistoryFile(config.history_file, config.history_max_bytes, name=name))
-        self._pins: dict[str, tuple[Version, int]] = {}  # pinned() versions by id, with a count
         self._fork_reset()
-        _forksafe.register(self)  # fresh locks in a forked child
+        _forksafe.register(self)
 
     def _fork_reset(self) -> None:
         """Fresh locks (also in a forked child: the parent's threads, a reload or a retry, are gone;
-        the file watcher restarts itself and rescans, which re-runs a reload that was in flight)."""
+        the file watcher restarts itself and rescans, which re-runs a reload that was in flight).
+        Each part (feeds, reader, logs, waiters, history) resets its own."""
         self._lock, self._serial = threading.Lock(), threading.Lock()
         self._serial_owner: int | None = None
         self.health.breaker.retry = None
-        self.feeds.fork_reset()
-        self._logs.fork_reset()
-        self.loader.reader._lock = threading.Lock()  # FileReader's parse-cache lock
-        self.waiters._fork_reset()
-        self._pins = {}
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> Version:
         """Load and validate for the first time (raises on invalid config), then start the feeds."""
         candidate = self.loader.load(reloading=False)
         with self._lock:
-            version = self._new_version(candidate.snapshot, (), "initial", inputs=candidate.digest)
-            self.history.append(version)
-            self.store.swap(version)
+            version = self._publish(candidate.snapshot, (), "initial", inputs=candidate.digest)
             self.loader.committed(candidate)
-            self._applied, self._loaded = candidate.digest, candidate
-            self.metrics.last_good_version = version.id
-            self.state = State.RUNNING
+            self._applied, self.state = candidate.digest, State.RUNNING
+            self.health.succeeded()
         audit.info("%s: loaded version %s (initial)", self.name, version.id)
         self._logs.flush()
         self.waiters.notify(version)
@@ -154,16 +142,11 @@ class Engine:
         return self.state is State.CLOSED
 
     def start_feeds(self) -> None:
-        """Start a feed for every input that has one and is not followed yet (idempotent)."""
-        self.feeds.start(self.loader.feeds(), self._on_feed, lambda: self.state is State.RUNNING and self.watching)
-
-    def _on_feed(self, source: str) -> None:
-        try:
-            self.reload(source=source, trigger="feed")
-        except ClosedError:
-            return
-        if self.watching and self.state is State.RUNNING:
-            self.start_feeds()  # the load may have asked for a feed of a new input
+        """Follow every input that has a feed and is not followed yet (idempotent)."""
+        self.feeds.follow(
+            self.loader.feeds, lambda source: self.reload(source=source, trigger="feed"),
+            lambda: self.state is State.RUNNING and self.watching,
+        )
 
     def enable_watching(self) -> None:
         """Start following the inputs (idempotent); the caller checked the production rule."""
@@ -224,6 +207,10 @@ class Engine:
             m.attempted += 1
         started, quick = time.perf_counter(), None
         inputs: Mapping[str, str | None] = {}
+
+        def outcome(result: str, error: ReloadError | None = None) -> ReloadOutcome:
+            return ReloadOutcome(dict(inputs), result, m.last_good_version, str(error) if error else None)
+
         try:
             now = self.loader.digest()
             quick, inputs = now.digest, now.others
@@ -231,37 +218,30 @@ class Engine:
                 with self._lock:
                     m.unchanged += 1
                     health.succeeded()
-                return None, None, self._outcome(inputs, "unchanged")
+                return None, None, outcome("unchanged")
             known = health.known(quick) if trigger != "manual" else None
             if known is not None:  # rejected before: not re-validated nor re-logged, but still why
-                return None, None, self._outcome(inputs, "rejected", known)
+                return None, None, outcome("rejected", known)
             candidate = self.loader.load(reloading=True, prefetched=now.files, environ=now.environ)
             inputs = candidate.inputs
-            shadowed = self._shadowed(candidate, log=True)
+            shadowed = self.loader.shadowed(candidate)
+            for edit in shadowed:
+                self._logs.add(log, logging.WARNING, "%s: %s", self.name, edit)
             proposal = self._plan(self.store.snapshot, candidate.snapshot, share=True, shadowed=shadowed)
             version = self._apply(proposal, source, candidate=candidate)
             with self._lock:
                 health.succeeded(quick)
-            return version, None, self._outcome(inputs, "applied" if version else "unchanged")
+            return version, None, outcome("applied" if version else "unchanged")
         except ReloadError as exc:
             with self._lock:
                 health.failed(exc, quick, m.last_good_version)
-            return None, exc, self._outcome(inputs, "rejected", exc)
+            return None, exc, outcome("rejected", exc)
         finally:
-            m.last_reload_ms = (time.perf_counter() - started) * 1000
+            m.observe(time.perf_counter() - started)
 
-    def _shadowed(self, candidate: Candidate, *, log: bool = False) -> _Shadowed:
-        """Edits in ``candidate``'s sources that a higher-priority source hides (logged once each)."""
-        if self._loaded is None:
-            return ()
-        edits = shadowed_edits(self._loaded.provenance, candidate.provenance)
-        for edit in edits if log else ():
-            self._logs.add(logging.getLogger("livesettings"), logging.WARNING, "%s: %s", self.name, edit)
-        return tuple((Change(e.path, ChangeType.MODIFY, e.old_value, e.new_value), str(e)) for e in edits)
-
-    def _plan(self, old: Any, snapshot: Any, *, share: bool = False, shadowed: _Shadowed = ()) -> Plan:
+    def _plan(self, old: Any, snapshot: Any, *, share: bool = False, shadowed: tuple[ShadowedEdit, ...] = ()) -> Plan:
         """The plan for serving ``snapshot`` instead of ``old`` (raises if anything is refused)."""
-        return self.loader.plan(old, snapshot, Rules(self.policies, self.guarded), share=share, shadowed=shadowed)
+        return self.loader.plan(old, snapshot, self.rules, share=share, shadowed=shadowed)
 
     def _apply(self, proposal: Plan, source: str, **commit: Any) -> Version | None:
         """Prepare, commit and tell the preparers (inside the pipeline, with no lock held).
@@ -285,10 +265,9 @@ class Engine:
         return version
 
     def _commit(
-        self, proposal: Plan, source: str, *, candidate: Candidate | None = None, pending: bool = True,
-        restores: str | None = None, reason: str | None = None,
+        self, proposal: Plan, source: str, *, candidate: Candidate | None = None, pending: bool = True, **extra: Any
     ) -> Version | None:
-        """Follow ``proposal`` (call with ``self._lock`` held, after ``_apply`` ran the preparers):
+        """Follow ``proposal`` (with ``self._lock`` held, after ``_apply`` ran the preparers):
         pending_restart, swap, record, queue.
 
         ``candidate``: the plan came from the sources (remember what they held); ``pending``:
@@ -296,44 +275,40 @@ class Engine:
         """
         old = self.store.snapshot
         if pending:
-            self._set_pending(proposal)
+            note = f" ({proposal.note})" if proposal.note else ""
+            for path, change in proposal.pending.items():
+                if path not in self.pending_restart or self.pending_restart[path].new_value != change.new_value:
+                    self._logs.add(log, logging.WARNING, "%s: %s needs a restart to take effect; still running "
+                                   "the old value%s", self.name, change.describe(), note)
+            self.pending_restart = proposal.pending
         if candidate is not None:
-            self.loader.committed(candidate)
-            known = set(self._loaded.unknown_keys) if self._loaded is not None else set()
-            for key in (k for k in candidate.unknown_keys if k not in known):
+            for key in self.loader.committed(candidate):
                 self._logs.add(log, logging.WARNING, "%s: %s", self.name, key)
-            self._applied, self._loaded = candidate.digest, candidate
+            self._applied = candidate.digest
         changes = proposal.live
         if not changes:
             self.metrics.unchanged += 1
             return None
-        version = self._new_version(
-            proposal.snapshot, changes, source, restores=restores, reason=reason, plan=proposal,
-            inputs=candidate.digest if candidate else self._applied,
-            unknown_keys=candidate.unknown_keys if candidate else (),
+        version = self._publish(
+            proposal.snapshot, changes, source, plan=proposal, inputs=self._applied,
+            unknown_keys=candidate.unknown_keys if candidate else (), **extra,
         )
-        self.history.append(version)
-        self.store.swap(version)
         self.notifier.enqueue(version, old, proposal.snapshot, changes)
         self.metrics.applied += 1
-        self.metrics.last_good_version = version.id
         if audit.isEnabledFor(logging.INFO):
-            detail = "; ".join(c.describe() for c in changes[:20])
-            more = f" (+{len(changes) - 20} more)" if len(changes) > 20 else ""
-            self._logs.add(audit, logging.INFO, "%s: applied version %s (%s): %s%s", self.name, version.id, source, detail, more)
+            self._logs.add(audit, logging.INFO, "%s: applied version %s (%s): %s", self.name, version.id, source, summarize(changes))
         return version
 
-    def _set_pending(self, proposal: Plan) -> None:
-        restart = {p.path: p.change for p in proposal.changes if p.effect is Effect.RESTART}
-        note = f" ({proposal.note})" if proposal.note else ""
-        for path, change in restart.items():
-            previous = self.pending_restart.get(path)
-            if previous is None or previous.new_value != change.new_value:
-                self._logs.add(
-                    log, logging.WARNING, "%s: %s needs a restart to take effect; still running the old value%s",
-                    self.name, change.describe(), note,
-                )
-        self.pending_restart = restart
+    def _publish(self, snapshot: Any, changes: tuple[Change, ...], source: str, **extra: Any) -> Version:
+        """Serve ``snapshot`` as the next version: numbered, in the history, swapped in, recorded."""
+        vid, stamp = new_version_id()
+        self._number += 1
+        version = Version(vid, stamp, source, changes, number=self._number, snapshot=snapshot, **extra)
+        self.history.append(version)
+        self.store.swap(version)
+        self.metrics.last_good_version = version.id
+        self._logs.record(version)
+        return version
 
     # -- other ways to a version ---------------------------------------------------------
     def check(self) -> ValidationResult:
@@ -345,15 +320,14 @@ class Engine:
         (every validator; the change rules), audited and delivered."""
         with self._pipeline():
             old = self.store.snapshot
-            proposal = self._plan(old, self.loader.with_values(old, values), share=True)
-            version = self._apply(proposal, source)
+            version = self._apply(self._plan(old, self.loader.with_values(old, values), share=True), source)
         self.deliver()
         return version
 
     def rollback(self, version_id: str | None = None, *, reason: str | None = None) -> Version:
         """Restore an earlier version's content as a new version (see ``ReloadableSettings.rollback``)."""
         with self._pipeline():
-            target = self.find_version(version_id) if version_id else self.history.undo_target()
+            target = self.history.get(version_id) if version_id else self.history.undo_target()
             version = self._restore(target, reason)
         self.deliver()
         return version
@@ -364,47 +338,8 @@ class Engine:
         version = self._apply(proposal, "rollback", pending=False, restores=target.content_id, reason=reason)
         if version is None:  # the same content already (or only restart-only differences): record the rollback
             with self._lock:
-                version = self._new_version(self.store.snapshot, (), "rollback", restores=target.content_id, reason=reason)
-                self.history.append(version)
-                self.store.swap(version)
+                version = self._publish(self.store.snapshot, (), "rollback", restores=target.content_id, reason=reason)
         return version
-
-    # -- pinned versions -----------------------------------------------------------------
-    def pin(self) -> Version:
-        """The current version, kept findable by id (``find_version``) until ``unpin``."""
-        with self._lock:
-            current = self.store.current
-            assert current is not None
-            held = self._pins.get(current.id)
-            self._pins[current.id] = (current, held[1] + 1 if held else 1)
-        return current
-
-    def unpin(self, version: Version) -> None:
-        with self._lock:
-            held = self._pins.get(version.id)
-            if held is not None and held[1] > 1:
-                self._pins[version.id] = (held[0], held[1] - 1)
-            else:
-                self._pins.pop(version.id, None)
-
-    def find_version(self, version_id: str) -> Version:
-        """The version with ``version_id`` from the history, or a pinned one that left it.
-
-        Raises:
-            VersionNotFoundError: neither has it.
-        """
-        with self._lock:
-            held = self._pins.get(version_id)
-        return held[0] if held is not None else self.history.get(version_id)
-
-    def explain(self, path: str) -> Origin:
-        """Where the value served at ``path`` came from (see ``ReloadableSettings.explain``)."""
-        loaded, current = self._loaded, self.store.current
-        assert loaded is not None and current is not None
-        target = current.restores if current.source == "rollback" else current.id
-        return explain_served(
-            loaded.provenance, loaded.snapshot, current.snapshot, path, source=current.source, target=target or ""
-        )
 
     # -- notification --------------------------------------------------------------------
     def deliver(self) -> None:
@@ -424,9 +359,6 @@ class Engine:
                 return
         log.warning("%s: rolled back version %s because critical handler %s failed", self.name, version.id, letter.handler)
 
-    def _outcome(self, inputs: Mapping[str, str | None], result: str, error: ReloadError | None = None) -> ReloadOutcome:
-        return ReloadOutcome(dict(inputs), result, self.metrics.last_good_version, str(error) if error else None)
-
     def _retry_now(self, source: str) -> None:
         """The cool-down ended: try the newest content once (half-open), so no good write is lost."""
         with self._lock:
@@ -437,15 +369,3 @@ class Engine:
             self.reload(source=source, trigger="breaker")
         except ClosedError:
             pass
-
-    @property
-    def last_error(self) -> ReloadError | None:
-        """Why the last attempted reload was rejected (``None`` after a success)."""
-        return self.health.last_error
-
-    def _new_version(self, snapshot: Any, changes: tuple[Change, ...], source: str, **extra: Any) -> Version:
-        vid, stamp = new_version_id()
-        self._number += 1
-        version = Version(vid, stamp, source, changes, number=self._number, snapshot=snapshot, **extra)
-        self._logs.record(version)
-        return version

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import _forksafe
 from ._model import ReloadOutcome
 from .exceptions import ClosedError
 from .typing import ChangeFeed
@@ -33,6 +34,7 @@ class FeedSet:
         self._lock = threading.Lock()
         self._feeds: dict[str, ChangeFeed] = {}
         self._closed = False
+        _forksafe.register(self)
 
     def start(
         self, factories: Mapping[str, Callable[[], ChangeFeed]], on_change: Callable[[str], None],
@@ -59,9 +61,37 @@ class FeedSet:
             except ClosedError:
                 feed.close()
 
+    def follow(
+        self, factories: Callable[[], Mapping[str, Callable[[], ChangeFeed]]], reload: Callable[[str], object],
+        allowed: Callable[[], bool],
+    ) -> None:
+        """Start a feed for every input ``factories()`` names; when one fires, ``reload(source)``,
+        then follow the inputs that reload may have found (an etcd prefix a source now reads)."""
+
+        def fired(source: str) -> None:
+            try:
+                reload(source)
+            except ClosedError:
+                return
+            if allowed():
+                self.follow(factories, reload, allowed)
+
+        self.start(factories(), fired, allowed)
+
     def get(self, key: str) -> ChangeFeed | None:
         """The running feed for ``key``, or ``None``."""
         return self._feeds.get(key)
+
+    def statuses(self) -> dict[str, Any]:
+        """The ``status`` of every running feed, by input key (``None`` for one whose status fails)."""
+        found: dict[str, Any] = {}
+        for key, feed in list(self._feeds.items()):
+            try:
+                found[key] = feed.status
+            except Exception:  # noqa: BLE001 - a broken status must not break stats() or a health check
+                log.debug("%s: change feed %r failed to report its status", self.name, feed, exc_info=True)
+                found[key] = None
+        return found
 
     def report(self, outcome: ReloadOutcome) -> None:
         """Tell every feed that wants to know (``report(outcome)``) how an attempt ended."""
@@ -82,7 +112,7 @@ class FeedSet:
         for feed in feeds:
             feed.close()
 
-    def fork_reset(self) -> None:
+    def _fork_reset(self) -> None:
         """In a forked child: a fresh lock (the feeds re-arm themselves)."""
         self._lock = threading.Lock()
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._breaker import CircuitBreaker
 from ._config import ReloadConfig
+from ._model import Version
+from ._stats import FeedStats, ReloadStats
 from ._store import DeferredLog, ReloadMetrics
 from .exceptions import ReloadError
 
@@ -60,7 +62,8 @@ class Health:
         return known
 
     def succeeded(self, digest: str | None = None) -> None:
-        """An attempt was accepted (or found nothing new)."""
+        """An attempt (or the initial load) was accepted, or found nothing new."""
+        self.metrics.last_success = self._clock()
         self.last_error = None
         if digest is not None:
             self._rejected.pop(digest, None)
@@ -89,6 +92,32 @@ class Health:
         self.breaker.half_open()
         self._sync()
 
+    def stats(self, current: Version | None, feeds: Mapping[str, Any]) -> ReloadStats:
+        """A frozen copy of the counters, for ``settings.stats()`` (no lock: a moment's view).
+
+        Args:
+            current: the version served.
+            feeds: the status of each running change feed, by name.
+        """
+        m = self.metrics
+        success = m.last_success
+        return ReloadStats(
+            name=self.name, attempted=m.attempted, applied=m.applied, rejected=m.rejected,
+            unchanged=m.unchanged, skipped_by_breaker=m.skipped_by_breaker,
+            version=current.number if current is not None else 0,
+            version_id=current.id if current is not None else "",
+            seconds_since_success=max(0.0, self._clock() - success) if success is not None else 0.0,
+            consecutive_failures=m.consecutive_failures, breaker_state=m.breaker_state,
+            feeds=tuple(_feed_stats(name, feeds[name]) for name in sorted(feeds)),
+            reload_duration=m.durations.histogram(),
+        )
+
     def _sync(self) -> None:
         self.metrics.consecutive_failures = self.breaker.failures
         self.metrics.breaker_state = self.breaker.state.value
+
+
+def _feed_stats(name: str, status: Any) -> FeedStats:
+    state = getattr(status, "state", None) if status is not None else None
+    state = str(getattr(state, "value", state) or "new")  # a str, or an enum of them
+    return FeedStats(name, state, state == "running", status)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Iterator
 
+from . import _forksafe
 from ._model import Version
 from .exceptions import VersionNotFoundError
 
@@ -14,7 +16,7 @@ __all__ = ["ConfigVersionManager"]
 class ConfigVersionManager:
     """Bounded, append-only version history, oldest first (the brief's "Version Manager").
 
-    Appends are serialised by the engine's lock; reads take a consistent copy.
+    Appends are serialised by the engine's lock, pins by their own; reads take a consistent copy.
 
     Attributes:
         versions: the stored versions, oldest first, at most ``max_versions``.
@@ -24,6 +26,26 @@ class ConfigVersionManager:
         if max_versions < 1:
             raise ValueError("max_versions must be at least 1")
         self.versions: deque[Version] = deque(maxlen=max_versions)
+        self.pins: dict[str, tuple[Version, int]] = {}  # pinned() versions by id, with a count
+        self._pin_lock = threading.Lock()
+        _forksafe.register(self)
+
+    def _fork_reset(self) -> None:
+        self._pin_lock = threading.Lock()
+        self.pins = {}  # their holders were threads of the parent
+
+    def pin(self, version: Version) -> Version:
+        """Keep ``version`` findable by ``get`` (after it left the history too) until ``unpin``."""
+        with self._pin_lock:
+            held = self.pins.get(version.id)
+            self.pins[version.id] = (version, held[1] + 1 if held else 1)
+        return version
+
+    def unpin(self, version: Version) -> None:
+        with self._pin_lock:
+            held = self.pins.pop(version.id, None)
+            if held is not None and held[1] > 1:
+                self.pins[version.id] = (held[0], held[1] - 1)
 
     def append(self, version: Version) -> None:
         """Record an accepted version (the oldest falls out when full)."""
@@ -44,9 +66,13 @@ class ConfigVersionManager:
         return len(self.versions)
 
     def get(self, version_id: str) -> Version:
+        """The version with ``version_id``, from the history or the pinned ones."""
         for v in reversed(self.versions):
             if v.id == version_id:
                 return v
+        held = self.pins.get(version_id)
+        if held is not None:
+            return held[0]
         raise VersionNotFoundError(
             f"no version {version_id!r} in the history (it keeps the last {self.versions.maxlen})"
         )

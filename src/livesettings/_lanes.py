@@ -20,7 +20,6 @@ while holding a lock. Every worker thread is owned by its lane, and ``stop()`` j
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import threading
 import time

@@ -13,6 +13,7 @@ from typing import Any
 from ._engine import Engine, ReloadMetrics
 from ._model import Diff, Version
 from ._notify import ConfigChangeNotifier, DeadLetter, SubscriptionHandle
+from ._stats import ReloadStats
 from ._unknown import check_path
 from ._validate import ValidationResult
 from .exceptions import ProductionReloadError, ReloadError
@@ -153,6 +154,15 @@ class HotReloadManager:
         """Reload counters and the circuit breaker state."""
         return self._engine.metrics
 
+    def stats(self) -> ReloadStats:
+        """A frozen [ReloadStats][livesettings.ReloadStats] (see ``ReloadableSettings.stats``);
+        the way to them for the providers.
+
+        Added in 0.3.
+        """
+        engine = self._engine
+        return engine.health.stats(engine.store.current, engine.feeds.statuses())
+
     @property
     def dead_letters(self) -> tuple[DeadLetter, ...]:
         """Recent handler failures (bounded)."""
@@ -165,9 +175,18 @@ class HotReloadManager:
         return feed.status if feed is not None else None
 
     @property
+    def feed_statuses(self) -> dict[str, Any]:
+        """The status of every running change feed, by input key (``"files"``, ``"etcd:..."``).
+
+        Each value is the feed's ``status`` (its ``state`` is ``"running"``, ``"degraded"`` ...);
+        empty while hot reload is off. Added in 0.3.
+        """
+        return self._engine.feeds.statuses()
+
+    @property
     def last_error(self) -> ReloadError | None:
         """Why the last reload was rejected."""
-        return self._engine.last_error
+        return self._engine.health.last_error
 
     @property
     def store(self) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -211,9 +211,20 @@ class Plan:
         )
         return Plan(held, old, note)
 
+    @property
+    def pending(self) -> dict[str, Change]:
+        """What ``pending_restart`` holds once this plan is committed: each held change by path."""
+        return {p.path: p.change for p in self.changes if p.effect is Effect.RESTART}
+
     def describe(self) -> str:
         """One line per change, for logs and the command line."""
         return "\n".join(p.describe() for p in self.changes)
+
+
+def summarize(changes: Sequence[Change], limit: int = 20) -> str:
+    """``a: 1 -> 2; b: added 3`` for the first ``limit`` changes, then how many more (secret-safe)."""
+    more = f" (+{len(changes) - limit} more)" if len(changes) > limit else ""
+    return "; ".join(c.describe() for c in changes[:limit]) + more
 
 
 

@@ -375,7 +375,7 @@ class ConfigChangeNotifier:
 
         A preparer is called with the candidate's [Diff][livesettings.Diff] (its ``version`` is
         ``None``: the version does not exist yet). A generator preparer runs up to its ``yield``
-        now and learns the outcome there (see [Prepared.finish][livesettings._notify.Prepared.finish]);
+        now and learns the outcome there (see ``Prepared.finish``);
         a plain function only prepares or vetoes. Call inside the pipeline, with no lock held.
 
         Raises:

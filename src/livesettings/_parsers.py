@@ -25,6 +25,16 @@ import yaml
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.events import (
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from livesettings.exceptions import SourceError, UntrustedSourceError
@@ -36,8 +46,11 @@ else:  # pragma: no cover - Python 3.10
 
 try:
     from yaml import CSafeLoader as _BaseLoader
+    from yaml._yaml import CParser as _CParser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]  # same interface, pure Python
+
+    _CParser = None  # type: ignore[assignment,misc]  # every document takes the strict loader
 
 _log = logging.getLogger(__name__)
 _STR, _VALUE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:value"  # a `=` key is constructed as a str
@@ -197,6 +210,136 @@ class _StrictLoader(_StrictConstructorMixin, _BaseLoader):
 YAML_LOADER: type = _StrictLoader
 
 
+# The fast path: plain containers straight from libyaml's event stream, in one iterative pass. It decides
+# nothing itself: whatever it does not handle the way the strict loader would (aliases and anchors, tags,
+# merge keys, timestamps, duplicate or non-string keys, limits, errors, several documents, directives) makes it
+# return _FALLBACK and the strict loader above parses the document again, so results and errors stay its own.
+
+_FALLBACK: Any = object()
+_INT, _FLOAT, _BOOL = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"
+_Rules = tuple[tuple[str, "re.Pattern[str]"], ...]
+
+
+def _implicit_rules() -> dict[str, _Rules] | None:
+    """The loader's own implicit resolvers (PyYAML's regexes) by first character, as ``resolve`` looks them up.
+
+    ``None`` (fast path off) when wildcard resolvers exist: then every first character would need them.
+    """
+    table = _StrictLoader.yaml_implicit_resolvers
+    if table.get(None):
+        return None  # pragma: no cover - PyYAML registers none
+    return {first: tuple(rules) for first, rules in table.items() if first is not None}
+
+
+_IMPLICIT = _implicit_rules()
+_SAFE = SafeConstructor()  # only its stateless scalar constructors are used
+_BOOLS: dict[str, bool] = SafeConstructor.bool_values
+
+
+def _plain_scalar(value: str, rules: _Rules) -> Any:
+    """A plain scalar whose first character has implicit resolvers: what SafeConstructor makes of it.
+
+    Decimal ints and floats without ``_``, ``:``, ``.inf`` or ``.nan`` are converted here (the same numbers
+    ``construct_yaml_int``/``construct_yaml_float`` return for them); other ints and floats go through those
+    constructors; tags other than int, float, bool and null (timestamps, ``<<``, ``=``) return _FALLBACK.
+    """
+    for tag, regexp in rules:  # the first matching resolver wins, as in BaseResolver.resolve
+        if regexp.match(value):
+            break
+    else:
+        return value
+    if tag == _INT:
+        digits = value[1:] if value[0] in "+-" else value
+        if digits.isascii() and digits.isdigit() and (digits[0] != "0" or digits == "0"):
+            return int(value)  # ValueError past the int digit limit: the strict loader reports it
+        return _SAFE.construct_yaml_int(ScalarNode(tag, value))
+    if tag == _FLOAT:
+        if "_" not in value and ":" not in value and value[-1] in "0123456789.":
+            return float(value)
+        return _SAFE.construct_yaml_float(ScalarNode(tag, value))
+    if tag == _BOOL:
+        return _BOOLS[value.lower()]
+    return None if tag == _NULL else _FALLBACK
+
+
+def _fast_yaml(text: str, limits: ParseLimits, *, mapping: bool) -> Any:
+    """Build the document from libyaml's events, or return _FALLBACK for the strict loader to decide.
+
+    Args:
+        text: the decoded document.
+        limits: ``max_depth`` and ``max_nodes`` (past either, the strict loader reports it).
+        mapping: the top level must be a mapping or null (``parse_yaml``); else anything (``parse_yaml_value``).
+    """
+    if _CParser is None or _IMPLICIT is None or YAML_LOADER is not _StrictLoader:  # no libyaml, or swapped
+        return _FALLBACK
+    rules_for = _IMPLICIT.get
+    checked = "!" in text or "&" in text  # a tag needs a '!' and an anchor a '&': without both, no event has one
+    max_depth = limits.max_depth
+    parser = _CParser(text)
+    get: Callable[[], Any] = parser.get_event  # events are told apart by exact type below
+    try:
+        get()  # StreamStartEvent
+        event = get()
+        if type(event) is StreamEndEvent:
+            return None
+        if type(event) is not DocumentStartEvent or event.version or event.tags:
+            return _FALLBACK
+        parents: list[tuple[Any, Any]] = []  # the enclosing containers, each with its pending key
+        container: Any = None  # the container being filled; None at the document level
+        key: Any = None  # in a mapping: the key waiting for its value
+        root, nodes = _FALLBACK, 0
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is ScalarEvent:
+                if checked and (event.anchor is not None or event.tag is not None):
+                    return _FALLBACK
+                value = event.value
+                if event.implicit[0]:  # plain: resolved as BaseResolver.resolve would
+                    rules = rules_for(value[:1])
+                    if rules is not None:
+                        value = _plain_scalar(value, rules)
+                        if value is _FALLBACK:
+                            return _FALLBACK
+                nodes += 1
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                if checked and (event.anchor is not None or event.tag is not None):
+                    return _FALLBACK
+                if len(parents) >= max_depth:  # this container's depth is len(parents) + 1
+                    return _FALLBACK
+                parents.append((container, key))
+                container, key = ({} if kind is MappingStartEvent else []), None
+                nodes += 1
+                continue
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                value = container
+                container, key = parents.pop()
+            elif kind is DocumentEndEvent:
+                break
+            else:  # an alias
+                return _FALLBACK
+            if container is None:
+                root = value
+            elif type(container) is list:
+                container.append(value)
+            elif key is None:
+                if type(value) is not str or value in container:  # not a string, or a duplicate
+                    return _FALLBACK
+                key = value
+            else:
+                container[key] = value
+                key = None
+        if type(get()) is not StreamEndEvent or nodes > limits.max_nodes:
+            return _FALLBACK
+    except Exception:  # noqa: BLE001 - syntax errors, huge ints ...: the strict loader reports them
+        return _FALLBACK
+    finally:
+        parser.dispose()
+    if mapping and root is not None and type(root) is not dict:
+        return _FALLBACK
+    return root
+
+
 def _children(node: Node) -> list[Node]:
     if isinstance(node, MappingNode):
         return [part for pair in node.value for part in pair]
@@ -283,12 +426,24 @@ def _yaml_error(exc: yaml.YAMLError, text: str, source: str) -> SourceError:
 def parse_yaml(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[str, Any] | None:
     """Parse one YAML document whose top level is a mapping with string keys (safe loading only).
 
-    The composed node graph is checked against ``limits`` before any Python object is constructed.
+    Ordinary documents are built straight from libyaml's events; anything unusual (and every error) goes
+    through the strict loader, whose composed node graph is checked against ``limits`` before any Python
+    object is constructed. Both give the same result.
 
     Raises:
         SourceError: syntax errors, duplicate or non-string keys, limits exceeded, non-mapping top level.
     """
     text = _prepare(data, source, limits)
+    result = _fast_yaml(text, limits, mapping=True)
+    return _strict_mapping(text, data, source, limits) if result is _FALLBACK else result
+
+
+def _parse_yaml_strict(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[str, Any] | None:
+    """[parse_yaml][livesettings._parsers.parse_yaml] through the strict loader only (the reference)."""
+    return _strict_mapping(_prepare(data, source, limits), data, source, limits)
+
+
+def _strict_mapping(text: str, data: bytes, source: str, limits: ParseLimits) -> dict[str, Any] | None:
     loader: Any = None
     try:
         with _guard(source, "YAML"):
@@ -325,6 +480,16 @@ def parse_yaml_value(data: bytes, source: str, limits: ParseLimits = _LIMITS) ->
         SourceError: syntax errors, duplicate or non-string keys, limits exceeded.
     """
     text = _prepare(data, source, limits)
+    result = _fast_yaml(text, limits, mapping=False)
+    return _strict_value(text, data, source, limits) if result is _FALLBACK else result
+
+
+def _parse_yaml_value_strict(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> Any:
+    """[parse_yaml_value][livesettings._parsers.parse_yaml_value] through the strict loader only."""
+    return _strict_value(_prepare(data, source, limits), data, source, limits)
+
+
+def _strict_value(text: str, data: bytes, source: str, limits: ParseLimits) -> Any:
     loader: Any = None
     try:
         with _guard(source, "YAML"):

@@ -226,7 +226,8 @@ class HotReloadableConfigProvider(EnvironmentConfigProvider):
         self._enable = enable_hot_reload
         self._allow_prod = allow_in_production
         super().__init__(*args, **kwargs)
-        self._engine.policies.update(dict.fromkeys(live_keys, Policy.LIVE))
+        rules = self._engine.rules
+        self._engine.rules = dataclasses.replace(rules, policies={**rules.policies, **dict.fromkeys(live_keys, Policy.LIVE)})
         self.hot_reload = HotReloadManager(self._engine)
 
     def _effective_config(self, config: ReloadConfig) -> ReloadConfig:

@@ -17,6 +17,7 @@ lines; error messages) goes through this module; nothing else decides what is se
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -55,7 +56,12 @@ _CONTAINERS = (BaseModel, Mapping, list, tuple, set, frozenset)
 
 def secret_name(name: object) -> bool:
     """Whether one key or field name looks like a credential name (``"api_token"``)."""
-    return isinstance(name, str) and _SENSITIVE.search(name) is not None
+    return isinstance(name, str) and _secret_name(name)
+
+
+@functools.lru_cache(maxsize=4096)  # the same field names are asked about on every reload
+def _secret_name(name: str) -> bool:
+    return _SENSITIVE.search(name) is not None
 
 
 def secret_path(path: str | Sequence[int | str]) -> bool:

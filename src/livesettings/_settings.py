@@ -41,6 +41,7 @@ from ._notify import SubscriptionHandle
 from ._streams import ChangeStream, iterate
 from ._sources import live_sources
 from ._provenance import Origin
+from ._stats import ReloadStats
 from ._unknown import check_path
 from ._validate import ValidationResult
 from .exceptions import ReloadError
@@ -486,7 +487,7 @@ class ReloadableSettings(metaclass=_SettingsMeta):
     @property
     def last_error(self) -> ReloadError | None:
         """Why the last attempted reload was rejected (``None`` after a success)."""
-        return self._ls_engine.last_error
+        return self._ls_engine.health.last_error
 
     @property
     def pending_restart(self) -> dict[str, Change]:
@@ -594,6 +595,24 @@ class ReloadableSettings(metaclass=_SettingsMeta):
         """A field typed as this class validates as its snapshot model."""
         return handler(cls.__snapshot__)
 
+    def stats(self) -> ReloadStats:
+        """Reload counts by result, the version served, breaker and feed state, reload durations.
+
+        A frozen [ReloadStats][livesettings.ReloadStats] copied from counters the reloading
+        thread keeps anyway: calling it takes no lock, and recording them costs reads nothing.
+        [livesettings.integrations.prometheus][livesettings.integrations.prometheus] exports it.
+
+        Example:
+            ```python
+            stats = settings.stats()
+            print(stats.version, stats.reloads["rejected"], stats.breaker_state)
+            ```
+
+        Added in 0.3.
+        """
+        engine = self._ls_engine
+        return engine.health.stats(engine.store.current, engine.feeds.statuses())
+
     # -- changes -------------------------------------------------------------------------
     def reload(self) -> Version | None:
         """Reload every source now.
@@ -642,11 +661,13 @@ class ReloadableSettings(metaclass=_SettingsMeta):
 
         Added in 0.2.
         """
-        return self._ls_engine.explain(path)
+        engine = self._ls_engine
+        assert engine.store.current is not None
+        return engine.loader.explain(engine.store.current, path)
 
     def diff(self, a: str, b: str) -> tuple[Change, ...]:
         """Leaf changes from version ``a`` to version ``b`` (ids from ``history``)."""
-        find = self._ls_engine.find_version
+        find = self._ls_engine.history.get  # pinned versions too
         return diff_snapshots(find(a).snapshot, find(b).snapshot, share=False)
 
     def watch(
@@ -802,11 +823,13 @@ class Pin:
         return self.version.snapshot
 
     def __enter__(self) -> Any:
-        self.version = self._engine.pin()
+        current = self._engine.store.current
+        assert current is not None
+        self.version = self._engine.history.pin(current)
         return self.version.snapshot
 
     def __exit__(self, *exc: object) -> None:
-        self._engine.unpin(self.version)
+        self._engine.history.unpin(self.version)
 
     def __repr__(self) -> str:
         return f"<Pin version={self.version.number} id={self.version.id!r}>"

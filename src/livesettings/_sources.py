@@ -40,7 +40,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from . import _parsers
+from . import _forksafe, _parsers
 from ._digest import content_digest
 from .exceptions import SourceError, SourceMissingError, UntrustedSourceError
 
@@ -178,7 +178,10 @@ def current_context() -> LoadContext | None:
 
 
 def _absolute(path: Path) -> Path:
-    return Path(os.path.abspath(path.expanduser()))
+    """``path`` made absolute and normalised (``~`` expanded, ``..`` folded), as ``abspath`` does."""
+    if isinstance(path, Path) and path.is_absolute() and ".." not in path.parts:
+        return path  # what abspath would return (Path folds "." and "//" itself): skip the rebuild
+    return Path(os.path.abspath(os.path.expanduser(path)))
 
 
 class FileReader:
@@ -207,15 +210,15 @@ class FileReader:
         self._lock = threading.Lock()
         self._parsed: dict[tuple[Path, str], tuple[str, Mapping[str, Any] | None]] = {}
         self.last_good: dict[Path, FileState] = {}
+        _forksafe.register(self)
+
+    def _fork_reset(self) -> None:
+        """A fresh cache lock in a forked child (the parent's may have been held by a thread)."""
+        self._lock = threading.Lock()
 
     # -- trust -----------------------------------------------------------------------------
-    def _check_trust(self, path: Path, resolved: Path, st: os.stat_result) -> None:
-        shown = str(path)
-        roots = self._roots or (Path(os.path.realpath(path.parent)),)
-        if not any(_within(resolved, root) for root in roots):
-            raise UntrustedSourceError.at(
-                shown, f"resolves to {resolved}, outside the allowed roots ({', '.join(map(str, roots))})"
-            )
+    def _check_trust(self, shown: str, st: os.stat_result) -> None:
+        """The checks on the opened file itself (its ``fstat``)."""
         if not stat.S_ISREG(st.st_mode):
             raise UntrustedSourceError.at(shown, "is not a regular file")
         if st.st_mode & stat.S_IWOTH:
@@ -231,7 +234,14 @@ class FileReader:
                 shown, f"is {st.st_size} bytes, over the limit of {self.limits.max_bytes} bytes"
             )
 
-    def _check_dirs(self, path: Path, resolved: Path) -> None:
+    def _check_roots(self, shown: str, resolved: str, link_dir: str) -> None:
+        roots = self._roots or (Path(link_dir),)
+        if not any(_within(resolved, str(root)) for root in roots):
+            raise UntrustedSourceError.at(
+                shown, f"resolves to {resolved}, outside the allowed roots ({', '.join(map(str, roots))})"
+            )
+
+    def _check_dirs(self, path: str, resolved: str, link_dir: str, linked: bool) -> None:
         """Refuse a file that someone other than its owner could replace through a directory.
 
         Every directory from the file's up to ``/`` is checked, for the file itself and for the
@@ -239,32 +249,36 @@ class FileReader:
         directory without the sticky bit lets anyone rename entries away and put their own in
         their place; in a sticky one (``/tmp``) anyone can still *create* an entry, so the entry
         below it must be owned by this process's user or root (the reasoning of sshd's
-        ``StrictModes``).
+        ``StrictModes``). Plain strings and one ``stat`` per directory: this runs on every read.
         """
         if not self.strict_dirs:
             return
-        link_dir = Path(os.path.realpath(path.parent))
-        chains = [(resolved, os.stat(resolved))]
-        if resolved.parent != link_dir or os.path.islink(path):
-            chains.append((link_dir / path.name, os.lstat(path)))
-        for entry, entry_st in chains:
-            below, below_st = entry, entry_st
-            for directory in entry.parents:
+        chains = [resolved]
+        if linked or os.path.dirname(resolved) != link_dir:
+            chains.append(os.path.join(link_dir, os.path.basename(path)))  # the link, in its real directory
+        for entry in chains:
+            below, below_st = entry, None  # stat-ed only when a directory asks about it
+            directory = os.path.dirname(entry)
+            while True:
                 dst = os.stat(directory)
                 if dst.st_mode & stat.S_IWOTH:
                     if not dst.st_mode & stat.S_ISVTX:
                         raise UntrustedSourceError.at(
-                            str(path),
+                            path,
                             f"is under the world-writable directory {directory} (no sticky bit): anyone could "
                             f"replace it; refusing to load it (chmod o-w {directory})",
                         )
+                    below_st = below_st or os.lstat(below)  # lstat: the link itself on the link's chain
                     if not _trusted_owner(below_st):
                         raise UntrustedSourceError.at(
-                            str(path),
+                            path,
                             f"{below} sits in the sticky world-writable directory {directory} and is owned by "
                             f"uid {below_st.st_uid}, neither this process's user nor root; refusing to load it",
                         )
-                below, below_st = directory, dst
+                parent = os.path.dirname(directory)
+                if parent == directory:
+                    break
+                below, below_st, directory = directory, dst, parent
 
     # -- reading ---------------------------------------------------------------------------
     def read_bytes(self, path: Path) -> bytes | None:
@@ -283,20 +297,25 @@ class FileReader:
         """
         path = _absolute(path)
         try:
-            return self._read_bytes(path)
+            return self._read_bytes(str(path))
         except OSError as exc:
             raise _os_error(path, exc) from None
 
-    def _read_bytes(self, path: Path) -> bytes | None:
+    def _read_bytes(self, path: str) -> bytes | None:
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
         for _attempt in range(3):
-            resolved = Path(os.path.realpath(path))
+            resolved = os.path.realpath(path)
+            linked = os.path.islink(path)
+            # realpath(path) is realpath(parent)/name unless the last component is a link itself.
+            link_dir = os.path.realpath(os.path.dirname(path)) if linked else os.path.dirname(resolved)
             try:
                 st = os.stat(resolved)
             except (FileNotFoundError, NotADirectoryError):
                 return None
-            self._check_trust(path, resolved, st)
-            self._check_dirs(path, resolved)
+            self._check_roots(path, resolved, link_dir)
+            if not stat.S_ISREG(st.st_mode):  # never open a device or a FIFO
+                raise UntrustedSourceError.at(path, "is not a regular file")
+            self._check_dirs(path, resolved, link_dir, linked)
             try:
                 fd = os.open(resolved, flags)
             except FileNotFoundError:
@@ -306,12 +325,12 @@ class FileReader:
                     continue
                 raise
             with os.fdopen(fd, "rb") as fh:
-                self._check_trust(path, resolved, os.fstat(fh.fileno()))
+                self._check_trust(path, os.fstat(fh.fileno()))
                 data = fh.read(self.limits.max_bytes + 1)
             if len(data) > self.limits.max_bytes:
-                raise UntrustedSourceError.at(str(path), f"is over the limit of {self.limits.max_bytes} bytes")
+                raise UntrustedSourceError.at(path, f"is over the limit of {self.limits.max_bytes} bytes")
             return data
-        raise UntrustedSourceError.at(str(path), "kept changing into a symlink while being read; refusing it")
+        raise UntrustedSourceError.at(path, "kept changing into a symlink while being read; refusing it")
 
     def fetch(self, path: Path) -> Fetched:
         """``(bytes, digest)`` after the trust checks; ``(None, None)`` if the file does not exist."""
@@ -373,9 +392,9 @@ def _os_error(path: Path, exc: OSError) -> SourceError:
     return SourceError.at(str(path), f"cannot be read: {reason}{f' ({code})' if code else ''}{where}")
 
 
-def _within(path: Path, root: Path) -> bool:
+def _within(path: str, root: str) -> bool:
     try:
-        return os.path.commonpath([path, root]) == str(root)
+        return os.path.commonpath([path, root]) == root
     except ValueError:  # different drives
         return False
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from . import _forksafe
 from ._model import Version
+from ._stats import Durations
 
 __all__ = ["AtomicConfigStore", "DeferredLog", "ReloadMetrics"]
 
@@ -43,7 +45,14 @@ class AtomicConfigStore:
 
 @dataclass
 class ReloadMetrics:
-    """Counters for dashboards and health checks (read them; the engine writes them)."""
+    """Counters for dashboards and health checks (read them; the engine writes them).
+
+    ``settings.stats()`` gives a frozen copy of them with the duration histogram; this object is
+    the live, mutable one. ``last_success`` is the engine clock's (monotonic) time of the last
+    load or reload that succeeded.
+
+    Changed in 0.3: ``last_success`` and ``durations``.
+    """
 
     attempted: int = 0
     applied: int = 0
@@ -54,6 +63,13 @@ class ReloadMetrics:
     breaker_state: str = "closed"
     last_reload_ms: float = 0.0
     last_good_version: str | None = None
+    last_success: float | None = None
+    durations: Durations = field(default_factory=Durations)
+
+    def observe(self, seconds: float) -> None:
+        """Record one reload's duration (only the reloading thread, inside the pipeline, calls it)."""
+        self.last_reload_ms = seconds * 1000
+        self.durations = self.durations.observed(seconds)  # one reference: readers take it whole
 
 
 class DeferredLog:
@@ -68,6 +84,7 @@ class DeferredLog:
         self._records: list[tuple[logging.Logger, int, str, tuple[Any, ...]]] = []
         self._versions: list[Version] = []
         self.recorders: list[Callable[[Version], None]] = []
+        _forksafe.register(self)
 
     def add(self, logger: logging.Logger, level: int, msg: str, *args: Any) -> None:
         """Queue one record."""
@@ -96,7 +113,7 @@ class DeferredLog:
                 except Exception:  # noqa: BLE001 - a recorder must not break the reload
                     logging.getLogger("livesettings").warning("recording version %s failed", version.id, exc_info=True)
 
-    def fork_reset(self) -> None:
+    def _fork_reset(self) -> None:
         """In a forked child: a fresh lock, and nothing the parent had queued."""
         self._lock = threading.Lock()
         self._records, self._versions = [], []

@@ -14,6 +14,7 @@ import weakref
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
+from . import _forksafe
 from ._lanes import Delivery
 from ._model import Diff, Version
 from .exceptions import ClosedError
@@ -45,6 +46,7 @@ class VersionWaiters:
     def __init__(self, name: str) -> None:
         self.name = name
         self._fork_reset()
+        _forksafe.register(self)
 
     def _fork_reset(self) -> None:
         self._lock = threading.Lock()

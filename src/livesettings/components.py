@@ -16,6 +16,8 @@ Added in 0.2 (in 0.1 these names were exported from ``livesettings`` itself).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._diff import detect_changes as detect_changes
 from ._engine import AtomicConfigStore as AtomicConfigStore
 from ._engine import ReloadMetrics as ReloadMetrics
@@ -27,7 +29,9 @@ from ._validate import ConfigChangeValidator as ConfigChangeValidator
 from ._validate import ValidationPipeline as ValidationPipeline
 from .watch import ConfigChangeQueue as ConfigChangeQueue
 from .watch import Debouncer as Debouncer
-from .watch import HotReloadWatcher as HotReloadWatcher
+
+if TYPE_CHECKING:
+    from .watch import HotReloadWatcher as HotReloadWatcher
 
 __all__ = [
     "AtomicConfigStore",
@@ -43,3 +47,17 @@ __all__ = [
     "ValidationPipeline",
     "detect_changes",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name != "HotReloadWatcher":  # imported on first use: it brings in watchdog (see livesettings.watch)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import watch  # noqa: PLC0415
+
+    value = watch.HotReloadWatcher
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -7,6 +7,10 @@ Modes:
     ``"cut"``: close every connection and close new ones at once (a network cut).
     ``"blackhole"``: keep every socket open but move no bytes (a silent partition); new
     connections are accepted and then ignored.
+
+``freeze_existing()`` black-holes only the connections open now and keeps forwarding new ones:
+a flow that died silently (a dropped NAT or conntrack entry, a load balancer that failed over)
+while the network itself works. Only a read timeout can tell such a connection is dead.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.accepted = 0
+        self._frozen: set[socket.socket] = set()  # open, never read or written again
         self._thread = threading.Thread(target=self._run, name=f"test-proxy-{self.port}", daemon=True)
         self._thread.start()
 
@@ -49,6 +54,12 @@ class TcpProxy:
             self.mode = mode
             if mode == "cut":
                 self._close_all()
+
+    def freeze_existing(self) -> int:
+        """Stop moving bytes on every connection open now (without closing them); how many."""
+        with self._lock:
+            self._frozen |= set(self._peers)
+            return len(self._frozen) // 2
 
     def close(self) -> None:
         self._stop.set()
@@ -68,6 +79,7 @@ class TcpProxy:
             except OSError:
                 pass
         self._peers.clear()
+        self._frozen.clear()
 
     def _drop(self, sock: socket.socket) -> None:
         peer = self._peers.pop(sock, None)
@@ -103,14 +115,17 @@ class TcpProxy:
     def _run(self) -> None:
         try:
             while not self._stop.is_set() and time.monotonic() < self._deadline:
-                with self._lock:
-                    mode = self.mode
-                    socks = list(self._peers) if mode == "open" else []
                 sel = selectors.DefaultSelector()
                 try:
-                    sel.register(self._listener, selectors.EVENT_READ)
-                    for s in socks:
-                        sel.register(s, selectors.EVENT_READ)
+                    # Register under the lock: set_mode("cut") closes sockets from another thread,
+                    # and registering a closed socket (fd -1) raises and would kill this thread.
+                    # A socket closed later, during select(), just drops out of the epoll set.
+                    with self._lock:
+                        sel.register(self._listener, selectors.EVENT_READ)
+                        if self.mode == "open":
+                            for s in self._peers:
+                                if s not in self._frozen:
+                                    sel.register(s, selectors.EVENT_READ)
                     ready = sel.select(timeout=0.05)
                 finally:
                     sel.close()
@@ -121,7 +136,7 @@ class TcpProxy:
                         if sock is self._listener:
                             self._accept()
                             continue
-                        if self.mode != "open" or sock not in self._peers:
+                        if self.mode != "open" or sock not in self._peers or sock in self._frozen:
                             continue
                         try:
                             data = sock.recv(65536)

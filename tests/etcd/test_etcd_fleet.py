@@ -9,10 +9,11 @@ import signal
 from pathlib import Path
 
 import pytest
-from etcd_server import EtcdServer, wait_until, etcd, etcd_private, prefix  # noqa: F401 (fixtures)
+from etcd_server import PROGRESS_INTERVAL_S, EtcdServer, wait_until, etcd, etcd_private, prefix  # noqa: F401 (fixtures)
 from etcd_harness import Fleet, Member
 from etcd_proxy import TcpProxy
 
+from livesettings._etcd.watch import STALL_FACTOR
 from livesettings.cli import main
 
 HERE = Path(__file__).resolve().parent
@@ -104,6 +105,44 @@ class TestFleet:
                 assert [a["port"] for a in member.of("applied")] == [4]  # one re-sync, no replay of compacted ones
             finally:
                 member.stop()
+
+    @pytest.mark.parametrize("hole", ["flow", "network"])
+    def test_black_hole_in_a_fleet_process(self, etcd: EtcdServer, prefix: str, hole: str) -> None:
+        """A member process's connections go silent without closing, and a revision is published meanwhile.
+
+        ``flow``: only the open connections die (a dropped NAT entry); new ones work. ``network``:
+        every connection, new ones too, until the hole is lifted. Either way the process finds out
+        from its read timeout (3 progress intervals of silence), keeps its last good config,
+        re-creates the watch from its last revision + 1 and applies the revision written during the
+        hole, once, and ACKs it.
+        """
+        bound = STALL_FACTOR * PROGRESS_INTERVAL_S
+        first = etcd.put(prefix + "port", "1")
+        with TcpProxy(etcd.client_port) as proxy:
+            member = Member(proxy.url, prefix, "hole0")
+            try:
+                wait_until(lambda: member.ready, timeout=30)
+                wait_until(lambda: etcd.acks(prefix).get("hole0", {}).get("revision") == first)
+                if hole == "flow":
+                    assert proxy.freeze_existing() >= 1  # the watch (and the ACK writer's connection)
+                else:
+                    proxy.set_mode("blackhole")
+                during = etcd.put(prefix + "port", "2")
+                stalled = wait_until(
+                    lambda: [e for e in member.of("log") if "stalled" in e["message"]], timeout=bound + 10
+                )
+                assert "etcd watch" in stalled[0]["message"] and stalled[0]["level"] == "WARNING"
+                if hole == "network":
+                    assert not member.of("applied")  # nothing gets through: the last good config serves
+                    proxy.set_mode("open")
+                wait_until(lambda: member.of("applied"), timeout=bound + 10)
+                record = wait_until(lambda: (r := etcd.acks(prefix).get("hole0")) and r["revision"] == during and r)
+                assert record["ok"] is True
+                assert [(a["revision"], a["port"]) for a in member.of("applied")] == [(str(during), 2)]
+                assert any("re-established" in e["message"] for e in member.of("log"))
+            finally:
+                err = member.stop()
+        assert "Traceback" not in err, err
 
     def test_wiped_store_keeps_last_good_then_follows(self, etcd_private: EtcdServer, prefix: str, tmp_path: Path) -> None:
         """After the store is rebuilt empty the process keeps its config (NACKs the empty prefix), then applies a new publish."""

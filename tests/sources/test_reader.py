@@ -13,7 +13,6 @@ import json
 import os
 import pwd
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -131,9 +130,11 @@ class TestOSErrors:
         errors: list[BaseException] = []
         with _app(cfg)() as s:
             s.hot_reload.on_error(errors.append)
-            cfg.unlink()
-            os.symlink(tmp_path / "loop", cfg)
+            # Build the loop aside and rename it over the file: no moment where app.yaml is missing
+            # (a reload in that gap would report "not found" rather than the loop).
+            os.symlink(tmp_path / "loop", tmp_path / "new")
             os.symlink(cfg, tmp_path / "loop")
+            os.replace(tmp_path / "new", cfg)
             with pytest.raises(SourceError) as info:
                 s.reload()
             assert s.last_error is info.value and errors == [info.value]
@@ -155,9 +156,11 @@ class TestOSErrors:
         errors: list[BaseException] = []
         with _app(cfg, ReloadConfig(debounce_ms=10))() as s:
             s.hot_reload.on_error(errors.append)
-            cfg.unlink()
-            os.symlink(tmp_path / "loop", cfg)
+            # Build the loop aside and rename it over the file: no moment where app.yaml is missing
+            # (a reload in that gap would report "not found" rather than the loop).
+            os.symlink(tmp_path / "loop", tmp_path / "new")
             os.symlink(cfg, tmp_path / "loop")
+            os.replace(tmp_path / "new", cfg)
             wait_for(lambda: s.last_error is not None)
             assert isinstance(s.last_error, SourceError) and errors
             assert os.strerror(errno.ELOOP) in str(s.last_error)

@@ -16,10 +16,13 @@ from livesettings import (
     Change,
     ConfigSubscriber,
     Diff,
+    DurationHistogram,
+    FeedStats,
     HotReloadableConfigProvider,
     ReloadableSettings,
     ReloadConfig,
     ReloadError,
+    ReloadStats,
     Restart,
     SubscriptionHandle,
     ValidationResult,
@@ -96,3 +99,47 @@ def compat() -> None:
         assert_type(version.id, str)
     config.hot_reload.rollback()
     assert config.get("test.value") is None
+    assert_type(config.hot_reload.stats(), ReloadStats)
+
+
+def stats(settings: AppSettings) -> None:
+    stats = settings.stats()
+    assert_type(stats, ReloadStats)
+    assert_type(stats.applied, int)
+    assert_type(stats.version, int)
+    assert_type(stats.seconds_since_success, float)
+    assert_type(stats.breaker_open, bool)
+    assert_type(stats.reloads["rejected"], int)
+    for feed in stats.feeds:
+        assert_type(feed, FeedStats)
+        assert_type(feed.up, bool)
+    histogram = stats.reload_duration
+    assert_type(histogram, DurationHistogram)
+    for bound, count in histogram.buckets:
+        assert_type(bound, float)
+        assert_type(count, int)
+    assert_type(histogram.sum, float)
+
+
+def testing_helpers(settings: AppSettings, tmp: str) -> None:
+    from livesettings.testing import LiveFiles, Override, SettingsFactory, override, write_and_wait
+
+    with override(settings, {"database.pool_size": 20}) as o:
+        assert_type(o, Override)
+        assert_type(o.version, Version | None)
+    assert_type(write_and_wait(settings, f"{tmp}/c.yaml", "x: 1\n"), Version)
+    factory = SettingsFactory(LiveFiles(tmp))
+    assert_type(factory(AppSettings, {"config/development.yaml": "database: {url: x}\n"}, watch=True), AppSettings)
+    factory.close()
+
+
+def prometheus(settings: AppSettings) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from livesettings.integrations.prometheus import SettingsCollector
+
+    registry = CollectorRegistry()
+    collector = SettingsCollector({"app": settings}, registry=registry)
+    collector.add(settings, name="again")
+    for family in collector.collect():
+        assert_type(family.name, str)

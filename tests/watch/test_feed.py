@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
 
+import pytest
 from pydantic_settings import SettingsConfigDict
 
 from conftest import wait_for
@@ -43,6 +45,29 @@ class TestHalfWrittenSave:
             wait_for(called.is_set)  # handlers run after the swap: wait for the call itself
             assert seen == [(16, "new")]
             assert app.last_error is None
+
+
+    def test_open_write_cap_comes_from_reload_config(self, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        """``ReloadConfig(open_write_s=, settle_ms=)`` reach the feed: a writer that never closes
+        is applied once its content settled past the cap, with one WARNING naming the file."""
+        cfg = tmp_path / "app.yaml"
+        cfg.write_text("port: 1\n")
+
+        class App(ReloadableSettings):
+            model_config = SettingsConfigDict(yaml_file=str(cfg))
+            reload_config = ReloadConfig(debounce_ms=20, open_write_s=0.3, settle_ms=100)
+            port: int = 0
+
+        with caplog.at_level(logging.WARNING, logger="livesettings"), App() as app, open(cfg, "w") as f:
+            f.write("port: 16\n")
+            f.flush()
+            wait_for(lambda: app.port == 16)  # with the default cap (30 s) this would time out
+        warnings = [r.getMessage() for r in caplog.records if "still open for writing" in r.getMessage()]
+        assert len(warnings) == 1 and str(cfg) in warnings[0]
+
+    def test_open_write_and_settle_are_validated(self) -> None:
+        with pytest.raises(ValueError, match="open_write_s and settle_ms"):
+            ReloadConfig(settle_ms=-1)
 
 
 class TestFifoAtConfigPath:

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._diff import changes_at, diff_snapshots
+from .._diff import changes_at
 from .._fields import collect_policies
 from .._loader import Candidate, HotReloadLoader
-from .._model import Change, ChangeType, Effect, Plan, PlannedChange
+from .._model import Effect, Plan, PlannedChange
 from .._paths import under
-from .._policy import Rules, plan
+from .._policy import Rules
 from .._provenance import shadowed_edits
 from .._digest import content_digest
 from .._unknown import UnknownKey
@@ -122,23 +122,11 @@ def _handlers(target: Target, proposal: Plan, old: Any) -> list[tuple[str, tuple
 
 
 def _plan(loader: HotReloadLoader, target: Target, current: Candidate, candidate: Candidate) -> Plan:
-    """The plan a reload would follow: the engine's rules (``Engine._plan``) on the loader's candidate."""
-    old = current.snapshot
-    changes = diff_snapshots(old, candidate.snapshot, share=False)
-    shadowed = tuple(
-        (Change(e.path, ChangeType.MODIFY, e.old_value, e.new_value), str(e))
-        for e in shadowed_edits(current.provenance, candidate.provenance)
-    )
+    """The plan a reload would follow: the engine's rules on the loader's candidate (refusals in it)."""
     guarded = target.production and target.config.allow_in_production
     rules = Rules(collect_policies(target.cls.__snapshot__), guarded)
-    proposal = plan(old, candidate.snapshot, changes, rules, shadowed=shadowed)
-    if proposal.valid and proposal.holds_back:
-        try:
-            loader.revalidate(proposal.snapshot)
-        except ReloadError as exc:
-            why = "; ".join(str(d) for d in exc.details) or str(exc)
-            proposal = proposal.hold_all(old, f"applying the live changes without the held ones fails validation: {why}")
-    return proposal
+    shadowed = shadowed_edits(current.provenance, candidate.provenance)
+    return loader.plan(current.snapshot, candidate.snapshot, rules, shadowed=shadowed, strict=False)
 
 
 def plan_against(target: Target, against: str, source: str | None = None) -> PlanReport:

@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from .. import _parsers
 from .._sources import FileReader, SourceRecord, current_context
 from ..exceptions import SourceError, SourceMissingError
-from .client import EtcdClient, EtcdError, PrefixState, parse_endpoints
+from .client import EtcdClient, EtcdError, PrefixState, as_secret, check_tls, parse_endpoints
 from .feed import EtcdFeed, Mirror
 from .watch import Backoff
 
@@ -119,11 +119,16 @@ class EtcdSource(PydanticBaseSettingsSource):
         prefix: the keys' prefix, like ``"apps/web/"`` (a missing trailing ``/`` is added).
         endpoint: etcd client URL(s), comma-separated (``http://10.0.0.5:2379``); default from
             ``LIVESETTINGS_ETCD_ENDPOINT``.
-        ca_cert: CA bundle for ``https://`` endpoints.
-        cert_cert: client certificate for mutual TLS (with ``cert_key``).
-        cert_key: client key for mutual TLS.
-        username: etcd user when etcd's auth is enabled (with ``password``).
-        password: that user's password (``str`` or ``SecretStr``); never logged or shown.
+        ca_cert: CA bundle that verifies the server's certificate (``https://`` endpoints); it
+            wins over ``REQUESTS_CA_BUNDLE``. Without it the system bundle is used.
+        cert_cert: client certificate file for mutual TLS (etcd's ``--client-cert-auth``), with
+            ``cert_key``.
+        cert_key: the client certificate's key file (unencrypted PEM).
+        username: etcd user when etcd's auth is enabled (with ``password``). The source gets a
+            token from ``/v3/auth/authenticate`` and gets a new one whenever etcd refuses it
+            (expired, or forgotten by a restarted etcd).
+        password: that user's password (``str`` or ``SecretStr``); never logged, shown in an
+            error, an ACK record or a repr.
         timeout: seconds per request.
         progress_interval: the server's ``--experimental-watch-progress-notify-interval`` in
             seconds; the watch declares a connection stalled after 3× that long without a message.
@@ -133,7 +138,8 @@ class EtcdSource(PydanticBaseSettingsSource):
         ack_ttl: lease TTL of the ACK record in seconds.
 
     Raises:
-        ValueError: no endpoint, or a malformed endpoint or prefix.
+        ValueError: no endpoint, or a malformed endpoint or prefix; ``cert_cert`` without
+            ``cert_key``; a TLS file that does not exist; TLS options with no ``https://`` endpoint.
 
     Added in 0.2.
     """
@@ -162,16 +168,18 @@ class EtcdSource(PydanticBaseSettingsSource):
         if not endpoint:
             raise ValueError(f"EtcdSource needs an endpoint: pass endpoint='http://host:2379' or set {ENDPOINT_ENV}")
         self._endpoint = endpoint
+        endpoints = parse_endpoints(endpoint)[0]
+        check_tls(endpoints, ca_cert=ca_cert, cert_cert=cert_cert, cert_key=cert_key)
         self._client_options: dict[str, Any] = {
             "ca_cert": ca_cert, "cert_key": cert_key, "cert_cert": cert_cert,
-            "username": username, "password": password, "timeout": timeout,
+            "username": username, "password": as_secret(password), "timeout": timeout,
         }
         self._feed_options: dict[str, Any] = {
             "progress_interval": progress_interval, "rewatch_s": rewatch_s,
             "instance": instance, "ack": ack, "ack_ttl": ack_ttl,
         }
         self._client: EtcdClient | None = None
-        self.label = ",".join(e.url for e in parse_endpoints(endpoint)[0])  # no credentials in it
+        self.label = ",".join(e.url for e in endpoints)  # no credentials in it
         self.key = f"etcd:{self.label}{self.prefix}"
 
     def __repr__(self) -> str:

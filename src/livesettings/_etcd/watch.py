@@ -30,7 +30,7 @@ from typing import Any
 
 import requests
 
-from .client import EtcdClient, EtcdError, Header, PrefixState, b64, key_str, prefix_end, unb64
+from .client import EtcdClient, EtcdError, Header, PrefixState, b64, is_bad_token, key_str, prefix_end, unb64
 
 __all__ = ["Backoff", "WatchLoop"]
 
@@ -151,8 +151,10 @@ class WatchLoop:
                 continue
             except _Idle:
                 continue
-            except (_Lost, EtcdError, requests.RequestException, OSError, ValueError) as exc:
+            except (_Lost, EtcdError, ValueError) as exc:
                 reason = str(exc) or type(exc).__name__
+            except (requests.RequestException, OSError) as exc:
+                reason = self.client.describe(exc)
             if self.stop.is_set():
                 break
             self.reconnects += 1
@@ -199,13 +201,14 @@ class WatchLoop:
             text = resp.text[:500]
             resp.close()
             if attempt == 0 and resp.status_code == 401:
+                self.client.forget_token()
                 self.client.authenticate()
                 continue
             raise EtcdError(f"etcd refused the watch (HTTP {resp.status_code}): {text}")
         raise AssertionError("unreachable")
 
     def _follow(self) -> None:
-        if self.client.session.headers.get("Authorization") is None:
+        if self.client.needs_token:
             self.client.authenticate()
         resp = self._open()
         with self._sock_lock:
@@ -261,7 +264,16 @@ class WatchLoop:
                 raise _Resync(
                     f"revision {self.applied + 1} was compacted (etcd keeps from {result['compact_revision']})"
                 )
-            raise _Lost(f"etcd canceled the watch: {result.get('cancel_reason') or 'no reason given'}")
+            reason = str(result.get("cancel_reason") or "no reason given")
+            if self.client.username is not None and is_bad_token(reason):
+                # A restarted etcd forgets its tokens; an idle one lets them expire: get a new one.
+                self.client.forget_token()
+                raise _Lost(f"etcd refused our auth token ({reason}); authenticating again")
+            if "user name is empty" in reason:
+                raise _Lost(f"etcd has auth enabled: pass username and password ({reason})")
+            if "permission denied" in reason:
+                raise _Lost(f"etcd user {self.client.username!r} may not read {self.prefix} ({reason})")
+            raise _Lost(f"etcd canceled the watch: {reason}")
         self._check_identity(Header.of(result.get("header")))
         if result.get("created"):
             self.backoff.reset()

@@ -14,14 +14,18 @@ Added in 0.2 (the classes were at the top level in 0.1; the brief's names stay i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .debounce import ConfigChangeQueue as ConfigChangeQueue
 from .debounce import Debouncer as Debouncer
-from .feed import FileFeed as FileFeed
 from .options import WatchOptions as WatchOptions
 from .options import WatchStatus as WatchStatus
 from .routes import DEFAULT_IGNORE as DEFAULT_IGNORE
-from .watcher import FileWatcher as FileWatcher
-from .watcher import HotReloadWatcher as HotReloadWatcher
+
+if TYPE_CHECKING:
+    from .feed import FileFeed as FileFeed
+    from .watcher import FileWatcher as FileWatcher
+    from .watcher import HotReloadWatcher as HotReloadWatcher
 
 __all__ = [
     "DEFAULT_IGNORE",
@@ -33,3 +37,26 @@ __all__ = [
     "WatchOptions",
     "WatchStatus",
 ]
+
+# Imported on first use, all three together (the feed needs the watcher): they pull in watchdog and the
+# shared observer, which a process that never watches (production, `ReloadConfig(enabled=False)`, the
+# command line) should not pay for.
+_LAZY = ("FileFeed", "FileWatcher", "HotReloadWatcher")
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import feed, watcher  # noqa: PLC0415
+
+    loaded = {"FileFeed": feed.FileFeed, "FileWatcher": watcher.FileWatcher,
+              "HotReloadWatcher": watcher.HotReloadWatcher}
+    for key, value in loaded.items():
+        if value.__name__ == key:  # the alias HotReloadWatcher keeps its class's home
+            value.__module__ = __name__  # as the package does for its eager names: repr names the public home
+    globals().update(loaded)
+    return loaded[name]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,104 @@
+"""watchdog and the file watcher are imported when watching starts, not when livesettings is imported."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+WATCHER_MODULES = ("watchdog", "livesettings.watch.watcher", "livesettings.watch.observer", "livesettings.watch.feed")
+
+
+PRELUDE = f"""
+    import sys
+    WATCHER_MODULES = {WATCHER_MODULES!r}
+
+    def loaded():
+        return ",".join(sorted(m for m in WATCHER_MODULES if m in sys.modules)) or "-"
+"""
+
+
+def run(code: str, cwd: Path, *, prelude: bool = True) -> str:
+    """Run ``code`` (after ``PRELUDE``) in a fresh interpreter in ``cwd`` (development environment); its stdout."""
+    code = (textwrap.dedent(PRELUDE) if prelude else "") + textwrap.dedent(code)
+    env = {k: v for k, v in os.environ.items() if k not in ("LIVESETTINGS_ENV", "APP_ENV", "ENVIRONMENT")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=90
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+class TestLazyWatchdog:
+    """What ``import livesettings`` and a settings object without watching leave unimported."""
+
+    def test_import_leaves_watchdog_out(self, tmp_path: Path) -> None:
+        """``import livesettings`` (and its public namespaces) imports neither watchdog nor the watcher."""
+        out = run("""
+            import livesettings
+            import livesettings.components, livesettings.watch, livesettings.sources, livesettings.exceptions
+            from livesettings.watch import Debouncer, WatchOptions, WatchStatus
+            print(loaded())
+        """, tmp_path)
+        assert out.split() == ["-"]
+
+    def test_settings_without_watching_leave_watchdog_out(self, tmp_path: Path) -> None:
+        """Loading, reloading and closing a settings object with watching off imports no watcher module."""
+        (tmp_path / "app.yaml").write_text("port: 1\n")
+        out = run("""
+            from pydantic_settings import SettingsConfigDict
+            from livesettings import ReloadConfig, ReloadableSettings
+
+            class App(ReloadableSettings):
+                model_config = SettingsConfigDict(yaml_file="app.yaml")
+                reload_config = ReloadConfig(enabled=False)
+                port: int = 0
+
+            with App() as settings:
+                open("app.yaml", "w").write("port: 2\\n")
+                assert settings.reload() is not None and settings.port == 2
+                assert settings.hot_reload.is_enabled() is False
+                print(loaded())
+        """, tmp_path)
+        assert out.split() == ["-"]
+
+    def test_watching_imports_the_watcher_and_reloads(self, tmp_path: Path) -> None:
+        """With watching on the watcher is imported on demand and a file write still reaches the settings."""
+        (tmp_path / "app.yaml").write_text("port: 1\n")
+        out = run("""
+            import time
+            from pydantic_settings import SettingsConfigDict
+            from livesettings import ReloadConfig, ReloadableSettings
+
+            class App(ReloadableSettings):
+                model_config = SettingsConfigDict(yaml_file="app.yaml")
+                reload_config = ReloadConfig(debounce_ms=0)
+                port: int = 0
+
+            before = loaded()
+            with App() as settings:
+                print(before, loaded())
+                open("app.yaml", "w").write("port: 2\\n")
+                deadline = time.monotonic() + 30
+                while settings.port != 2 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                print(settings.port)
+        """, tmp_path)
+        before, after, port = out.split()
+        assert before == "-"
+        assert after == ",".join(sorted(WATCHER_MODULES))
+        assert port == "2"
+
+    def test_lazy_names_resolve_with_their_public_home(self, tmp_path: Path) -> None:
+        """The lazily imported classes are the watcher's, and their reprs name ``livesettings.watch``."""
+        out = run("""
+            from livesettings.components import HotReloadWatcher
+            import livesettings.watch as w
+            from livesettings.watch.feed import FileFeed
+            assert HotReloadWatcher is w.FileWatcher is w.HotReloadWatcher and w.FileFeed is FileFeed
+            print(repr(w.FileFeed), repr(HotReloadWatcher), sorted(set(w.__all__) - set(dir(w))))
+        """, tmp_path, prelude=False)
+        assert out.split() == ["<class", "'livesettings.watch.FileFeed'>", "<class", "'livesettings.watch.FileWatcher'>",
+                               "[]"]

@@ -1,0 +1,304 @@
+"""The YAML fast path gives the strict loader's results and errors, document for document.
+
+``parse_yaml``/``parse_yaml_value`` build ordinary documents from libyaml's events and hand everything else to
+the strict loader (``_parse_yaml_strict``/``_parse_yaml_value_strict``, the parser as it was). Hypothesis writes
+YAML text (block and flow nesting, every implicit scalar type with its edge cases, quoted, block and multi-line
+strings, keys that are not strings or repeat, anchors, aliases, merge keys, tags, several documents) and
+breaks some of it; both paths must return equal values of equal types or raise the same error (type, message,
+source, line, column, field).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from livesettings import _parsers
+from livesettings._parsers import _FALLBACK, _LIMITS, ParseLimits, _fast_yaml
+from livesettings.exceptions import SourceError
+
+SETTINGS = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+
+# ------------------------------------------------------------------------------------------ strategies
+
+INTS = ["0", "-0", "+5", "42", "-17", "1_000", "1__0", "0x1F", "0x_1f", "-0xA", "017", "0o17", "0b101", "-0b1_1",
+        "0b_", "08", "190:20:30", "-1:30", "007", "9" * 30, "1" * 5000]
+FLOATS = ["1.5", "-0.0", "+2.5", "6.", ".5", "1.0e+5", "1.0E-3", "1e5", "1.5e3", "1_000.5", "190:20:30.15",
+          ".inf", "-.Inf", "+.INF", ".nan", ".NaN", "._5", "1._", "0.1" + "0" * 30 + "1"]
+BOOLS = ["yes", "No", "YES", "no", "true", "True", "FALSE", "on", "Off", "OFF", "y", "n", "Y", "tRue"]
+NULLS = ["~", "null", "Null", "NULL", "", "nULL"]
+OTHERS = ["2001-12-14", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5", "2002-1-1",
+          "=", "<<", "<", "value-1", "https://example.com:8443/a?b=c", "a b c", "x#y", "-", "--x", "-1-2",
+          "_", "é", "日本", "0.1.2", "1:2:3:x", "+", ".", "@x", "`x"]
+PLAIN_WORD = st.from_regex(r"[a-zA-Z][a-zA-Z0-9_.-]{0,6}", fullmatch=True)
+KEY = PLAIN_WORD.filter(lambda k: k.lower() not in {"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
+plain = st.one_of(st.sampled_from(INTS + FLOATS + BOOLS + NULLS + OTHERS), PLAIN_WORD,
+                  st.integers().map(str), st.floats(allow_nan=False).map(repr))
+
+_QUOTE_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=8)
+
+
+def _single(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _double(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_QUOTABLE = st.one_of(st.sampled_from(INTS + FLOATS + BOOLS + NULLS), _QUOTE_TEXT)
+quoted = st.one_of(
+    st.builds(_single, _QUOTABLE), st.builds(_double, _QUOTABLE), st.builds(_single, _QUOTABLE),
+    st.builds(_double, _QUOTABLE),
+    st.sampled_from(['"a\\tb\\n"', '"\\u00e9\\x41"', '"\\q"', "'it''s'", '"line\n  folded"', "'un", '"un']),
+)
+tagged = st.sampled_from(["!!str 5", "!!int '7'", "!!float 1", "!!bool yes", "!!null ''", "!custom x", "! 5",
+                          "!!binary aGk=", "!!timestamp 2001-12-14", "!<tag:yaml.org,2002:str> z", "!!int x"])
+scalar = st.one_of(plain, plain, plain, quoted, quoted, tagged)
+odd_key = st.sampled_from(["1", "true", "~", "null", "'1'", '"yes"', "=", "<<", "'a b'", "2001-12-14", "1.5", '""',
+                           "!!str k", "? [a]", "&k k", "*k"])
+@st.composite
+def trees(draw: st.DrawFn, depth: int = 0) -> Any:
+    """A tree of ("map", [(key, child)]) / ("seq", [child]) / ("scalar", text) / ("block", style, lines)."""
+    choice = draw(st.integers(0, 9 if depth < 4 else 3))
+    if choice <= 2:
+        return ("scalar", draw(scalar))
+    if choice == 3:
+        lines = draw(st.lists(st.from_regex(r"[a-z #:'\-]{0,6}", fullmatch=True), min_size=1, max_size=3))
+        return ("block", draw(st.sampled_from(["|", ">", "|-", ">+", "|2"])), lines)
+    children = draw(st.lists(trees(depth + 1), max_size=4))
+    if choice <= 6:
+        keys = draw(st.lists(KEY, min_size=len(children), max_size=len(children), unique=True))
+        if keys and draw(st.integers(0, 19)) == 13:  # now and then a key that is not a plain string, or repeats
+            keys[draw(st.integers(0, len(keys) - 1))] = draw(st.one_of(odd_key, st.sampled_from(keys)))
+        return ("map", list(zip(keys, children)))
+    return ("seq", children)
+
+
+def _flowable(tree: Any) -> bool:
+    kind = tree[0]
+    if kind == "block":
+        return False
+    if kind == "scalar":
+        return not any(c in tree[1] for c in ",[]{}\n#") and not tree[1].startswith(("'un", '"un'))
+    items = [c for _, c in tree[1]] if kind == "map" else tree[1]
+    keys_ok = kind == "seq" or all(not any(c in k for c in ",[]{}?") for k, _ in tree[1])
+    return keys_ok and all(_flowable(c) for c in items)
+
+
+def flow(tree: Any) -> str:
+    kind = tree[0]
+    if kind == "scalar":
+        return str(tree[1])
+    if kind == "map":
+        return "{" + ", ".join(f"{k}: {flow(c)}" for k, c in tree[1]) + "}"
+    return "[" + ", ".join(flow(c) for c in tree[1]) + "]"
+
+
+def block(tree: Any, indent: int, use_flow: bool) -> list[str]:
+    """Lines rendering a container in block style at ``indent``; a scalar child goes on its key's line."""
+    pad = " " * indent
+    lines: list[str] = []
+    kind, items = tree[0], tree[1]
+    pairs = items if kind == "map" else [(None, c) for c in items]
+    for k, child in pairs:
+        head = f"{pad}{k}:" if kind == "map" else f"{pad}-"
+        ckind = child[0]
+        if ckind == "scalar":
+            lines.append(f"{head} {child[1]}".rstrip() if child[1] else head)
+        elif ckind == "block":
+            lines.append(f"{head} {child[1]}")
+            lines.extend(f"{pad}  {line}".rstrip() for line in child[2])
+        elif not child[1] or (use_flow and _flowable(child)):
+            lines.append(f"{head} {flow(child)}")
+        else:
+            lines.append(head)
+            lines.extend(block(child, indent + 2, use_flow))
+    return lines
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> str:
+    """A YAML document: a top-level mapping most of the time, sometimes a list or a scalar, with extras."""
+    top = draw(trees()) if draw(st.integers(0, 4)) == 3 else ("map", draw(trees(depth=1).filter(lambda t: t[0] == "map"))[1])
+    use_flow = draw(st.booleans())
+    if top[0] in ("map", "seq") and top[1]:
+        text = "\n".join(block(top, 0, use_flow)) + "\n"
+    elif top[0] == "block":
+        text = f"{top[1]}\n" + "".join(f"  {line}\n" for line in top[2])
+    else:
+        text = flow(top) + "\n"
+    extra = draw(st.sampled_from([None] * 12 + ["anchor", "merge", "docs", "directive", "comment", "start"]))
+    if extra == "anchor":
+        text = "base: &b {x: 1, y: [2, 3]}\ncopy: *b\n" + text
+    elif extra == "merge":
+        text = "base: &b {x: 1}\nmerged:\n  <<: *b\n  y: 2\n" + text
+    elif extra == "docs":
+        text += "---\nsecond: 1\n"
+    elif extra == "directive":
+        text = "%YAML 1.1\n---\n" + text
+    elif extra == "comment":
+        text = "# a comment\n" + text.replace("\n", "  # trailing\n", 1)
+    elif extra == "start":
+        text = "---\n" + text + "...\n"
+    return text
+
+
+@st.composite
+def broken(draw: st.DrawFn) -> str:
+    """A document with a few characters inserted, deleted or replaced (mostly invalid YAML)."""
+    text = draw(documents())
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(text)))
+        op = draw(st.sampled_from(["insert", "delete", "replace"]))
+        char = draw(st.sampled_from(list(":-[]{},'\"\t &*!|>%@`#?\n ") + ["\x07", "\ufeff", "  "]))
+        if op == "insert":
+            text = text[:at] + char + text[at:]
+        elif op == "delete":
+            text = text[:at] + text[at + 1 :]
+        else:
+            text = text[:at] + char + text[at + 1 :]
+    return text
+
+
+# --------------------------------------------------------------------------------------------- compare
+
+
+def canon(value: Any) -> Any:
+    """A comparable form keeping types and order (bool is not int; -0.0 is not 0.0; NaN equals NaN)."""
+    if isinstance(value, dict):
+        return ("dict", [(canon(k), canon(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return ("list", [canon(v) for v in value])
+    if isinstance(value, float):
+        return ("float", "nan" if math.isnan(value) else value.hex())
+    return (type(value).__name__, value)
+
+
+def outcome(parse: Any, data: bytes, limits: ParseLimits = _LIMITS) -> Any:
+    """The canonical result, or the error as (type, message, per-detail attributes)."""
+    try:
+        return ("ok", canon(parse(data, "app.yaml", limits)))
+    except SourceError as exc:
+        details = [(d.message, d.source, d.line, d.column, d.field) for d in exc.details]
+        return ("error", type(exc).__name__, str(exc), details, exc.source, exc.line, exc.column)
+
+
+def assert_same(text: str, limits: ParseLimits = _LIMITS) -> None:
+    """Both entry points agree with their strict reference on ``text``."""
+    data = text.encode()
+    assert outcome(_parsers.parse_yaml, data, limits) == outcome(_parsers._parse_yaml_strict, data, limits)
+    assert outcome(_parsers.parse_yaml_value, data, limits) == outcome(
+        _parsers._parse_yaml_value_strict, data, limits
+    )
+
+
+# ------------------------------------------------------------------------------------------------ tests
+
+
+class TestSameAsStrictLoader:
+    """Generated documents parse to the same values, or fail with the same errors, on both paths."""
+
+    @SETTINGS
+    @given(documents())
+    @example("a: 1_000\nb: 0x1F\nc: .inf\nd: ~\ne: yes\nf: no\ng: '1'\nh: 017\ni: 190:20:30\n")
+    @example("a: 2001-12-14\n")
+    @example("a: 1\na: 2\n")
+    @example("1: a\n")
+    @example("a: &x 1\nb: *x\n")
+    @example("a: !!str 1\n")
+    @example("a: [1, 2\n")
+    @example("- 1\n- 2\n")
+    @example("just a scalar\n")
+    @example("a: 1\n---\nb: 2\n")
+    @example("a: " + "1" * 5000 + "\n")
+    @example("a: |\n  line 1\n  line 2\nb: >\n  folded\n  text\nc: plain\n  continued\n")
+    @example("")
+    @example("# only a comment\n")
+    @example("~\n")
+    @example("---\n")
+    def test_documents(self, text: str) -> None:
+        """A well-formed (or nearly) document: same result or same error."""
+        assert_same(text)
+
+    @SETTINGS
+    @given(broken())
+    def test_broken_documents(self, text: str) -> None:
+        """A document with characters inserted, deleted or replaced: same result or same error."""
+        assert_same(text)
+
+    @settings(max_examples=100, deadline=None, database=None)
+    @given(documents(), st.integers(1, 6), st.integers(1, 60))
+    def test_limits(self, text: str, max_depth: int, max_nodes: int) -> None:
+        """With small depth and node limits, the same documents pass or fail the same way."""
+        assert_same(text, ParseLimits(max_depth=max_depth, max_nodes=max_nodes))
+
+
+class TestFastPathTaken:
+    """The fast path handles ordinary documents itself, so the comparison above is not vacuous."""
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(st.recursive(
+        st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans(), st.none(), st.text(max_size=10)),
+        lambda children: st.one_of(st.lists(children, max_size=3),
+                                   st.dictionaries(st.text(min_size=1, max_size=6), children, max_size=3)),
+        max_leaves=15,
+    ).map(lambda tree: {"root": tree}))
+    def test_dumped_configs_take_the_fast_path(self, tree: dict[str, Any]) -> None:
+        """What ``yaml.safe_dump`` writes for plain data (no dates, no aliases) is built without the fallback."""
+        import yaml
+
+        text = yaml.safe_dump(tree, allow_unicode=True)
+        fast = _fast_yaml(text, _LIMITS, mapping=True)
+        assert fast is not _FALLBACK, text
+        assert canon(fast) == canon(_parsers._parse_yaml_strict(text.encode(), "app.yaml"))
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "a: 1\nb: -2\nc: 1.5\nd: true\ne: ~\nf: text\ng: [1, 'x', {h: null}]\n",
+            "a: 1_000\nb: 0x1F\nc: .inf\nd: -.Inf\ne: 017\nf: 0b11\ng: 1:30\nh: 1_0.5\ni: Off\nj: ''\n",
+            "quoted: '!not a tag & not an anchor'\ncron: '*/5 * * * *'\n",
+            "multi: |\n  one\n  two\nfolded: >\n  a\n  b\n",
+        ],
+    )
+    def test_ordinary_documents_take_the_fast_path(self, text: str) -> None:
+        """Every implicit int, float, bool and null form, quoted text with ``!``/``&``/``*`` and block scalars."""
+        fast = _fast_yaml(text, _LIMITS, mapping=True)
+        assert fast is not _FALLBACK
+        assert canon(fast) == canon(_parsers._parse_yaml_strict(text.encode(), "app.yaml"))
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "a: &x 1\n", "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: 2001-12-14\n", "<<: {a: 1}\n", "a: =\n",
+            "a: 1\na: 2\n", "1: a\n", "? [a]\n: b\n", "a: 1\n---\nb: 2\n", "%YAML 1.1\n---\na: 1\n",
+            "- 1\n", "scalar\n", "a: [1\n", "a: " + "1" * 5000 + "\n",
+        ],
+    )
+    def test_unusual_documents_fall_back(self, text: str) -> None:
+        """Anchors, aliases, tags, timestamps, merge and value keys, duplicate or non-string keys, several
+        documents, directives, a non-mapping top level, syntax errors and huge ints go to the strict loader."""
+        assert _fast_yaml(text, _LIMITS, mapping=True) is _FALLBACK
+
+    def test_depth_and_node_limits_fall_back(self) -> None:
+        """A document past ``max_depth`` or ``max_nodes`` goes to the strict loader, which reports it."""
+        text = "a: {b: {c: 1}}\n"
+        assert _fast_yaml(text, ParseLimits(max_depth=3), mapping=True) is not _FALLBACK
+        assert _fast_yaml(text, ParseLimits(max_depth=2), mapping=True) is _FALLBACK
+        assert _fast_yaml(text, ParseLimits(max_nodes=7), mapping=True) is not _FALLBACK
+        assert _fast_yaml(text, ParseLimits(max_nodes=6), mapping=True) is _FALLBACK
+
+    def test_a_swapped_loader_is_respected(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With another ``YAML_LOADER`` in place (the pure-Python one in the parser tests) every document uses it."""
+        import yaml
+
+        class PyStrict(_parsers._StrictConstructorMixin, yaml.SafeLoader):
+            pass
+
+        monkeypatch.setattr(_parsers, "YAML_LOADER", PyStrict)
+        assert _fast_yaml("a: 1\n", _LIMITS, mapping=True) is _FALLBACK
