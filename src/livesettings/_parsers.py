@@ -180,6 +180,8 @@ class _StrictConstructorMixin(SafeConstructor):
         node.value = [*merged.values(), *own]
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, MappingNode):  # `!!map x`, `!!set x`: PyYAML's own "expected a mapping node"
+            return super().construct_mapping(node, deep=deep)
         seen: dict[str, Node] = {}
         for key_node, _ in self.__dict__.get("_ls_originals", {}).get(id(node), node.value):
             if key_node.tag == _MERGE:
@@ -200,6 +202,13 @@ class _StrictConstructorMixin(SafeConstructor):
             return super().construct_object(node, deep=deep)
         except ValueError as exc:  # a 5000-digit integer, an impossible date ...
             message = f"invalid value: {_value_error(exc)}"
+            raise ConstructorError(None, None, message, node.start_mark) from exc
+        except (KeyError, AttributeError, TypeError) as exc:
+            # PyYAML's scalar constructors assume the implicit resolver matched: an explicit tag on a
+            # value it does not fit (`!!bool :yes`, `!!timestamp soon`) fails with a bare KeyError
+            # or AttributeError. Report it like any invalid value, at the node.
+            shown = repr(node.value) if isinstance(node, ScalarNode) else f"a {getattr(node, 'id', 'node')}"
+            message = f"invalid value for {node.tag.replace('tag:yaml.org,2002:', '!!')}: {shown}"
             raise ConstructorError(None, None, message, node.start_mark) from exc
 
 

@@ -216,6 +216,26 @@ class TestYamlBasics:
         """Y3: 4000 digits are under CPython's limit and load."""
         assert parse_yaml(b"a: " + b"7" * 4000 + b"\n", "c.yaml") == {"a": int("7" * 4000)}
 
+    @pytest.mark.parametrize(
+        ("text", "column", "message"),
+        [
+            (b"a:\n  b: !!bool :yes\n", 6, "invalid value for !!bool: ':yes'"),
+            (b"a:\n  b: !!timestamp soon\n", 6, "invalid value for !!timestamp: 'soon'"),
+            (b"a:\n  b: !!map x\n", 6, "expected a mapping node, but found scalar"),
+            (b"a:\n  b: !!set x\n", 6, "expected a mapping node, but found scalar"),
+        ],
+    )
+    def test_explicit_tag_on_a_value_it_does_not_fit(self, text: bytes, column: int, message: str) -> None:
+        """A standard tag on a value it cannot read is a SourceError at the value, not a bare KeyError.
+
+        Found by the fast-path property test: PyYAML's constructors raise KeyError/AttributeError/
+        ValueError here, which used to escape the parser unlocated.
+        """
+        with pytest.raises(SourceError) as exc:
+            parse_yaml(text, "c.yaml")
+        assert _err(exc)[:2] == (2, column)
+        assert message in _err(exc)[2]
+
 
 @pytest.mark.usefixtures("yaml_loader")
 class TestYamlKeys:
