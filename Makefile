@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench docs clean
+.PHONY: demo test bench docs compat clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,14 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet dynaconf omegaconf
 	$(PY) -m bench
 
+# pydantic-settings' own test suite with BaseSettings rebound to ReloadableSettings (compat/run.py):
+# downloads the pinned sdist into .compat/, prints "N passed / M baseline", fails on an unlisted difference.
+compat: $(STAMP)
+	$(PY) compat/run.py
+
 docs: $(STAMP)
 	$(PY) -m pip install --quiet "mkdocs-material>=9" "mkdocstrings[python]>=0.25"
 	$(VENV)/bin/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .pytest_cache
+	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .compat

@@ -88,9 +88,15 @@ class ReloadConfig:
             it. A writer that keeps a config file open for long should not be the norm.
         settle_ms: how long a change must stay put (same size, mtime and content) when no close
             can be seen: every change in polling mode, and a write held past ``open_write_s``.
+        strict_sources: refuse, with an [UntrustedSourceError][livesettings.exceptions.UntrustedSourceError],
+            the entries of a secrets directory that pydantic-settings skips with a warning (a
+            directory, a symlink that leaves the secrets directory, one that cannot be resolved),
+            at start-up and on every reload. By default they are skipped and warned about, as
+            pydantic-settings does, and their content is never read.
 
     Added in 0.1. Changed in 0.2: ``unknown_keys``, ``close_timeout_s``, ``history_file``,
     ``history_max_bytes``. Changed in 0.3: ``handler_timeout_s``, ``open_write_s``, ``settle_ms``.
+    Changed in 0.4: ``strict_sources``.
     """
 
     enabled: bool | None = None
@@ -117,6 +123,7 @@ class ReloadConfig:
     handler_timeout_s: float | None = None
     open_write_s: float = 30.0
     settle_ms: int = 1000
+    strict_sources: bool = False
 
     def __post_init__(self) -> None:
         if self.debounce_ms < 0 or self.max_wait_ms < 0:

@@ -29,12 +29,12 @@ from ._diff import diff_snapshots
 from ._freeze import freeze
 from ._model import Change, ChangeType, Plan, Version
 from ._provenance import Origin, Provenance, ShadowedEdit, build_provenance, explain_served, shadowed_edits
-from ._sources import Fetched, FileReader, FileState, LoadContext, activate
+from ._sources import Fetched, FileReader, FileState, LoadContext, activate, within_dir
 from ._paths import assign
 from ._policy import Rules, plan
 from ._unknown import UnknownKey, check_path, find_unknown_in_load, unknown_keys_error
 from ._validate import render_validation_error
-from .exceptions import ErrorDetail, ReloadError, SourceError
+from .exceptions import ErrorDetail, ReloadError, SettingsSourceError, SourceError
 from .typing import ChangeFeed
 
 __all__ = ["Candidate", "HotReloadLoader", "Inputs", "digest_inputs", "environ_digest", "validate_values"]
@@ -123,6 +123,7 @@ class HotReloadLoader:
             allowed_roots=config.allowed_roots,
             allow_empty=config.allow_empty,
             dotenv_interpolate=config.dotenv_interpolate,
+            strict=config.strict_sources,
         )
         self._unknown_cache: dict[Any, tuple[UnknownKey, ...]] = {}
         self.loaded: Candidate | None = None  # the last accepted load
@@ -171,7 +172,7 @@ class HotReloadLoader:
                 cause = exc.__cause__
                 if isinstance(cause, ReloadError):
                     raise cause from None
-                raise ReloadError(f"cannot load {self.name}", [ErrorDetail(None, str(exc))]) from None
+                raise SettingsSourceError(f"cannot load {self.name}", [ErrorDetail(None, str(exc))]) from None
             except RecursionError:
                 raise ReloadError(f"cannot load {self.name}", [ErrorDetail(None, "config is nested too deeply")]) from None
         freeze(snapshot)
@@ -315,7 +316,8 @@ class HotReloadLoader:
             try:
                 if directory.is_dir():
                     found.extend(
-                        e for e in sorted(directory.iterdir()) if not e.name.startswith(".") and e.is_file()
+                        e for e in sorted(directory.iterdir())
+                        if not e.name.startswith(".") and e.is_file() and (self.reader.strict or within_dir(e, directory))
                     )
             except OSError as exc:
                 raise SourceError.at(str(directory), f"cannot be listed: {exc.strerror or exc}") from None

@@ -87,7 +87,7 @@ def _snapshot_class(yaml_files: list[Path], env_files: list[Path]) -> type[BaseS
             cls,
             settings_cls: type[BaseSettings],
             init_settings: PydanticBaseSettingsSource,
-            *_: PydanticBaseSettingsSource,
+            **_: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
             return (
                 init_settings,

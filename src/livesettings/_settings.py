@@ -18,14 +18,17 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
+import threading
+import types
 import typing
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PydanticUndefinedAnnotation
 from pydantic._internal._decorators import PydanticDescriptorProxy
+from pydantic._internal._model_construction import ModelMetaclass
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
@@ -167,10 +170,28 @@ class SnapshotSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         user = getattr(cls, "__livesettings_sources__", None)
         if user is not None:
-            sources = tuple(user(settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings))
+            named = {
+                "init_settings": init_settings, "env_settings": env_settings,
+                "dotenv_settings": dotenv_settings, "file_secret_settings": file_secret_settings,
+            }
+            if _takes_keywords(user):  # as pydantic-settings calls it (``**kwargs`` signatures work)
+                sources = tuple(user(settings_cls, **named))
+            else:  # a ``*sources`` signature, which livesettings has always accepted
+                sources = tuple(user(settings_cls, *named.values()))
         else:
             sources = (init_settings, env_settings, dotenv_settings, file_secret_settings)
         return live_sources(settings_cls, sources)
+
+
+def _takes_keywords(func: Any) -> bool:
+    """Whether ``settings_customise_sources`` accepts the sources by keyword."""
+    try:
+        inspect.signature(func).bind(None, init_settings=0, env_settings=0, dotenv_settings=0, file_secret_settings=0)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read
+        return True
+    return True
 
 
 def _is_classvar(annotation: Any) -> bool:
@@ -179,19 +200,64 @@ def _is_classvar(annotation: Any) -> bool:
     return annotation is ClassVar or typing.get_origin(annotation) is ClassVar
 
 
+def _snapshot_annotation(annotation: Any, frame: Any = None) -> Any:
+    """A field typed as a settings class is validated (and read from ``DB__HOST``) as its snapshot model.
+
+    A string annotation (``from __future__ import annotations``) that names a settings class
+    defined already is resolved here, in the namespace of the class body; any other stays a string.
+    """
+    if isinstance(annotation, str) and frame is not None and "ClassVar" not in annotation:
+        try:
+            resolved = eval(annotation, frame.f_globals, frame.f_locals)  # noqa: S307 - what pydantic does
+        except Exception:  # noqa: BLE001 - a name defined later: pydantic resolves it then
+            return annotation
+        swapped = _snapshot_annotation(resolved)
+        return swapped if swapped is not resolved else annotation
+    if isinstance(annotation, _SettingsMeta) and "__snapshot__" in annotation.__dict__:
+        return annotation.__snapshot__
+    args = typing.get_args(annotation)
+    if args and any(isinstance(a, _SettingsMeta) for a in args):
+        origin = typing.get_origin(annotation)
+        new_args = tuple(_snapshot_annotation(a) for a in args)
+        try:
+            if origin is typing.Union or (sys.version_info >= (3, 10) and origin is types.UnionType):
+                return typing.Union[new_args]  # noqa: UP007
+            return annotation.copy_with(new_args)
+        except (AttributeError, TypeError):
+            return annotation
+    return annotation
+
+
+# Class attributes answered by the snapshot model (``AppSettings.model_json_schema()``, the
+# pydantic-settings internals ``CliApp`` and the sources call, pydantic's own dunders).
+_MODEL_API = ("model_", "__pydantic_", "settings_", "_settings_", "__get_pydantic", "__class_vars__",
+              "__private_attributes__")
+
+
 _FACADE_ONLY = frozenset({"reload_config", "__module__", "__qualname__", "__doc__", "__classcell__", "__slots__"})
 
 
-class _SettingsMeta(type):
-    """Splits a settings class body into a snapshot model and a façade (see module docstring)."""
+class _SettingsMeta(ModelMetaclass):
+    """Splits a settings class body into a snapshot model and a façade (see module docstring).
+
+    It derives from pydantic's metaclass only so that a settings class can also name pydantic
+    models among its bases (``class S(ReloadableSettings, CommonFields)``, as ``CliApp`` does):
+    those become bases of the snapshot model. The façade itself is built by ``type`` and is no
+    pydantic model (pydantic's ``__getattr__`` would make every attribute read ~4x slower).
+    """
 
     __snapshot__: type[BaseSettings]
     __livesettings_handlers__: tuple[tuple[str, _OnChangeSpec], ...]
 
     def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kwargs: Any) -> _SettingsMeta:
         if ns.pop("__livesettings_root__", False):
-            return super().__new__(mcs, name, bases, ns, **kwargs)
-        annotations: dict[str, Any] = dict(ns.get("__annotations__", {}))
+            return type.__new__(mcs, name, bases, ns, **kwargs)
+        models = tuple(b for b in bases if not isinstance(b, _SettingsMeta) and issubclass(b, BaseModel))
+        bases = tuple(b for b in bases if b not in models) or (ReloadableSettings,)
+        frame = sys._getframe(1)
+        annotations: dict[str, Any] = {
+            k: _snapshot_annotation(v, frame) for k, v in ns.get("__annotations__", {}).items()
+        }
         classvars = {k for k, v in annotations.items() if _is_classvar(v)}
         snap_ns: dict[str, Any] = {
             "__module__": ns.get("__module__"),
@@ -220,12 +286,23 @@ class _SettingsMeta(type):
                     snap_ns[key] = value
         facade_ns["__annotations__"] = annotations
 
-        snap_bases = tuple(b.__snapshot__ for b in bases if isinstance(b, _SettingsMeta) and "__snapshot__" in b.__dict__)
+        snap_bases: tuple[type[BaseModel], ...] = tuple(
+            b.__snapshot__ for b in bases if isinstance(b, _SettingsMeta) and "__snapshot__" in b.__dict__
+        )
+        if models:  # pydantic models among the bases: the snapshot model derives from them too
+            snap_bases = (*(snap_bases or (SnapshotSettings,)), *(m for m in models if m is not BaseModel))
         model_meta: Any = type(SnapshotSettings)
-        snapshot_cls: type[BaseSettings] = model_meta(f"{name}Snapshot", snap_bases or (SnapshotSettings,), snap_ns)
+        # Class keyword arguments (``class S(ReloadableSettings, env_prefix="APP_")``) are config,
+        # as for any pydantic model: they go to the snapshot model, never to the façade.
+        snapshot_cls: type[BaseSettings] = model_meta(
+            name, snap_bases or (SnapshotSettings,), snap_ns, **kwargs  # its qualname says Snapshot
+        )
         if not snapshot_cls.__pydantic_complete__:  # annotations naming classes local to a function
             frame = sys._getframe(1)
-            snapshot_cls.model_rebuild(_types_namespace={**frame.f_globals, **frame.f_locals})
+            try:
+                snapshot_cls.model_rebuild(_types_namespace={**frame.f_globals, **frame.f_locals})
+            except PydanticUndefinedAnnotation:  # a class defined later: resolved on first use, as pydantic does
+                pass
 
         clashes = sorted(set(snapshot_cls.model_fields) & _RESERVED)
         if clashes:
@@ -234,8 +311,9 @@ class _SettingsMeta(type):
                 f"rename them and keep the config key with an alias, e.g. "
                 f"app_{clashes[0]}: str = Field(alias={clashes[0]!r})"
             )
-        cls = super().__new__(mcs, name, bases, facade_ns, **kwargs)
+        cls = type.__new__(mcs, name, bases, facade_ns)
         cls.__snapshot__ = snapshot_cls
+        snapshot_cls.__livesettings_facade__ = cls  # type: ignore[attr-defined]
         cls.__livesettings_handlers__ = _handlers(cls)
         for attr, spec in cls.__livesettings_handlers__:
             for path in spec.paths:
@@ -244,6 +322,22 @@ class _SettingsMeta(type):
                 except ValueError as exc:
                     raise ValueError(f"{name}.{attr}: @on_change({path!r}): {exc}") from None
         return cls
+
+    @classmethod
+    def __prepare__(mcs, name: str, bases: tuple[type, ...], **kwargs: Any) -> dict[str, object]:  # type: ignore[override]
+        return {}
+
+    def __init__(cls, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kwargs: Any) -> None:
+        type.__init__(cls, name, bases, ns)  # class keyword arguments went to the snapshot model
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        """A snapshot of a settings class is an instance of it too (``isinstance(snap, AppSettings)``):
+        a nested settings field, ``model_validate`` and ``model_copy`` give snapshots. Not of
+        ``ReloadableSettings`` itself, whose API (``reload``, ``close`` ...) only live objects have."""
+        if type.__instancecheck__(cls, instance):
+            return True
+        facade = getattr(type(instance), "__livesettings_facade__", None)  # a frozen twin inherits it
+        return facade is not None and cls is not ReloadableSettings and issubclass(facade, cls)
 
     def __getattr__(cls, name: str) -> Any:
         """Class access to a field (``AppSettings.port``) gives its ``FieldInfo``.
@@ -260,10 +354,36 @@ class _SettingsMeta(type):
             return snapshot_cls.model_fields[name]
         if snapshot_cls is not None and name == "Snapshot":  # its qualname: how pickle finds the class
             return snapshot_cls
+        if snapshot_cls is not None and name.startswith(_MODEL_API):  # the class is usable as its model
+            return getattr(snapshot_cls, name)
         raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- the façade
+
+
+_CACHE: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()  # settings_cached()
+_CACHE_LOCKS: weakref.WeakKeyDictionary[type, threading.Lock] = weakref.WeakKeyDictionary()
+_CACHE_GUARD = threading.Lock()
+
+
+class _FromModel:
+    """A class attribute of the snapshot model, on the façade class and its instances alike
+    (``AppSettings.model_config``, ``settings.model_fields``, ``settings.model_json_schema()``).
+
+    A non-data descriptor under a name no field can take, so field reads stay plain lookups.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        snapshot_cls = (owner if owner is not None else type(obj)).__dict__.get("__snapshot__")
+        if snapshot_cls is None:
+            snapshot_cls = getattr(owner if owner is not None else type(obj), "__snapshot__", None)
+        if snapshot_cls is None:  # ReloadableSettings itself
+            return getattr(SnapshotSettings, self.name)
+        return getattr(snapshot_cls, self.name)
 
 
 def _facade_dict(snapshot: BaseModel) -> dict[str, Any]:
@@ -324,6 +444,8 @@ class ReloadableSettings(metaclass=_SettingsMeta):
             ProductionReloadError: hot reload requested in production without the opt-in.
         """
         cls = type(self)
+        if not cls.__snapshot__.__pydantic_complete__:  # forward references: resolvable by now
+            cls.__snapshot__.model_rebuild(raise_errors=False)
         ref = weakref.ref(self)
 
         def publish(version: Version) -> None:
@@ -382,6 +504,96 @@ class ReloadableSettings(metaclass=_SettingsMeta):
             manager = HotReloadManager(self._ls_engine)
             object.__setattr__(self, "_ls_manager", manager)
         return manager
+
+    # -- pydantic's model API, answered by the current snapshot ----------------------------
+    model_config = _FromModel()
+    model_fields = _FromModel()
+    model_computed_fields = _FromModel()
+    model_json_schema = _FromModel()
+    model_validate = _FromModel()
+    model_validate_json = _FromModel()
+    model_validate_strings = _FromModel()
+    model_construct = _FromModel()
+    model_rebuild = _FromModel()
+    model_parametrized_name = _FromModel()
+    settings_customise_sources = _FromModel()
+
+    @classmethod
+    def settings_cached(cls) -> Self:
+        """One shared live object of this class, built on first use (pydantic-settings' ``settings_cached``).
+
+        Each class has its own; it is built once even when several threads ask at the same time,
+        without holding a lock that other classes' construction waits on.
+
+        Added in 0.4.
+        """
+        with _CACHE_GUARD:
+            hit = _CACHE.get(cls)
+            if hit is not None:
+                return hit  # type: ignore[return-value]
+            lock = _CACHE_LOCKS.setdefault(cls, threading.Lock())
+        with lock:
+            with _CACHE_GUARD:
+                hit = _CACHE.get(cls)
+            if hit is None:
+                hit = cls()
+                with _CACHE_GUARD:
+                    _CACHE[cls] = hit
+            return hit  # type: ignore[return-value]
+
+    @classmethod
+    def settings_clear_cache(cls) -> None:
+        """Forget this class's ``settings_cached()`` object (not its subclasses'); it is not closed.
+
+        Added in 0.4.
+        """
+        with _CACHE_GUARD:
+            _CACHE.pop(cls, None)
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """``model_dump()`` of the current snapshot (pydantic's arguments)."""
+        return self._ls_snapshot.model_dump(**kwargs)  # type: ignore[no-any-return]
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        """``model_dump_json()`` of the current snapshot (pydantic's arguments)."""
+        return self._ls_snapshot.model_dump_json(**kwargs)  # type: ignore[no-any-return]
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Any:
+        """A copy of the current snapshot (a frozen model, ``isinstance`` of this class), not a live object."""
+        return self._ls_snapshot.model_copy(update=update, deep=deep)
+
+    @property
+    def model_fields_set(self) -> set[str]:
+        """The fields the sources set in the current snapshot (the others have their defaults)."""
+        return self._ls_snapshot.model_fields_set  # type: ignore[no-any-return]
+
+    @property
+    def model_extra(self) -> dict[str, Any] | None:
+        """Extra values of the current snapshot (``extra="allow"``), as in pydantic."""
+        return self._ls_snapshot.model_extra  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        """``(field, value)`` pairs of the current snapshot, as iterating a pydantic model gives."""
+        return iter(self._ls_snapshot)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a settings object or snapshot of the same class holding equal values (like pydantic)."""
+        if isinstance(other, ReloadableSettings) and type(other) is type(self):
+            return bool(self._ls_snapshot == other._ls_snapshot)
+        if isinstance(other, BaseModel) and type(other) is type(self._ls_snapshot):
+            return bool(self._ls_snapshot == other)
+        return NotImplemented
+
+    __hash__ = object.__hash__  # a live object: identity (its values change under it)
+
+    def __str__(self) -> str:
+        """pydantic's ``str()`` of the current snapshot (``port=8080 debug=False``), secrets masked."""
+        return str(self._ls_snapshot)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """A field typed as this class validates as its snapshot model."""
+        return handler(cls.__snapshot__)
 
     def stats(self) -> ReloadStats:
         """Reload counts by result, the version served, breaker and feed state, reload durations.
@@ -622,6 +834,9 @@ class Pin:
     def __repr__(self) -> str:
         return f"<Pin version={self.version.number} id={self.version.id!r}>"
 
+
+# The bare base works like pydantic-settings' (``ReloadableSettings()``: no fields, read from nothing).
+ReloadableSettings.__snapshot__ = SnapshotSettings
 
 _RESERVED = frozenset(n for n in dir(ReloadableSettings) if not n.startswith("_")) | {"model_config"}
 

@@ -13,11 +13,13 @@ pydantic-settings' own (with our strict parsers).
 
 from __future__ import annotations
 
+import codecs
 import contextvars
 import errno
 import os
 import stat
 import threading
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ from typing import Any
 
 from pydantic._internal._utils import deep_update  # the merge pydantic-settings itself uses
 from pydantic_settings.sources.base import PydanticBaseEnvSettingsSource
+from pydantic_settings.utils import path_type_label
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -109,10 +112,15 @@ class LoadContext:
         hit = self.prefetched.get(path)
         return hit if hit is not None else self.reader.fetch(path)
 
-    def load(self, path: Path, fmt: str, **kw: Any) -> dict[str, Any]:
-        """Parse ``path`` as ``fmt`` (``{}`` if missing, after the missing-file rules)."""
+    def load(self, path: Path, fmt: str, *, encoding: str | None = None, **kw: Any) -> dict[str, Any]:
+        """Parse ``path`` as ``fmt`` (``{}`` if missing, after the missing-file rules).
+
+        ``encoding``: the source's ``*_file_encoding`` (``None``: UTF-8, a BOM may say UTF-16/32).
+        """
         path = _absolute(path)
         data, digest = self.fetch(path)
+        if data is not None and encoding and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+            data = _transcode(data, encoding, path)
         state = self.reader.read(path, fmt, reloading=self.reloading, data=data, digest=digest, **kw)
         self.files[state.path] = state
         return dict(state.parsed or {})
@@ -134,6 +142,28 @@ class LoadContext:
         self.files[path] = FileState(path, "secret", digest, parsed={key: None})
         return text.strip()
 
+
+
+def _transcode(data: bytes, encoding: str, path: Path) -> bytes:
+    """``data`` decoded from the source's declared ``encoding``, as UTF-8 for the parsers."""
+    try:
+        return data.decode(encoding).encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError.at(str(path), f"is not valid {encoding} (at byte offset {exc.start})") from None
+
+
+def resolve_depth(file: Any, depth: int | None) -> Any:
+    """pydantic-settings' ``env_file_depth``: a relative file missing from the working directory is
+    looked for in up to ``depth`` of its parents (nearest first); a directory is no file."""
+    path = Path(file).expanduser()
+    if os.path.isfile(path) or not depth or depth <= 0 or path.is_absolute():
+        return file
+    parents = Path.cwd().parents
+    for parent in list(parents)[:depth]:
+        candidate = parent / path
+        if os.path.isfile(candidate) or candidate.is_fifo():
+            return candidate
+    return file
 
 
 _CURRENT: contextvars.ContextVar[LoadContext | None] = contextvars.ContextVar("livesettings_load", default=None)
@@ -169,8 +199,10 @@ class FileReader:
         allow_empty: bool,
         dotenv_interpolate: bool = True,
         strict_dirs: bool = True,
+        strict: bool = False,
     ) -> None:
         self.limits = limits
+        self.strict = strict  # ReloadConfig.strict_sources: refuse what pydantic-settings skips
         self.strict_dirs = strict_dirs
         self.allow_empty = allow_empty
         self.dotenv_interpolate = dotenv_interpolate
@@ -384,24 +416,32 @@ class _FileSourceMixin:
     _fmt = ""  # also the label of its records
     _files: tuple[Path, ...] = ()
 
+    def _encoding(self) -> str | None:
+        return getattr(self, f"{self._fmt}_file_encoding", None)
+
     def _read_files(self, files: Any, deep_merge: bool = False) -> dict[str, Any]:
         ctx = _context()
         if files is None:
             return {}
-        if isinstance(files, (str, os.PathLike)):
-            files = [files]
+        if isinstance(files, (str, os.PathLike)) or not isinstance(files, (list, tuple)):
+            files = [files]  # one path, or one Traversable (a zipfile.Path, package resources)
         merged: dict[str, Any] = {}
         seen: list[Path] = []
         for file in files:
-            path = Path(file).expanduser()
-            seen.append(_absolute(path))
-            data = ctx.load(path, self._fmt)  # {} for a missing file (the reader applies the rules)
+            if not isinstance(file, (str, os.PathLike)):  # a Traversable: read once, as pydantic-settings does
+                data = super()._read_files([file], deep_merge)  # type: ignore[misc]
+            else:
+                path = Path(file).expanduser()
+                seen.append(_absolute(path))
+                data = ctx.load(path, self._fmt, encoding=self._encoding())  # {} if missing (the reader's rules)
             merged = deep_update(merged, data) if deep_merge else {**merged, **data}
         self._files = tuple(seen)
         return merged
 
     def _read_file(self, path: Path) -> dict[str, Any]:
-        return _context().load(path, self._fmt)
+        if not isinstance(path, (str, os.PathLike)):
+            return super()._read_file(path)
+        return _context().load(path, self._fmt, encoding=self._encoding())
 
     def __call__(self) -> dict[str, Any]:
         data: dict[str, Any] = super().__call__()  # type: ignore[misc]
@@ -470,9 +510,11 @@ class DotEnvSource(DotEnvSettingsSource):
         merged: dict[str, str | None] = {}
         seen: list[Path] = []
         for env_file in env_files:
-            path = Path(env_file).expanduser()
+            path = Path(resolve_depth(env_file, getattr(self, "env_file_depth", 0))).expanduser()
+            if path.is_dir():  # pydantic-settings skips what is not a file
+                continue
             seen.append(_absolute(path))
-            values = ctx.load(path, "dotenv")
+            values = ctx.load(path, "dotenv", encoding=self.env_file_encoding)
             merged.update(
                 parse_env_vars(values, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
             )
@@ -544,7 +586,7 @@ class SecretsSource(SecretsSettingsSource):
                     path = self.find_case_path(directory, env_name, self.case_sensitive)
                 except OSError as exc:
                     raise _os_error(_absolute(directory), exc) from None
-                if path is None:
+                if path is None or not (ctx.reader.strict or _usable_secret(path, directory)):
                     continue
                 value = ctx.load_secret(path, field_key)
                 if value is not None:
@@ -553,18 +595,68 @@ class SecretsSource(SecretsSettingsSource):
         return None, field_key, value_is_complex
 
 
+def within_dir(path: Path, directory: Path) -> bool:
+    """Whether ``path`` resolves inside ``directory`` (a secrets entry pydantic-settings would read)."""
+    try:
+        return Path(directory).expanduser().resolve() in path.resolve().parents
+    except (OSError, RuntimeError):
+        return False
+
+
+def _usable_secret(path: Path, directory: Path) -> bool:
+    """pydantic-settings' rules for a secrets entry: a file that stays inside its secrets directory.
+
+    Anything else (a directory, a symlink out of the directory, one that cannot be resolved) is
+    skipped with a ``UserWarning`` naming it, as pydantic-settings does; its content is never read.
+    With ``ReloadConfig(strict_sources=True)`` such an entry is refused instead (the reader's checks).
+    """
+    try:
+        resolved = path.resolve()
+        root = Path(directory).expanduser().resolve()
+    except (OSError, RuntimeError) as exc:
+        warnings.warn(f'attempted to load secret file "{path}" but it could not be resolved: {exc}', stacklevel=2)
+        return False
+    if not path.is_file():
+        warnings.warn(f'attempted to load secret file "{path}" but found a {path_type_label(path)} instead.', stacklevel=2)
+        return False
+    if root not in resolved.parents:
+        warnings.warn(
+            f'attempted to load secret file "{path}" but it resolves outside of "{directory}".', stacklevel=2
+        )
+        return False
+    return True
+
+
+def _same_merge(stock: Any, build: Callable[[bool], Any]) -> PydanticBaseSettingsSource:
+    """Ours, merging several files the way ``stock`` was asked to (``deep_merge``).
+
+    pydantic-settings does not keep its sources' ``deep_merge`` argument, only the merged values:
+    where the two ways of merging differ, the one that gives ``stock``'s values is it.
+    """
+    ours = build(False)
+    if ours.init_kwargs != stock.init_kwargs:
+        deep = build(True)
+        if deep.init_kwargs == stock.init_kwargs:
+            return deep  # type: ignore[no-any-return]
+    return ours  # type: ignore[no-any-return]
+
+
 def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource:
     """Swap a stock pydantic-settings file/env source for ours with the same options."""
     if isinstance(source, (YamlSource, TomlSource, JsonSource, DotEnvSource, EnvSource, SecretsSource)):
         return source
     if type(source) is YamlConfigSettingsSource:
-        return YamlSource(
-            settings_cls, source.yaml_file_path, source.yaml_file_encoding, source.yaml_config_section
-        )
+        return _same_merge(source, lambda deep: YamlSource(
+            settings_cls, source.yaml_file_path, source.yaml_file_encoding, source.yaml_config_section, deep_merge=deep
+        ))  # fmt: skip
     if type(source) is TomlConfigSettingsSource:
-        return TomlSource(settings_cls, source.toml_file_path)
+        return _same_merge(source, lambda deep: TomlSource(
+            settings_cls, source.toml_file_path, source.toml_table_header, deep_merge=deep
+        ))  # fmt: skip
     if type(source) is JsonConfigSettingsSource:
-        return JsonSource(settings_cls, source.json_file_path, source.json_file_encoding)
+        return _same_merge(source, lambda deep: JsonSource(
+            settings_cls, source.json_file_path, source.json_file_encoding, deep_merge=deep
+        ))  # fmt: skip
     # The env-style sources only add behaviour, no state: adopt the instance pydantic-settings
     # built (keeping every option it was given) instead of building a second one.
     if type(source) is DotEnvSettingsSource:
@@ -582,6 +674,15 @@ def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings
         return source
     return source
 
+
+# Our sources go by pydantic-settings' names where it shows them (``settings_sources_data``, "error
+# parsing value for field ... from source EnvSettingsSource"); their qualnames stay ours.
+for _ours, _theirs in (
+    (YamlSource, YamlConfigSettingsSource), (TomlSource, TomlConfigSettingsSource),
+    (JsonSource, JsonConfigSettingsSource), (DotEnvSource, DotEnvSettingsSource),
+    (EnvSource, EnvSettingsSource), (SecretsSource, SecretsSettingsSource),
+):
+    _ours.__name__ = _theirs.__name__
 
 _RECORDING: dict[type, type] = {}  # a source class -> its recording subclass (same name)
 _LABELS: dict[type, str] = {InitSettingsSource: "init", SecretsSettingsSource: "secrets"}
@@ -617,7 +718,10 @@ def _recorded(source: PydanticBaseSettingsSource) -> PydanticBaseSettingsSource:
             "__qualname__": cls.__qualname__, "__module__": cls.__module__, "__doc__": cls.__doc__,
         }
         meta: Any = type(cls)
-        sub = meta(cls.__name__, (cls,), namespace)
+        try:
+            sub = meta(cls.__name__, (cls,), namespace)
+        except TypeError:  # not subclassable (a plain function as a source): left unrecorded
+            return source
         _RECORDING[cls] = sub
     try:
         source.__class__ = sub

@@ -20,7 +20,7 @@ from . import _parsers
 from ._model import Plan
 from ._redact import field_is_secret, redact_text, safe_repr, secret_path, secret_strings
 from ._sources import LoadContext
-from .exceptions import ErrorDetail, ReloadError
+from .exceptions import ConfigValidationError, ErrorDetail, ReloadError
 
 __all__ = ["STAGES", "ConfigChangeValidator", "ValidationPipeline", "ValidationResult", "render_validation_error"]
 
@@ -34,6 +34,7 @@ _RANGE_TYPES = frozenset(
     }
 )
 _SCALARS = (str, int, float, bool, type(None))
+_MASK = "**********"
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,8 @@ def render_validation_error(
     """A [ReloadError][livesettings.ReloadError] for ``exc`` that names sources and hides secrets."""
     details: list[ErrorDetail] = []
     stages: list[str] = []
-    for err in exc.errors(include_url=False, include_context=False):
+    line_errors: list[dict[str, Any]] = []  # pydantic's own, for ConfigValidationError.errors()
+    for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         field = ".".join(str(p) for p in loc) or None
         value = err.get("input")
@@ -183,10 +185,29 @@ def render_validation_error(
             message = f"{message} (got {safe_repr(value)})"
         details.append(ErrorDetail(field, message, source, line, column))
         stages.append(_stage_for(err["type"], loc))
+        secret_free = {k: v for k, v in err.items() if k != "ctx"}  # a ctx error may quote the input
+        base = loc[:-1] if err["type"] == "missing" else loc  # a missing field's input is its parent's
+        shown = {**err, "input": _mask_input(model, base, value)}
+        line_errors.append({**secret_free, "msg": message, "input": _MASK} if secret else shown)
     count = len(details)
-    error = ReloadError(f"invalid configuration for {what}: {count} error{'s' if count != 1 else ''}", details)
+    summary = f"invalid configuration for {what}: {count} error{'s' if count != 1 else ''}"
+    error = ConfigValidationError.build(summary, details, exc.title, line_errors)
     error.stage = min(stages, key=STAGES.index) if stages else "types"
     return error
+
+
+def _mask_input(model: type[BaseModel], base: tuple[Any, ...], value: Any, depth: int = 0) -> Any:
+    """``value`` (the input at ``base``) with the values of secret fields under it masked."""
+    if not isinstance(value, Mapping) or depth > 32:
+        return value
+    out: dict[Any, Any] = {}
+    for key, item in value.items():
+        path = (*base, key)
+        if hasattr(item, "get_secret_value") or secret_path(path) or field_is_secret(model, path):
+            out[key] = _MASK
+        else:
+            out[key] = _mask_input(model, path, item, depth + 1)
+    return out
 
 
 class ConfigChangeValidator:

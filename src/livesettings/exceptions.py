@@ -4,6 +4,8 @@ One root, a few branches::
 
     LivesettingsError
     ├── ReloadError (ValueError)          a candidate config was rejected; the current one keeps serving
+    │   ├── ConfigValidationError         the values failed validation (also pydantic's ``ValidationError``)
+    │   ├── SettingsSourceError           a pydantic-settings source failed (also its ``SettingsError``)
     │   ├── SourceError                   a source could not be read or parsed (file, line, column)
     │   ├── SourceMissingError            a source that was loaded before is gone (deleted, emptied)
     │   ├── UntrustedSourceError          a file failed a trust check (outside allowed roots, writable by others, too big)
@@ -18,16 +20,23 @@ the message. Messages never contain the raw value of a secret.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic_core import PydanticCustomError
+from pydantic_core import ValidationError as _PydanticValidationError
+from pydantic_settings import SettingsError as _SettingsError
 
 __all__ = [
     "ClosedError",
+    "ConfigValidationError",
     "ErrorDetail",
     "FrozenFieldError",
     "LivesettingsError",
     "ProductionReloadError",
     "ReloadError",
+    "SettingsSourceError",
     "SourceError",
     "SourceMissingError",
     "UntrustedSourceError",
@@ -108,6 +117,89 @@ class ReloadError(LivesettingsError, ValueError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.summary, self.details))
+
+
+class ConfigValidationError(ReloadError, _PydanticValidationError):
+    """The config's values failed validation: a [ReloadError][livesettings.ReloadError] that is also
+    pydantic's ``ValidationError``, so code written for pydantic-settings (``except ValidationError``)
+    catches it where pydantic-settings would raise one.
+
+    ``str()`` is livesettings' message (field paths, file/line/column, secrets hidden);
+    ``errors()``, ``error_count()`` and ``title`` are pydantic's, with the input of secret fields
+    replaced by ``"**********"``.
+
+    Added in 0.4.
+    """
+
+    stage = "types"
+    _ls_pydantic: tuple[str, tuple[dict[str, Any], ...]] = ("", ())
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> ConfigValidationError:
+        if _reload_error_args(args, kwargs):  # ConfigValidationError(summary, details): no line errors
+            return super().__new__(cls, args[0], [])
+        return super().__new__(cls, *args, **kwargs)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """``(summary, details)`` as for any ``ReloadError``, or pydantic-core's arguments (``build``
+        then fills in livesettings' part)."""
+        if _reload_error_args(args, kwargs):
+            ReloadError.__init__(self, *args)
+
+    @classmethod
+    def build(
+        cls, summary: str, details: Sequence[ErrorDetail], title: str, errors: Sequence[Mapping[str, Any]]
+    ) -> ConfigValidationError:
+        """An error with livesettings' ``summary``/``details`` and pydantic's line ``errors``."""
+        line_errors: list[Any] = [
+            {"type": e["type"], "loc": tuple(e["loc"]), "input": e.get("input"), **({"ctx": e["ctx"]} if "ctx" in e else {})}
+            for e in errors
+        ]
+        try:
+            error = cls.from_exception_data(title, line_errors)
+        except (TypeError, KeyError, ValueError):  # a custom error type: keep its type name and message
+            line_errors = [
+                {"type": PydanticCustomError(e["type"], e["msg"]), "loc": tuple(e["loc"]), "input": e.get("input")}
+                for e in errors
+            ]
+            error = cls.from_exception_data(title, line_errors)
+        ReloadError.__init__(error, summary, details)
+        error._ls_pydantic = (title, tuple(dict(e) for e in errors))  # for pickling
+        return error
+
+    def __str__(self) -> str:
+        return self._render()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.summary!r}, {len(self.details)} details)"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        title, errors = getattr(self, "_ls_pydantic", ("", ()))
+        return (_rebuild_validation_error, (type(self), self.summary, self.details, title, errors))
+
+
+def _reload_error_args(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+    return (
+        not kwargs and len(args) in (1, 2) and isinstance(args[0], str)
+        and (len(args) == 1 or all(isinstance(d, ErrorDetail) for d in args[1]))
+    )
+
+
+def _rebuild_validation_error(
+    cls: type[ConfigValidationError], summary: str, details: Sequence[ErrorDetail], title: str,
+    errors: Sequence[Mapping[str, Any]],
+) -> ConfigValidationError:
+    return cls.build(summary, details, title, errors)
+
+
+class SettingsSourceError(ReloadError, _SettingsError):
+    """A pydantic-settings source failed (an environment value that is not valid JSON for a complex
+    field, a source raising ``SettingsError``): also pydantic-settings' ``SettingsError``, as it
+    would raise in the same situation.
+
+    Added in 0.4.
+    """
+
+    stage = "syntax"
 
 
 class SourceError(ReloadError):

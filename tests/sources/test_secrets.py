@@ -69,13 +69,21 @@ class TestSizeLimit:
 class TestTrust:
     """Secret files pass the same trust checks as config files."""
 
-    def test_symlink_out_of_the_directory_refused(self, secrets: Path, tmp_path: Path) -> None:
-        """A secret that resolves outside its directory is refused loudly (pydantic-settings only warned)."""
+    def test_symlink_out_of_the_directory_refused_in_strict_mode(self, secrets: Path, tmp_path: Path) -> None:
+        """With strict_sources, a secret that resolves outside its directory is refused loudly."""
         outside = tmp_path / "elsewhere"
         outside.write_text("stolen")
         os.symlink(outside, secrets / "token")
         with pytest.raises(UntrustedSourceError, match="outside the allowed roots"):
-            _app(secrets)()
+            _app(secrets, strict_sources=True)()
+
+    def test_symlink_out_of_the_directory_skipped_by_default(self, secrets: Path, tmp_path: Path) -> None:
+        """By default it is skipped with pydantic-settings' warning, and its content never used."""
+        outside = tmp_path / "elsewhere"
+        outside.write_text("stolen")
+        os.symlink(outside, secrets / "token")
+        with pytest.warns(UserWarning, match="resolves outside of"), _app(secrets)() as s:
+            assert s.token.get_secret_value() != "stolen"
 
     def test_kubernetes_layout(self, secrets: Path) -> None:
         """A Kubernetes secret volume (``token -> ..data/token``, ``..data -> ..2024_x``) loads."""

@@ -1,0 +1,476 @@
+"""ReloadableSettings as a drop-in for pydantic-settings' BaseSettings (issue 8), one class per cause.
+
+Each test uses real files in a temporary directory and the real process environment; the
+measure over pydantic-settings' own suite is ``make compat`` (``compat/run.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    JsonConfigSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+from livesettings import ReloadableSettings, ReloadConfig, ReloadError
+from livesettings.exceptions import ConfigValidationError, SettingsSourceError
+
+OFF = ReloadConfig(enabled=False)
+
+
+@pytest.fixture
+def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+class LaterReferrer(ReloadableSettings):
+    """A field whose class is defined further down the module (resolved on first use)."""
+
+    reload_config = OFF
+    later: DefinedLater = None  # type: ignore[assignment]
+
+
+class DefinedLater(BaseModel):
+    value: int = 7
+
+
+class TestInstanceApi:
+    """An instance answers pydantic's instance API from its current snapshot."""
+
+    def test_model_dump_and_json_follow_a_reload(self, cwd: Path) -> None:
+        """model_dump() and model_dump_json() give the current values, before and after a reload."""
+        (cwd / "c.json").write_text('{"port": 1, "name": "a"}')
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(json_file="c.json")
+            reload_config = OFF
+            port: int = 0
+            name: str = ""
+
+        with S() as s:
+            assert s.model_dump() == {"port": 1, "name": "a"}
+            (cwd / "c.json").write_text('{"port": 2, "name": "a"}')
+            s.reload()
+            assert s.model_dump(include={"port"}) == {"port": 2}
+            assert json.loads(s.model_dump_json()) == {"port": 2, "name": "a"}
+            assert s.model_fields_set == {"port", "name"}
+
+    def test_model_copy_is_a_frozen_snapshot_of_the_class(self, cwd: Path) -> None:
+        """model_copy(update=...) gives a snapshot that is an instance of the class, not a live object."""
+
+        class S(ReloadableSettings):
+            reload_config = OFF
+            port: int = 1
+
+        with S() as s:
+            copy = s.model_copy(update={"port": 5})
+            assert copy.port == 5 and s.port == 1
+            assert isinstance(copy, S) and not isinstance(copy, ReloadableSettings)
+
+    def test_str_eq_and_iter_are_pydantics(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """str() is pydantic's 'a=1' form (secrets masked), == compares values, iter gives pairs."""
+        monkeypatch.setenv("TOKEN", "hunter2")
+
+        class S(ReloadableSettings):
+            reload_config = OFF
+            port: int = 1
+            token: SecretStr = SecretStr("")
+
+        with S() as a, S() as b:
+            assert str(a).startswith("port=1 token=") and "hunter2" not in str(a)
+            assert a == b and a == b.snapshot()
+            assert dict(a) == {"port": 1, "token": a.token}
+            monkeypatch.setenv("PORT", "2")
+            b.reload()
+            assert a != b
+
+
+class TestClassIsAModel:
+    """The class answers pydantic's class API, and pydantic-settings' sources accept it."""
+
+    def test_class_api(self, cwd: Path) -> None:
+        """model_config, model_fields, model_json_schema and model_validate work on the class."""
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(env_prefix="X_")
+            reload_config = OFF
+            port: int = 1
+
+        assert S.model_config["env_prefix"] == "X_"
+        assert list(S.model_fields) == ["port"]
+        assert S.model_json_schema()["title"] == "S"
+        validated = S.model_validate({"port": 3})
+        assert validated.port == 3 and isinstance(validated, S)
+        with S() as s:
+            assert s.model_config["env_prefix"] == "X_" and list(s.model_fields) == ["port"]
+
+    def test_stock_source_built_with_the_class(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """EnvSettingsSource(Settings) reads the environment for the class's fields."""
+        monkeypatch.setenv("APP_PORT", "9")
+
+        class S(ReloadableSettings, env_prefix="APP_"):
+            port: int = 1
+
+        assert EnvSettingsSource(S)() == {"port": "9"}
+
+    def test_bare_base_instantiates(self, cwd: Path) -> None:
+        """ReloadableSettings() works like BaseSettings(): no fields."""
+        with ReloadableSettings() as s:
+            assert s.model_dump() == {}
+
+    def test_pydantic_model_among_the_bases(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A pydantic model mixed in as a base contributes its fields and validators."""
+        monkeypatch.setenv("SHARED", "from-env")
+
+        class Common(BaseModel):
+            shared: str = "default"
+
+        class S(ReloadableSettings, Common):
+            reload_config = OFF
+            own: int = 1
+
+        with S() as s:
+            assert (s.shared, s.own) == ("from-env", 1)
+            assert isinstance(s.snapshot(), Common)
+
+
+class TestClassKeywords:
+    """Config given as class keyword arguments, as pydantic accepts it."""
+
+    def test_env_prefix_keyword(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """class S(ReloadableSettings, env_prefix="APP_") reads APP_PORT."""
+        monkeypatch.setenv("APP_PORT", "8")
+
+        class S(ReloadableSettings, env_prefix="APP_"):
+            reload_config = OFF
+            port: int = 1
+
+        with S() as s:
+            assert s.port == 8
+
+
+class TestExceptions:
+    """Invalid config is catchable as what pydantic-settings raises, with livesettings' message."""
+
+    def test_validation_error(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A bad value raises a ReloadError that is pydantic's ValidationError, secrets masked in errors()."""
+        (cwd / ".env").write_text("PORT=abc\nPASSWORD=hunter2\n")
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(env_file=".env")
+            reload_config = OFF
+            port: int
+            password: SecretStr
+            missing: int
+
+        with pytest.raises(ValidationError) as info:
+            S()
+        error = info.value
+        assert isinstance(error, ReloadError) and isinstance(error, ConfigValidationError)
+        assert ".env, line 1" in str(error) and "hunter2" not in str(error) and "hunter2" not in repr(error)
+        assert {tuple(e["loc"]) for e in error.errors()} == {("port",), ("missing",)}
+        assert "hunter2" not in json.dumps(error.errors(include_context=False), default=str)
+        assert error.title == "S" and error.error_count() == 2
+        back = pickle.loads(pickle.dumps(error))
+        assert type(back) is ConfigValidationError and back.errors() == error.errors() and str(back) == str(error)
+
+    def test_settings_error(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """An env value that is not JSON for a complex field is pydantic-settings' SettingsError."""
+        monkeypatch.setenv("ITEMS", "[1, 2,")
+
+        class S(ReloadableSettings):
+            reload_config = OFF
+            items: list[int] = []
+
+        with pytest.raises(SettingsError, match='error parsing value for field "items" from source "EnvSettingsSource"') as info:
+            S()
+        assert isinstance(info.value, SettingsSourceError) and isinstance(info.value, ReloadError)
+
+    def test_reload_keeps_raising_reload_error(self, cwd: Path) -> None:
+        """A rejected reload is still a ReloadError (and a ValidationError), the old config kept."""
+        (cwd / "c.json").write_text('{"port": 1}')
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(json_file="c.json")
+            reload_config = OFF
+            port: int
+
+        with S() as s:
+            (cwd / "c.json").write_text('{"port": "x"}')
+            with pytest.raises(ValidationError):
+                s.reload()
+            assert s.port == 1 and isinstance(s.last_error, ReloadError)
+
+
+class TestCustomiseSources:
+    """settings_customise_sources is called as pydantic-settings calls it."""
+
+    def test_keyword_signature(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A (cls, settings_cls, **kwargs) signature gets the sources by name."""
+        monkeypatch.setenv("PORT", "5")
+        seen: list[str] = []
+
+        class S(ReloadableSettings):
+            reload_config = OFF
+            port: int = 1
+
+            @classmethod
+            def settings_customise_sources(
+                cls, settings_cls: type[BaseSettings], **kwargs: PydanticBaseSettingsSource
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                seen.extend(kwargs)
+                return (kwargs["env_settings"],)
+
+        with S() as s:
+            assert s.port == 5
+        assert seen == ["init_settings", "env_settings", "dotenv_settings", "file_secret_settings"]
+
+
+class NestedDb(ReloadableSettings):
+    host: str = "localhost"
+    port: int = 5432
+
+
+class TestNestedSettings:
+    """A settings class used as a field type is read like a nested model."""
+
+    def test_nested_from_env_and_reload(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """DB__HOST fills the nested settings field; a reload picks up a new value."""
+        monkeypatch.setenv("DB__HOST", "db1")
+
+        class S(ReloadableSettings, env_nested_delimiter="__"):
+            reload_config = OFF
+            db: NestedDb = NestedDb.model_construct()
+
+        with S() as s:
+            assert (s.db.host, s.db.port) == ("db1", 5432)
+            assert isinstance(s.db, NestedDb)
+            monkeypatch.setenv("DB__PORT", "6000")
+            s.reload()
+            assert (s.db.host, s.db.port) == ("db1", 6000)
+
+
+class TestForwardRefs:
+    """Annotations naming a class defined later are resolved when first needed, as pydantic does."""
+
+    def test_defined_later(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The class defined after the settings class is used once it exists."""
+        monkeypatch.setenv("LATER", '{"value": 3}')
+        with LaterReferrer() as s:
+            assert s.later.value == 3
+
+
+class TestStockSourceOptions:
+    """Options given to pydantic-settings' own file sources are kept when livesettings reads the files."""
+
+    def test_toml_table_header(self, cwd: Path) -> None:
+        """TomlConfigSettingsSource(..., toml_table_header=...) reads that table."""
+        (cwd / "p.toml").write_text('[tool.app]\nport = 3\n')
+
+        class S(ReloadableSettings):
+            reload_config = OFF
+            port: int = 1
+
+            @classmethod
+            def settings_customise_sources(
+                cls, settings_cls: type[BaseSettings], **kwargs: PydanticBaseSettingsSource
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                return (TomlConfigSettingsSource(settings_cls, "p.toml", toml_table_header=("tool", "app")),)
+
+        with S() as s:
+            assert s.port == 3
+
+    @pytest.mark.parametrize("deep", [True, False])
+    def test_deep_merge(self, cwd: Path, deep: bool) -> None:
+        """YamlConfigSettingsSource(..., deep_merge=) merges several files the same way, on reload too."""
+        (cwd / "a.yaml").write_text("db:\n  host: a\n  port: 1\n")
+        (cwd / "b.yaml").write_text("db:\n  port: 2\n")
+
+        class Db(BaseModel):
+            host: str = "none"
+            port: int = 0
+
+        class S(ReloadableSettings):
+            reload_config = OFF
+            db: Db = Db()
+
+            @classmethod
+            def settings_customise_sources(
+                cls, settings_cls: type[BaseSettings], **kwargs: PydanticBaseSettingsSource
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                return (YamlConfigSettingsSource(settings_cls, ["a.yaml", "b.yaml"], deep_merge=deep),)
+
+        with S() as s:
+            assert (s.db.host, s.db.port) == (("a", 2) if deep else ("none", 2))
+            (cwd / "b.yaml").write_text("db:\n  port: 3\n")
+            s.reload()
+            assert (s.db.host, s.db.port) == (("a", 3) if deep else ("none", 3))
+
+
+class TestEncodings:
+    """The *_file_encoding options are honoured."""
+
+    def test_latin1_env_file(self, cwd: Path) -> None:
+        """A latin-1 .env reads with env_file_encoding='latin-1'."""
+        (cwd / ".env").write_bytes("NAME=caf\xe9\n".encode("latin-1"))
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(env_file=".env", env_file_encoding="latin-1")
+            reload_config = OFF
+            name: str = ""
+
+        with S() as s:
+            assert s.name == "café"
+
+    def test_json_and_yaml_file_encoding(self, cwd: Path) -> None:
+        """json_file_encoding and yaml_file_encoding decode the files (cp1252 here)."""
+        (cwd / "c.json").write_bytes('{"a": "\u20ac1"}'.encode("cp1252"))
+        (cwd / "c.yaml").write_bytes("b: \u20ac2\n".encode("cp1252"))
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(
+                json_file="c.json", json_file_encoding="cp1252", yaml_file="c.yaml", yaml_file_encoding="cp1252"
+            )
+            reload_config = OFF
+            a: str = ""
+            b: str = ""
+
+        with S() as s:
+            assert (s.a, s.b) == ("€1", "€2")
+
+
+class TestEnvFileDepth:
+    """env_file_depth looks for the .env in parent directories of the working directory."""
+
+    def test_parent_env_file(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With depth 2 the .env two levels up is read (a directory named .env is no file); depth 1 stops short."""
+        (tmp_path / ".env").write_text("NAME=top\n")
+        work = tmp_path / "a" / "b"
+        (work / ".env").mkdir(parents=True)
+        monkeypatch.chdir(work)
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(env_file=".env", env_file_depth=2)
+            reload_config = OFF
+            name: str = "unset"
+
+        with S() as s:
+            assert s.name == "top"
+        with S(_env_file_depth=0) as s:  # only the working directory: its .env is a directory, skipped
+            assert s.name == "unset"
+
+
+class TestTraversable:
+    """A file given as a Traversable (zipfile.Path) is read, as pydantic-settings reads it."""
+
+    def test_zipfile_path(self, cwd: Path) -> None:
+        """toml_file=zipfile.Path(...) works."""
+        with zipfile.ZipFile(cwd / "conf.zip", "w") as zf:
+            zf.writestr("app.toml", "port = 4\n")
+        archive = zipfile.ZipFile(cwd / "conf.zip")
+
+        class S(ReloadableSettings):
+            reload_config = OFF
+            port: int = 1
+
+            @classmethod
+            def settings_customise_sources(
+                cls, settings_cls: type[BaseSettings], **kwargs: PydanticBaseSettingsSource
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                return (TomlConfigSettingsSource(settings_cls, zipfile.Path(archive, "app.toml")),)
+
+        try:
+            with S() as s:
+                assert s.port == 4
+        finally:
+            archive.close()
+
+
+class TestSourceNames:
+    """pydantic-settings' source names appear where it shows them."""
+
+    def test_settings_sources_data_names(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A source sees the earlier ones under pydantic-settings' class names."""
+        monkeypatch.setenv("PORT", "2")
+        (cwd / "c.json").write_text('{"port": 1}')
+        seen: dict[str, Any] = {}
+
+        class Spy(PydanticBaseSettingsSource):
+            def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+                return None, field_name, False
+
+            def __call__(self) -> dict[str, Any]:
+                seen.update(self.settings_sources_data)
+                return {}
+
+        class S(ReloadableSettings):
+            reload_config = OFF
+            port: int = 0
+
+            @classmethod
+            def settings_customise_sources(
+                cls, settings_cls: type[BaseSettings], **kwargs: PydanticBaseSettingsSource
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                return (kwargs["env_settings"], JsonConfigSettingsSource(settings_cls, "c.json"), Spy(settings_cls))
+
+        with S() as s:
+            assert s.port == 2
+        assert list(seen) == ["EnvSettingsSource", "JsonConfigSettingsSource"]
+
+
+class TestSettingsCached:
+    """settings_cached() shares one live object per class."""
+
+    def test_one_object_per_class_across_threads(self, cwd: Path) -> None:
+        """Eight threads asking at once get the same object; a subclass has its own."""
+
+        class S(ReloadableSettings):
+            reload_config = OFF
+            port: int = 1
+
+        class Sub(S):
+            pass
+
+        barrier = threading.Barrier(8)
+        got: list[Any] = []
+
+        def ask() -> None:
+            barrier.wait()
+            got.append(S.settings_cached())
+
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        try:
+            assert all(obj is got[0] for obj in got) and len(got) == 8
+            assert Sub.settings_cached() is not got[0] and isinstance(Sub.settings_cached(), Sub)
+            S.settings_clear_cache()
+            assert S.settings_cached() is not got[0]
+        finally:
+            for obj in {id(o): o for o in [*got, S.settings_cached(), Sub.settings_cached()]}.values():
+                obj.close()
+            S.settings_clear_cache()
+            Sub.settings_clear_cache()
+
+
+def test_environment_is_restored() -> None:
+    """The fixtures above leave no variables behind (guards the tests' isolation)."""
+    assert "DB__HOST" not in os.environ and "APP_PORT" not in os.environ
