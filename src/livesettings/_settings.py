@@ -530,7 +530,7 @@ class ReloadableSettings(metaclass=_SettingsMeta):
         with _CACHE_GUARD:
             hit = _CACHE.get(cls)
             if hit is not None:
-                return hit  # type: ignore[return-value]
+                return typing.cast(Self, hit)
             lock = _CACHE_LOCKS.setdefault(cls, threading.Lock())
         with lock:
             with _CACHE_GUARD:
@@ -539,7 +539,7 @@ class ReloadableSettings(metaclass=_SettingsMeta):
                 hit = cls()
                 with _CACHE_GUARD:
                     _CACHE[cls] = hit
-            return hit  # type: ignore[return-value]
+            return typing.cast(Self, hit)
 
     @classmethod
     def settings_clear_cache(cls) -> None:
