@@ -25,6 +25,7 @@ from .debounce import EventKind
 
 __all__ = [
     "DEFAULT_IGNORE", "K8S_DATA", "Hit", "Raw", "Routes", "classify", "counts_in_dir", "event_kind", "is_regular_file",
+    "may_count",
 ]  # fmt: skip
 
 Raw = tuple[str, str, str, bool]
@@ -115,6 +116,25 @@ def is_regular_file(path: str) -> bool:
         return stat.S_ISREG(os.lstat(path).st_mode)
     except OSError:
         return False
+
+
+def may_count(rec: Raw, routes: Routes) -> bool:
+    """A quick pre-filter for the thread that reads events: whether `rec` can count for any target.
+
+    ``False`` only for an event whose names are all outside the watched directories, or inside one
+    with neither a file target of that name, a directory target, nor a ``..data`` entry (a temp
+    file written beside the config, another application's files). No ``stat``, no pattern match:
+    [classify][livesettings.watch.routes.classify] decides the rest on the worker.
+    """
+    for path in (rec[1], rec[2]):
+        if not path:
+            continue
+        d, name = os.path.split(path)
+        if d not in routes.by_dir:
+            continue
+        if name == K8S_DATA or d in routes.whole or name in routes.files.get(d, ()):
+            return True
+    return False
 
 
 def classify(
