@@ -166,7 +166,9 @@ def classify(
             hits.extend((t, "done", None) for t in sorted(in_dir))
             continue
         exact = routes.files.get(d, {}).get(name)
-        whole = routes.whole.get(d) if counts_in_dir(name, ignore) else None
+        whole = routes.whole.get(d)
+        if whole is not None and not counts_in_dir(name, ignore):  # patterns only for a directory target
+            whole = None
         targets = [t for t in (exact, whole) if t is not None]
         if not targets:
             continue
