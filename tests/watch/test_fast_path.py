@@ -180,3 +180,30 @@ class TestSlowHandler:
             wait_for(lambda: app.count == 5)
             assert seen[0] == (1, "") and seen[-1] == (5, "")
             assert app.last_error is None
+
+
+@pytest.mark.skipif(not _observer._DIRECT, reason="the direct inotify backend needs Linux and watchdog >= 7")
+def test_reader_survives_an_error_in_a_callback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An exception while turning one event into a raw event is logged; the reader keeps delivering."""
+    cfg = tmp_path / "app.yaml"
+    cfg.write_text("count: 0\n")
+    handle = _observer._DirectWatch._on_event
+    failed = threading.Event()
+
+    def once(self: Any, event: Any) -> None:
+        if not failed.is_set() and event.name == b"app.yaml":
+            failed.set()
+            raise RuntimeError("boom")
+        handle(self, event)
+
+    monkeypatch.setattr(_observer, "_DIRECT", True)
+    monkeypatch.setattr(_observer._DirectWatch, "_on_event", once)
+    seen: list[tuple[int, str]] = []
+    with settings_class(cfg, seen)() as app:
+        atomic_write(cfg, "count: 1\n")
+        assert failed.wait(TIMEOUT)
+        atomic_write(cfg, "count: 2\n")
+        wait_for(lambda: app.count == 2)
+        reader = _observer.shared_observer().reader  # type: ignore[union-attr]
+        assert reader.is_alive()
+    assert any("cannot handle" in r.getMessage() and r.exc_info for r in caplog.records)

@@ -34,6 +34,7 @@ import contextlib
 import errno
 import logging
 import os
+import sys
 import threading
 import weakref
 from dataclasses import dataclass
@@ -45,13 +46,16 @@ from watchdog.observers import Observer
 from .. import _forksafe
 from .routes import Raw
 
-_InotifyFD: Any
-try:  # watchdog >= 7 on Linux: the inotify reader with per-watch callbacks
-    from watchdog.observers.inotify_c import InotifyFD as _InotifyFD
-except (ImportError, OSError):  # another platform, or a watchdog without it
-    _InotifyFD = None
+_InotifyFD: Any = None
+if sys.platform.startswith("linux"):
+    try:  # watchdog >= 7: the inotify reader with per-watch callbacks
+        from watchdog.observers.inotify_c import InotifyFD as _InotifyFD
+    except Exception:  # noqa: BLE001 - an older watchdog (ImportError), a libc without inotify (UnsupportedLibcError)
+        _InotifyFD = None
 
 __all__ = ["HUB", "Raw", "Subscriber", "reset_for_tests", "shared_observer"]
+
+logger = logging.getLogger(__name__)
 
 _DIRECT = _InotifyFD is not None and hasattr(_InotifyFD, "add_callback")
 """Use the direct inotify backend for the next observer created (tests switch it off to cover the other)."""
@@ -128,6 +132,12 @@ class _DirectWatch:
         self.wd = -1
 
     def on_event(self, event: Any) -> None:
+        try:
+            self._on_event(event)
+        except Exception:  # the reader thread serves every watcher in the process: it must not die
+            logger.warning("file watch on %s: cannot handle %r", self.path, event, exc_info=True)
+
+    def _on_event(self, event: Any) -> None:
         mask, name = event.mask, event.name
         if not name:  # the watched directory itself
             if mask & (_IN_DELETE_SELF | _IN_MOVE_SELF | _IN_UNMOUNT):
