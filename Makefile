@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
-	$(PY) -m pip install --quiet dynaconf omegaconf
+	$(PY) -m pip install --quiet dynaconf omegaconf watchfiles
 	$(PY) -m bench
 
 # pydantic-settings' own test suite with BaseSettings rebound to ReloadableSettings (compat/run.py):

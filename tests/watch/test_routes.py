@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from livesettings.watch.routes import DEFAULT_IGNORE, Routes, classify, counts_in_dir, event_kind
+from livesettings.watch.routes import DEFAULT_IGNORE, Routes, classify, counts_in_dir, event_kind, may_count
 
 CFG = Path("/etc/app/config.yaml")
 OTHER = Path("/etc/app/other.yaml")
@@ -146,3 +146,38 @@ class TestClassify:
         rec = ("created", str(CFG), "", False)
         assert classify(rec, routes(), DEFAULT_IGNORE, regular) == [(CFG, "create", str(CFG))]
         assert classify(rec, routes(), DEFAULT_IGNORE, not_regular) == [(CFG, "done", str(CFG))]
+
+
+class TestMayCount:
+    """may_count: the reader thread's pre-filter never drops an event that classify would route."""
+
+    @pytest.mark.parametrize(
+        "rec",
+        [
+            ("moved", "/etc/app/.config.yaml.tmp", "/etc/app/config.yaml", False),
+            ("moved", "", "/etc/app/config.yaml", False),
+            ("moved", "/etc/app/config.yaml", "", False),
+            ("closed", "/etc/app/other.yaml", "", False),
+            ("moved", "/etc/app/..data_tmp", "/etc/app/..data", False),
+            ("created", "/run/secrets/token", "", False),
+            ("created", "/run/secrets/.token.tmp", "", False),  # classify drops it; may_count need not
+        ],
+    )
+    def test_keeps_what_may_count(self, rec: tuple[str, str, str, bool]) -> None:
+        """Exact names, anything in a directory target, and ``..data`` pass."""
+        assert may_count(rec, routes())
+
+    @pytest.mark.parametrize(
+        "rec",
+        [
+            ("created", "/etc/app/.config.yaml.tmp", "", False),
+            ("closed", "/etc/app/.config.yaml.tmp", "", False),
+            ("moved", "/etc/app/a.txt", "/etc/app/b.txt", False),
+            ("modified", "/var/log/app.log", "", False),
+            ("created", "/etc/app/..2026_01", "", True),
+        ],
+    )
+    def test_drops_what_cannot(self, rec: tuple[str, str, str, bool]) -> None:
+        """Names beside the targets and other directories are dropped, and classify agrees."""
+        assert not may_count(rec, routes())
+        assert classify(rec, routes(), DEFAULT_IGNORE, regular) == []

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from watchdog.observers import Observer
 
+from livesettings.watch import observer as _observer
 from livesettings.watch import watcher as _watch
 from livesettings.watch import FileWatcher, WatchOptions
 
@@ -22,10 +23,15 @@ TIMEOUT = 10.0
 FAST = WatchOptions(debounce_ms=20, max_wait_ms=1000)
 
 
-@pytest.fixture(autouse=True)
-def _isolate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+BACKENDS = ["direct", "watchdog"] if _observer._DIRECT else ["watchdog"]
+
+
+@pytest.fixture(autouse=True, params=BACKENDS)
+def _isolate(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test runs on each inotify backend: watchdog's inotify reader with our callbacks, and its Observer."""
     monkeypatch.delenv("LIVESETTINGS_POLL", raising=False)
     _watch._reset_for_tests()
+    monkeypatch.setattr(_observer, "_DIRECT", request.param == "direct")
     yield
     _watch._reset_for_tests()
 
@@ -407,12 +413,14 @@ class TestPolling:
     def test_fallback_when_schedule_raises(
         self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, cfg: Path
     ) -> None:
-        """An OSError(ENOSPC) from schedule() switches the watcher to polling with a warning."""
+        """An OSError(ENOSPC) from adding the watch switches the watcher to polling with a warning."""
 
         def no_space(*args: object, **kwargs: object) -> None:
             raise OSError(errno.ENOSPC, "inotify watch limit reached")
 
         monkeypatch.setattr(Observer, "schedule", no_space)
+        if _observer._InotifyFD is not None:
+            monkeypatch.setattr(_observer._InotifyFD, "add_callback", no_space)
         rec = Recorder(read=cfg)
         with caplog.at_level(logging.WARNING, logger="livesettings.watch.watcher"):
             with FileWatcher([cfg], rec, FAST) as watcher:
@@ -442,12 +450,12 @@ class TestSharedObserver:
             w.start()
         observer = _watch._shared_observer()
         assert observer is not None
-        assert sorted(e.watch.path for e in observer.emitters) == [str(a), str(b)]
+        assert observer.paths == [str(a), str(b)]
         (a / "x.yaml").write_text("x: 1\n")
         assert recs[0].wait_path(a / "x.yaml")
         assert recs[2].wait_path(a / "x.yaml")
         w1.close()
-        assert [e.watch.path for e in observer.emitters] == [str(a)]
+        assert observer.paths == [str(a)]
         w2.close()
         w3.close()
         assert _watch._shared_observer() is None

@@ -5,6 +5,23 @@ instance per ``Observer``, so every [FileWatcher][livesettings.watch.FileWatcher
 shares one observer, and each directory is watched once however many watchers track files in it.
 watchdog's thread only forwards raw events to the subscribed watchers.
 
+Two backends, chosen when the observer is created:
+
+* **direct inotify** (Linux, watchdog >= 7): one watchdog ``InotifyFD``, the thread that reads the
+  inotify descriptor, with a callback of ours on each directory watch. Each event is turned into a
+  raw event on that reader thread and handed to the subscribed watchers' workers at once. watchdog's
+  ``Observer`` would pass it through two more threads first (a per-directory emitter behind a move
+  grouper, then the observer's dispatch queue), about 0.5 ms on a 2-core machine, and would hold
+  every event behind an unpaired ``IN_MOVED_FROM`` for 0.5 s. A rename is reported from either side
+  alone (``moved`` with only ``src`` or only ``dest``), which is all a watcher needs: which names
+  were replaced.
+* **watchdog observer** (other platforms, older watchdog): ``Observer().schedule(...)`` with an
+  event filter, as before.
+
+Either way the reader thread only records events under each watcher's condition (bounded: past
+20,000 queued events the watcher rescans instead); it never runs a reload or a handler, so a slow
+handler cannot stall event reading.
+
 Fork: the observer's inotify instance is inherited by a forked child and shared with the parent
 (removing a watch in the child removes it for the parent). In the child the hub forgets the
 inherited observer without stopping or unscheduling anything, closes its inherited file
@@ -14,8 +31,10 @@ descriptors, and the next watcher to start creates an observer of the child's ow
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
+import sys
 import threading
 import weakref
 from dataclasses import dataclass
@@ -27,8 +46,19 @@ from watchdog.observers import Observer
 from .. import _forksafe
 from .routes import Raw
 
+_InotifyFD: Any = None
+if sys.platform.startswith("linux"):
+    try:  # watchdog >= 7: the inotify reader with per-watch callbacks
+        from watchdog.observers.inotify_c import InotifyFD as _InotifyFD
+    except Exception:  # noqa: BLE001 - an older watchdog (ImportError), a libc without inotify (UnsupportedLibcError)
+        _InotifyFD = None
+
 __all__ = ["HUB", "Raw", "Subscriber", "reset_for_tests", "shared_observer"]
 
+logger = logging.getLogger(__name__)
+
+_DIRECT = _InotifyFD is not None and hasattr(_InotifyFD, "add_callback")
+"""Use the direct inotify backend for the next observer created (tests switch it off to cover the other)."""
 
 
 class Subscriber(Protocol):
@@ -48,7 +78,7 @@ _OVERFLOW_LOGGERS = ("watchdog.observers.inotify_c", "watchdog.observers.inotify
 
 
 class _DirHandler:
-    """watchdog handler of one watched directory: forwards raw events to its subscribers."""
+    """The handler of one watched directory: forwards raw events to its subscribers."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -56,14 +86,181 @@ class _DirHandler:
         self.dead = False
 
     def dispatch(self, event: Any) -> None:
+        """A watchdog event (the watchdog observer backend, on its thread)."""
         src = os.fsdecode(event.src_path)
         if event.is_directory and event.event_type == "deleted" and src == self.path:
-            self.dead = True
-            rec: Raw = ("lost", src, "", True)
-        else:
-            rec = (event.event_type, src, os.fsdecode(event.dest_path or ""), bool(event.is_directory))
+            self.lost()
+            return
+        self.forward((event.event_type, src, os.fsdecode(event.dest_path or ""), bool(event.is_directory)))
+
+    def forward(self, rec: Raw) -> None:
         for watcher in self.subscribers:
             watcher._record(rec)
+
+    def lost(self) -> None:
+        """The watch no longer sees the directory at its path (deleted, moved away, unmounted)."""
+        self.dead = True
+        self.forward(("lost", self.path, "", True))
+
+
+# inotify mask bits (inotify(7)); the same numbers as watchdog's InotifyConstants
+_IN_MODIFY, _IN_ATTRIB, _IN_CLOSE_WRITE = 0x2, 0x4, 0x8
+_IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x40, 0x80, 0x100, 0x200
+_IN_DELETE_SELF, _IN_MOVE_SELF, _IN_UNMOUNT = 0x400, 0x800, 0x2000
+_IN_ONLYDIR, _IN_DONT_FOLLOW, _IN_ISDIR = 0x01000000, 0x02000000, 0x40000000
+# What the direct backend asks of inotify: the events of _EVENT_FILTER, and the directory's own fate.
+_DIRECT_MASK = (
+    _IN_MODIFY | _IN_ATTRIB | _IN_CLOSE_WRITE | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE
+    | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_ONLYDIR | _IN_DONT_FOLLOW
+)  # fmt: skip
+
+
+class _DirectWatch:
+    """Our callback on one directory watch of the direct backend; runs on the inotify reader thread.
+
+    Turns an inotify event into a raw event the way watchdog's emitter would (file events, a
+    directory's create, delete and moves; no directory ``modified``/``attrib``), without pairing
+    moves: ``IN_MOVED_FROM`` is ``("moved", src, "")``, ``IN_MOVED_TO`` is ``("moved", "", dest)``.
+    """
+
+    __slots__ = ("handler", "id", "path", "wd")
+
+    def __init__(self, handler: _DirHandler, ident: int) -> None:
+        self.handler = handler
+        self.path = handler.path
+        self.id = ident
+        self.wd = -1
+
+    def on_event(self, event: Any) -> None:
+        try:
+            self._on_event(event)
+        except Exception:  # the reader thread serves every watcher in the process: it must not die
+            logger.warning("file watch on %s: cannot handle %r", self.path, event, exc_info=True)
+
+    def _on_event(self, event: Any) -> None:
+        mask, name = event.mask, event.name
+        if not name:  # the watched directory itself
+            if mask & (_IN_DELETE_SELF | _IN_MOVE_SELF | _IN_UNMOUNT):
+                self.handler.lost()
+            return
+        is_dir = bool(mask & _IN_ISDIR)
+        path = os.path.join(self.path, os.fsdecode(name))
+        if mask & _IN_MOVED_FROM:
+            rec: Raw = ("moved", path, "", is_dir)
+        elif mask & _IN_MOVED_TO:
+            rec = ("moved", "", path, is_dir)
+        elif mask & _IN_CREATE:
+            rec = ("created", path, "", is_dir)
+        elif mask & _IN_DELETE:
+            rec = ("deleted", path, "", is_dir)
+        elif is_dir:
+            return  # a subdirectory's attrib: watchdog's filter drops it too
+        elif mask & _IN_CLOSE_WRITE:
+            rec = ("closed", path, "", False)
+        elif mask & _IN_MODIFY:
+            rec = ("modified", path, "", False)
+        elif mask & _IN_ATTRIB:
+            rec = ("attrib", path, "", False)
+        else:
+            return
+        self.handler.forward(rec)
+
+    def on_watch_deleted(self, wd: int) -> None:
+        self.handler.lost()
+
+    def on_queue_overflow(self) -> None:
+        _rescan_everything()
+
+
+class _DirectObserver:
+    """The direct inotify backend: watchdog's inotify reader thread and our callbacks, nothing else.
+
+    Same surface as the watchdog-observer backend (``start``/``stop``/``join``/``is_alive``,
+    ``schedule``/``unschedule``, ``paths``). ``_inotify_fd`` is the reader, for the fork reset.
+    """
+
+    def __init__(self) -> None:
+        assert _InotifyFD is not None
+        self._inotify_fd: Any = _InotifyFD()  # may raise OSError (EMFILE: inotify instance limit reached)
+        self._inotify_fd.name = "livesettings-inotify"
+        self._watches: dict[int, _DirectWatch] = {}
+        self._next_id = 0
+
+    def start(self) -> None:
+        self._inotify_fd.start()
+
+    def stop(self) -> None:
+        self._inotify_fd.stop()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._inotify_fd.join(timeout)
+
+    def is_alive(self) -> bool:
+        return bool(self._inotify_fd.is_alive())
+
+    @property
+    def reader(self) -> threading.Thread:
+        """The thread that reads the inotify descriptor and delivers the events."""
+        return self._inotify_fd  # type: ignore[no-any-return]
+
+    @property
+    def paths(self) -> list[str]:
+        """The directories watched (one watch each)."""
+        return sorted(w.path for w in self._watches.values())
+
+    def schedule(self, handler: _DirHandler, path: str) -> _DirectWatch:
+        """Watch directory `path` for `handler` (hub lock held; may raise OSError)."""
+        self._next_id += 1
+        watch = _DirectWatch(handler, self._next_id)
+        wd = self._inotify_fd.add_callback(os.fsencode(path), _DIRECT_MASK, watch, watch.id)
+        if wd == -1:  # watchdog does not raise for EACCES
+            self._inotify_fd.remove_callbacks([(wd, watch.id)])
+            raise PermissionError(errno.EACCES, "permission denied", path)
+        watch.wd = wd
+        self._watches[watch.id] = watch
+        return watch
+
+    def unschedule(self, watch: _DirectWatch) -> None:
+        if self._watches.pop(watch.id, None) is not None:
+            self._inotify_fd.remove_callbacks([(watch.wd, watch.id)])
+
+
+class _WatchdogObserver:
+    """The portable backend: a watchdog ``Observer`` (its emitter and observer threads)."""
+
+    def __init__(self) -> None:
+        self.observer: Any = Observer()
+        self.reader: threading.Thread = self.observer
+
+    def start(self) -> None:
+        self.observer.start()
+
+    def stop(self) -> None:
+        self.observer.stop()
+
+    def join(self, timeout: float | None = None) -> None:
+        self.observer.join(timeout)
+
+    def is_alive(self) -> bool:
+        return bool(self.observer.is_alive())
+
+    @property
+    def paths(self) -> list[str]:
+        return sorted(e.watch.path for e in list(self.observer.emitters))
+
+    def schedule(self, handler: _DirHandler, path: str) -> Any:
+        try:
+            return self.observer.schedule(handler, path, recursive=False, event_filter=_EVENT_FILTER)
+        except TypeError:  # watchdog < 2.3 has no event_filter; the worker filters anyway
+            return self.observer.schedule(handler, path, recursive=False)
+
+    def unschedule(self, watch: Any) -> None:
+        self.observer.unschedule(watch)
+
+
+def _rescan_everything() -> None:
+    for watcher in HUB.users:
+        watcher._record(("overflow", "", "", False))
 
 
 @dataclass
@@ -79,8 +276,7 @@ class _OverflowFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if "overflow" in str(record.msg).lower():
-            for watcher in HUB.users:
-                watcher._record(("overflow", "", "", False))
+            _rescan_everything()
         return True
 
 
@@ -99,7 +295,7 @@ class _Hub:
         """Count `watcher` as a user, creating and starting the observer if needed (may raise OSError)."""
         with self.lock:
             if self.observer is None:
-                observer = Observer()
+                observer = _DirectObserver() if _DIRECT else _WatchdogObserver()
                 observer.start()
                 self.observer = observer
                 for name in _OVERFLOW_LOGGERS:
@@ -128,10 +324,7 @@ class _Hub:
                 entry = None
             if entry is None:
                 handler = _DirHandler(path)
-                try:
-                    watch = self.observer.schedule(handler, path, recursive=False, event_filter=_EVENT_FILTER)
-                except TypeError:  # watchdog < 2.3 has no event_filter; the worker filters anyway
-                    watch = self.observer.schedule(handler, path, recursive=False)
+                watch = self.observer.schedule(handler, path)
                 entry = self.entries[path] = _DirEntry(path, watch, handler)
             entry.handler.subscribers = (*entry.handler.subscribers, watcher)
             return entry
@@ -145,9 +338,7 @@ class _Hub:
 
     def mark_dead(self, entry: _DirEntry) -> None:
         """The watch no longer sees the directory at its path: tell every subscriber it was lost."""
-        entry.handler.dead = True
-        for watcher in entry.handler.subscribers:
-            watcher._record(("lost", entry.path, "", True))
+        entry.handler.lost()
 
     def fork_reset(self) -> None:
         """In a forked child: forget the parent's observer and watches, touching neither."""
@@ -178,8 +369,10 @@ def _inherited_fds(observer: Any) -> list[int]:
     The one place that reaches into watchdog's private attributes: closing these descriptors in
     the child (never calling watchdog's ``close``, which would ``inotify_rm_watch`` the parent's
     watches) is the only way not to leak them. watchdog 7 keeps one ``InotifyFD`` per observer
-    (``_inotify_fd`` with ``_kill_r``/``_kill_w``), watchdog 6 one inotify object per emitter.
+    (``_inotify_fd`` with ``_kill_r``/``_kill_w``; the direct backend holds that reader itself),
+    watchdog 6 one inotify object per emitter.
     """
+    observer = getattr(observer, "observer", observer)  # the watchdog-observer backend wraps one
     holders: list[Any] = [getattr(observer, "_inotify_fd", None)]
     for emitter in list(getattr(observer, "emitters", ())):
         buffer = getattr(emitter, "_inotify", None)

@@ -25,6 +25,7 @@ from .debounce import EventKind
 
 __all__ = [
     "DEFAULT_IGNORE", "K8S_DATA", "Hit", "Raw", "Routes", "classify", "counts_in_dir", "event_kind", "is_regular_file",
+    "may_count",
 ]  # fmt: skip
 
 Raw = tuple[str, str, str, bool]
@@ -117,6 +118,25 @@ def is_regular_file(path: str) -> bool:
         return False
 
 
+def may_count(rec: Raw, routes: Routes) -> bool:
+    """A quick pre-filter for the thread that reads events: whether `rec` can count for any target.
+
+    ``False`` only for an event whose names are all outside the watched directories, or inside one
+    with neither a file target of that name, a directory target, nor a ``..data`` entry (a temp
+    file written beside the config, another application's files). No ``stat``, no pattern match:
+    [classify][livesettings.watch.routes.classify] decides the rest on the worker.
+    """
+    for path in (rec[1], rec[2]):
+        if not path:
+            continue
+        d, name = os.path.split(path)
+        if d not in routes.by_dir:
+            continue
+        if name == K8S_DATA or d in routes.whole or name in routes.files.get(d, ()):
+            return True
+    return False
+
+
 def classify(
     rec: Raw,
     routes: Routes,
@@ -146,7 +166,9 @@ def classify(
             hits.extend((t, "done", None) for t in sorted(in_dir))
             continue
         exact = routes.files.get(d, {}).get(name)
-        whole = routes.whole.get(d) if counts_in_dir(name, ignore) else None
+        whole = routes.whole.get(d)
+        if whole is not None and not counts_in_dir(name, ignore):  # patterns only for a directory target
+            whole = None
         targets = [t for t in (exact, whole) if t is not None]
         if not targets:
             continue

@@ -59,7 +59,7 @@ from .options import _FALLBACK_POLL_MS, WatchOptions, WatchStatus, _default_poll
 from .observer import HUB, _DirEntry
 from .observer import reset_for_tests as _reset_for_tests
 from .observer import shared_observer as _shared_observer
-from .routes import DEFAULT_IGNORE, Raw, Routes, classify
+from .routes import DEFAULT_IGNORE, Raw, Routes, classify, may_count
 from .scan import Scanner, Sig, target_hash
 
 __all__ = [
@@ -193,9 +193,9 @@ class FileWatcher:
             routes = Routes.from_paths(targets, dirs)
             if priority is not None:
                 self._priority = frozenset(Path(os.path.abspath(p)) for p in priority)
-            self._scanner.seed(routes.targets - self._routes.targets, routes)
-            self._scanner.forget(self._routes.targets - routes.targets)
-            self._routes = routes
+            old, self._routes = self._routes, routes  # first: events about new targets pass _record from now on
+            self._scanner.seed(routes.targets - old.targets, routes)
+            self._scanner.forget(old.targets - routes.targets)
             if self._state is State.RUNNING and self._mode == "inotify":
                 try:
                     self._sync_watches()
@@ -297,9 +297,16 @@ class FileWatcher:
     # ------------------------------------------------------------- called from watchdog's threads
 
     def _record(self, rec: Raw) -> None:
-        """Note one raw event and wake the worker; nothing else happens on watchdog's thread."""
-        if rec[0] in ("opened", "closed_no_write") or (rec[3] and rec[0] == "modified"):
+        """Note one raw event and wake the worker; nothing else happens on the thread that reads events.
+
+        Events that cannot count for any target (a temp file beside the config, our own reads, a
+        directory's mtime) are dropped here, so they do not wake the worker.
+        """
+        kind = rec[0]
+        if kind in ("opened", "closed_no_write") or (rec[3] and kind == "modified"):
             return  # our own reads; a directory's mtime (the file events themselves arrive too)
+        if kind not in ("lost", "overflow") and not may_count(rec, self._routes):
+            return
         with self._cond:
             if rec[0] == "overflow" or len(self._raw) >= _MAX_RAW:
                 self._rescan_all = True

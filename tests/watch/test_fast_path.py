@@ -1,0 +1,209 @@
+"""``debounce_ms=0``: events go from the thread that reads inotify to the watcher's worker in one hop.
+
+Real files, real watcher threads; every wait is on an event or a predicate with a timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic_settings import SettingsConfigDict
+
+from conftest import wait_for
+from livesettings import Diff, ReloadableSettings, ReloadConfig, on_change
+from livesettings.watch import observer as _observer
+from livesettings.watch import watcher as _watch
+
+ZERO = ReloadConfig(debounce_ms=0)
+BACKENDS = ["direct", "watchdog"] if _observer._DIRECT else ["watchdog"]
+TIMEOUT = 10.0
+
+
+@pytest.fixture(autouse=True, params=BACKENDS)
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Each test on each inotify backend (the shared observer is made anew for the test)."""
+    monkeypatch.delenv("LIVESETTINGS_POLL", raising=False)
+    _watch._reset_for_tests()
+    monkeypatch.setattr(_observer, "_DIRECT", request.param == "direct")
+    yield request.param
+    _watch._reset_for_tests()
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def settings_class(yaml: Path, seen: list[tuple[int, str]], **hooks: Any) -> type[ReloadableSettings]:
+    """Settings on `yaml` at debounce 0; the handler records (count, name) and calls hooks["during"]."""
+    during = hooks.get("during")
+
+    class App(ReloadableSettings):
+        model_config = SettingsConfigDict(yaml_file=str(yaml))
+        reload_config = ZERO
+        count: int = 0
+        name: str = ""
+
+        @on_change
+        def _seen(self, diff: Diff) -> None:
+            seen.append((self.count, self.name))
+            if during is not None:
+                during(self)
+
+    return App
+
+
+class TestOneHop:
+    def test_events_come_from_the_reader_thread(self, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Every raw event reaches the watcher on the backend's reader thread; with the direct backend
+        no watchdog emitter or observer thread exists at all, and the handler sees the new version."""
+        from watchdog.observers.api import BaseObserver, EventEmitter
+
+        cfg = tmp_path / "app.yaml"
+        cfg.write_text("count: 0\n")
+        delivering: set[threading.Thread] = set()
+        record = _watch.FileWatcher._record
+
+        def spy(self: _watch.FileWatcher, rec: Any) -> None:
+            delivering.add(threading.current_thread())
+            record(self, rec)
+
+        monkeypatch.setattr(_watch.FileWatcher, "_record", spy)
+        seen: list[tuple[int, str]] = []
+        with settings_class(cfg, seen)() as app:
+            atomic_write(cfg, "count: 1\nname: one\n")
+            wait_for(lambda: (1, "one") in seen)
+            assert app.count == 1
+            hub = _observer.shared_observer()
+            assert hub is not None
+            assert delivering == {hub.reader}
+            watchdog_threads = [t for t in threading.enumerate() if isinstance(t, (EventEmitter, BaseObserver))]
+            if backend == "direct":
+                assert watchdog_threads == []
+            else:
+                assert watchdog_threads != []
+
+    def test_in_place_write_waits_for_close(self, tmp_path: Path) -> None:
+        """An in-place write held open between chunks is applied once, complete, when it is closed."""
+        cfg = tmp_path / "app.yaml"
+        cfg.write_text("count: 0\nname: old\n")
+        seen: list[tuple[int, str]] = []
+        with settings_class(cfg, seen)() as app:
+            with open(cfg, "w") as fh:
+                fh.write("count: 16\n")
+                fh.flush()
+                wait_for(lambda: app.hot_reload.status.events_seen >= 1)  # the write was seen while open
+                fh.write("name: new\n")
+            wait_for(lambda: seen != [])
+            wait_for(lambda: app.name == "new")
+            assert seen == [(16, "new")]
+            assert app.last_error is None
+
+    def test_kubernetes_data_swap(self, tmp_path: Path) -> None:
+        """The kubelet's ``..data`` swap is applied at debounce 0 although no event names app.yaml."""
+        d = tmp_path / "cm"
+        d.mkdir()
+        (d / "..2026_01").mkdir()
+        (d / "..2026_01" / "app.yaml").write_text("count: 1\n")
+        (d / "..data").symlink_to("..2026_01")
+        (d / "app.yaml").symlink_to("..data/app.yaml")
+        seen: list[tuple[int, str]] = []
+        with settings_class(d / "app.yaml", seen)() as app:
+            for i, ts in enumerate(("..2026_02", "..2026_03"), start=2):
+                (d / ts).mkdir()
+                (d / ts / "app.yaml").write_text(f"count: {i}\n")
+                (d / "..data_tmp").symlink_to(ts)
+                os.rename(d / "..data_tmp", d / "..data")
+                shutil.rmtree(d / f"..2026_0{i - 1}")
+                wait_for(lambda i=i: app.count == i)
+            assert [c for c, _ in seen] == [2, 3]
+            assert app.history[-1].source == "file"
+
+
+class TestSlowHandler:
+    def test_slow_handler_does_not_stall_event_reading(self, tmp_path: Path) -> None:
+        """While A's handler blocks, an edit of B's file in the same watched directory is read and applied."""
+        a_cfg, b_cfg = tmp_path / "a.yaml", tmp_path / "b.yaml"
+        a_cfg.write_text("count: 0\n")
+        b_cfg.write_text("count: 0\n")
+        inside, release = threading.Event(), threading.Event()
+
+        def block(app: Any) -> None:
+            inside.set()
+            release.wait(TIMEOUT)
+
+        a_seen: list[tuple[int, str]] = []
+        b_seen: list[tuple[int, str]] = []
+        with settings_class(a_cfg, a_seen, during=block)() as a, settings_class(b_cfg, b_seen)() as b:
+            try:
+                atomic_write(a_cfg, "count: 1\n")
+                assert inside.wait(TIMEOUT)  # A's worker is now inside A's handler
+                atomic_write(b_cfg, "count: 2\n")
+                wait_for(lambda: b.count == 2)
+                assert b_seen == [(2, "")]
+                assert not release.is_set() and a_seen == [(1, "")]  # A's handler is still running
+            finally:
+                release.set()
+            wait_for(lambda: a.count == 1)
+
+    def test_edits_during_a_slow_handler_are_applied_after_it(self, tmp_path: Path) -> None:
+        """Edits made while the handler blocks are read meanwhile; the latest one is applied once it returns."""
+        cfg = tmp_path / "app.yaml"
+        cfg.write_text("count: 0\n")
+        inside, release = threading.Event(), threading.Event()
+
+        def block(app: Any) -> None:
+            if app.count == 1:
+                inside.set()
+                release.wait(TIMEOUT)
+
+        seen: list[tuple[int, str]] = []
+        with settings_class(cfg, seen, during=block)() as app:
+            try:
+                atomic_write(cfg, "count: 1\n")
+                assert inside.wait(TIMEOUT)
+                watcher = app._ls_engine.feeds.get("files").watcher  # type: ignore[attr-defined, union-attr]
+                for i in range(2, 6):
+                    atomic_write(cfg, f"count: {i}\n")
+                # the reader thread recorded the renames for the worker, which is still in the handler
+                wait_for(lambda: any(r[2] == str(cfg) for r in list(watcher._raw)))
+                assert not release.is_set() and seen == [(1, "")]
+            finally:
+                release.set()
+            wait_for(lambda: app.count == 5)
+            assert seen[0] == (1, "") and seen[-1] == (5, "")
+            assert app.last_error is None
+
+
+@pytest.mark.skipif(not _observer._DIRECT, reason="the direct inotify backend needs Linux and watchdog >= 7")
+def test_reader_survives_an_error_in_a_callback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An exception while turning one event into a raw event is logged; the reader keeps delivering."""
+    cfg = tmp_path / "app.yaml"
+    cfg.write_text("count: 0\n")
+    handle = _observer._DirectWatch._on_event
+    failed = threading.Event()
+
+    def once(self: Any, event: Any) -> None:
+        if not failed.is_set() and event.name == b"app.yaml":
+            failed.set()
+            raise RuntimeError("boom")
+        handle(self, event)
+
+    monkeypatch.setattr(_observer, "_DIRECT", True)
+    monkeypatch.setattr(_observer._DirectWatch, "_on_event", once)
+    seen: list[tuple[int, str]] = []
+    with settings_class(cfg, seen)() as app:
+        atomic_write(cfg, "count: 1\n")
+        assert failed.wait(TIMEOUT)
+        atomic_write(cfg, "count: 2\n")
+        wait_for(lambda: app.count == 2)
+        reader = _observer.shared_observer().reader  # type: ignore[union-attr]
+        assert reader.is_alive()
+    assert any("cannot handle" in r.getMessage() and r.exc_info for r in caplog.records)
