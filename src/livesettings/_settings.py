@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 from pydantic import BaseModel, PydanticUndefinedAnnotation
 from pydantic._internal._decorators import PydanticDescriptorProxy
 from pydantic._internal._model_construction import ModelMetaclass
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, CliSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
 from ._diff import diff_snapshots
 from ._model import Change, Diff, Version
 from ._redact import masked_repr_args, safe_repr
+from ._clicompat import install as install_cli_adaptation
 from ._config import ReloadConfig
 from ._engine import Engine
 from ._notify import SubscriptionHandle
@@ -444,6 +445,9 @@ class ReloadableSettings(metaclass=_SettingsMeta):
             ProductionReloadError: hot reload requested in production without the opt-in.
         """
         cls = type(self)
+        build = values.pop("_build_sources", None)
+        if build is not None:
+            values = _from_built_sources(build, values)
         if not cls.__snapshot__.__pydantic_complete__:  # forward references: resolvable by now
             cls.__snapshot__.model_rebuild(raise_errors=False)
         ref = weakref.ref(self)
@@ -839,6 +843,24 @@ class Pin:
 ReloadableSettings.__snapshot__ = SnapshotSettings
 
 _RESERVED = frozenset(n for n in dir(ReloadableSettings) if not n.startswith("_")) | {"model_config"}
+
+
+def _from_built_sources(build: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """Init values for ``_build_sources=(sources, init_kwargs)``, as ``CliApp.run`` passes them.
+
+    Sources read the environment and files when they are built, so a reload cannot reuse them:
+    it builds its own every time. What it keeps is what does not change, the init values and the
+    parsed command line (the CLI source, which answers from what it parsed).
+    """
+    sources, init_kwargs = build
+    out = {**init_kwargs, **values}
+    cli = next((s for s in sources if isinstance(s, CliSettingsSource)), None)
+    if cli is not None:
+        out.setdefault("_cli_settings_source", cli)
+    return out
+
+
+install_cli_adaptation(_SettingsMeta)
 
 
 def _handlers(cls: type) -> tuple[tuple[str, _OnChangeSpec], ...]:
