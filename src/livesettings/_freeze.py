@@ -64,6 +64,9 @@ def _twin(cls: type[BaseModel], secret: bool) -> type[BaseModel]:
                     "__reduce__": __reduce__,
                 },
             )
+            # The same FieldInfo objects as the original (pydantic copies them for a subclass): code
+            # that keys on them, such as pydantic-settings' CLI parser map, finds a twin's fields.
+            twin.__pydantic_fields__ = cls.__pydantic_fields__
             origin = cls.__pydantic_generic_metadata__.get("origin") or cls
             twin.__pydantic_generic_metadata__ = {**cls.__pydantic_generic_metadata__, "origin": origin}
             _twins[key] = twin

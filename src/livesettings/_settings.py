@@ -217,16 +217,23 @@ def _snapshot_annotation(annotation: Any, frame: Any = None) -> Any:
     if isinstance(annotation, _SettingsMeta) and "__snapshot__" in annotation.__dict__:
         return annotation.__snapshot__
     args = typing.get_args(annotation)
-    if args and any(isinstance(a, _SettingsMeta) for a in args):
-        origin = typing.get_origin(annotation)
-        new_args = tuple(_snapshot_annotation(a) for a in args)
-        try:
-            if origin is typing.Union or (sys.version_info >= (3, 10) and origin is types.UnionType):
-                return typing.Union[new_args]  # noqa: UP007
-            return annotation.copy_with(new_args)
-        except (AttributeError, TypeError):
-            return annotation
-    return annotation
+    if not args:
+        return annotation
+    if typing.get_origin(annotation) is typing.Annotated:  # ``CliSubCommand[Sub]``, ``Annotated[Sub, Field()]``
+        inner = _snapshot_annotation(args[0])
+        return annotation if inner is args[0] else typing.Annotated[(inner, *args[1:])]
+    new_args = tuple(_snapshot_annotation(a) for a in args)
+    if all(new is old for new, old in zip(new_args, args)):  # at any depth: ``Optional[list[Sub]]``
+        return annotation
+    origin = typing.get_origin(annotation)
+    try:
+        if origin is typing.Union or (sys.version_info >= (3, 10) and origin is types.UnionType):
+            return typing.Union[new_args]  # noqa: UP007
+        if isinstance(annotation, types.GenericAlias):  # ``list[Sub]``
+            return types.GenericAlias(origin, new_args)
+        return annotation.copy_with(new_args)
+    except (AttributeError, TypeError):
+        return annotation
 
 
 # Class attributes answered by the snapshot model (``AppSettings.model_json_schema()``, the
