@@ -14,11 +14,13 @@ entry points a user calls with a settings class or a live object, and nowhere el
   own config, sources in priority order) and returns a **live** object: the parsed command
   line becomes its highest-priority init values, kept on every reload, while files and the
   environment keep reloading underneath;
+* ``get_subcommand(settings)`` and a settings class in a CLI annotation work (pydantic-settings'
+  ``is_model_class`` says yes to a settings class);
 * ``CliApp.format_help`` / ``print_help`` / ``serialize`` / ``run_subcommand`` take the class or
   a live object (through ``CliApp._get_base_settings_cls``, which gives the snapshot model).
 
 Every other call goes to pydantic-settings unchanged. The private names touched are all here:
-``CliApp._get_base_settings_cls``, ``CliApp._subcommand_stack``, ``CliApp._run_cli_cmd`` and
+pydantic's ``is_model_class`` as three pydantic-settings modules import it, ``CliApp._get_base_settings_cls``, ``CliApp._subcommand_stack``, ``CliApp._run_cli_cmd`` and
 ``BaseSettings._settings_init_sources`` (what ``CliApp.run`` itself calls for a
 ``BaseSettings``), read from pydantic-settings 2.16.
 """
@@ -30,6 +32,9 @@ from argparse import Namespace
 from types import SimpleNamespace
 from typing import Any
 
+import pydantic_settings.sources.base as _ps_base
+import pydantic_settings.sources.providers.cli as _ps_cli
+import pydantic_settings.sources.utils as _ps_utils
 from pydantic_settings import CliApp, CliSettingsSource, SettingsError
 
 __all__ = ["install"]
@@ -49,6 +54,18 @@ def install(meta: type) -> None:
 
     def model_of(cls: Any) -> Any:
         return cls.__snapshot__ if is_facade(cls) else cls
+
+    # ``get_subcommand(settings)``, a settings class in a CLI annotation (``CliSubCommand[Sub]``,
+    # its metavar), a live object as a field default: pydantic-settings asks pydantic's private
+    # ``is_model_class``, imported by name into these modules. A settings class answers yes, as it
+    # answers ``model_fields`` and ``model_config``.
+    for module in (_ps_utils, _ps_base, _ps_cli):
+        stock_is_model_class = module.is_model_class
+
+        def is_model_class(cls: Any, _stock: Any = stock_is_model_class) -> bool:
+            return bool(_stock(cls)) or is_facade(cls)
+
+        module.is_model_class = is_model_class
 
     stock_source_init = CliSettingsSource.__init__
 
