@@ -455,6 +455,9 @@ class ReloadableSettings(metaclass=_SettingsMeta):
         build = values.pop("_build_sources", None)
         if build is not None:
             values = _from_built_sources(build, values)
+        for key, value in values.items():  # ``Outer(inner=Inner())``: a nested settings field takes a live object
+            if isinstance(value, ReloadableSettings):
+                values[key] = value.snapshot()
         if not cls.__snapshot__.__pydantic_complete__:  # forward references: resolvable by now
             cls.__snapshot__.model_rebuild(raise_errors=False)
         ref = weakref.ref(self)
