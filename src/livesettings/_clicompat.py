@@ -37,6 +37,8 @@ import pydantic_settings.sources.providers.cli as _ps_cli
 import pydantic_settings.sources.utils as _ps_utils
 from pydantic_settings import CliApp, CliSettingsSource, SettingsError
 
+from ._freeze import thaw
+
 __all__ = ["install"]
 
 _installed = False
@@ -60,12 +62,12 @@ def install(meta: type) -> None:
     # ``is_model_class``, imported by name into these modules. A settings class answers yes, as it
     # answers ``model_fields`` and ``model_config``.
     for module in (_ps_utils, _ps_base, _ps_cli):
-        stock_is_model_class = module.is_model_class
+        stock_is_model_class = getattr(module, "is_model_class")  # noqa: B009 - untyped there
 
         def is_model_class(cls: Any, _stock: Any = stock_is_model_class) -> bool:
             return bool(_stock(cls)) or is_facade(cls)
 
-        module.is_model_class = is_model_class
+        setattr(module, "is_model_class", is_model_class)  # noqa: B010
 
     stock_source_init = CliSettingsSource.__init__
 
@@ -137,8 +139,9 @@ def install(meta: type) -> None:
     def run_subcommand(model: Any, *args: Any, **kwargs: Any) -> Any:
         if not is_facade(type(model)):
             return stock_run_subcommand(model, *args, **kwargs)
-        # pydantic-settings reads the subcommand field off the model: the current snapshot has it.
-        snapshot = model.snapshot()
+        # pydantic-settings reads the subcommand off the model and looks its class up: give it the
+        # current values in the user's own (mutable) classes, as a plain model would hold them.
+        snapshot = thaw(model.snapshot())
         stack = CliApp._subcommand_stack
         entry = stack.get(id(model))
         if entry is None:

@@ -221,7 +221,7 @@ def _snapshot_annotation(annotation: Any, frame: Any = None) -> Any:
         return annotation
     if typing.get_origin(annotation) is typing.Annotated:  # ``CliSubCommand[Sub]``, ``Annotated[Sub, Field()]``
         inner = _snapshot_annotation(args[0])
-        return annotation if inner is args[0] else typing.Annotated[(inner, *args[1:])]
+        return annotation if inner is args[0] else annotation.copy_with((inner,))  # keeps the metadata
     new_args = tuple(_snapshot_annotation(a) for a in args)
     if all(new is old for new, old in zip(new_args, args)):  # at any depth: ``Optional[list[Sub]]``
         return annotation
