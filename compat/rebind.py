@@ -1,10 +1,13 @@
 """pytest plugin for the compatibility run: rebind ``BaseSettings`` and record every outcome.
 
 Loaded with ``-p rebind`` (``compat/`` on ``sys.path``) before pydantic-settings' test modules are
-imported. With ``LIVESETTINGS_COMPAT_REBIND=1`` it makes ``pydantic_settings.BaseSettings`` (and
-``pydantic_settings.main.BaseSettings``, the name ``CliApp`` looks up) the
+imported. With ``LIVESETTINGS_COMPAT_REBIND=1`` it makes ``pydantic_settings.BaseSettings`` the
 ``livesettings.ReloadableSettings`` class, so every ``class Settings(BaseSettings)`` in the suite
 declares a reloadable settings class. livesettings is imported first, so it keeps the real base.
+
+Only the name the tests import is rebound, as a user's own code would change it: pydantic-settings'
+internals keep theirs (``pydantic_settings.main.BaseSettings``, which ``CliApp`` uses to wrap a
+plain model), so ``CliApp.run(Settings)`` takes the path a real program takes.
 
 Every test's outcome (``passed``, ``failed``, ``skipped``, ``error``) and the last line of its
 failure go to the JSON file named by ``LIVESETTINGS_COMPAT_RESULTS``.
@@ -20,12 +23,10 @@ import pytest
 
 if os.environ.get("LIVESETTINGS_COMPAT_REBIND") == "1":
     import pydantic_settings
-    import pydantic_settings.main
 
     import livesettings
 
     pydantic_settings.BaseSettings = livesettings.ReloadableSettings  # type: ignore[misc]
-    pydantic_settings.main.BaseSettings = livesettings.ReloadableSettings  # type: ignore[misc]
 
 _results: dict[str, dict[str, str]] = {}
 

@@ -18,6 +18,10 @@ import pytest
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    CliApp,
+    CliPositionalArg,
+    CliSettingsSource,
+    CliSubCommand,
     EnvSettingsSource,
     JsonConfigSettingsSource,
     PydanticBaseSettingsSource,
@@ -25,8 +29,10 @@ from pydantic_settings import (
     SettingsError,
     TomlConfigSettingsSource,
     YamlConfigSettingsSource,
+    get_subcommand,
 )
 
+from conftest import wait_for
 from livesettings import ReloadableSettings, ReloadConfig, ReloadError
 from livesettings.exceptions import ConfigValidationError, SettingsSourceError
 
@@ -469,6 +475,153 @@ class TestSettingsCached:
                 obj.close()
             S.settings_clear_cache()
             Sub.settings_clear_cache()
+
+
+class CliServer(ReloadableSettings):
+    """A service configured by a YAML file, the environment and its command line."""
+
+    model_config = SettingsConfigDict(yaml_file="server.yaml", cli_prog_name="server")
+    reload_config = OFF
+    host: str = "localhost"
+    port: int = 8000
+    workers: int = 1
+
+
+class TestCliAppRun:
+    """``CliApp.run(Settings)``, with no rebinding: a live object, CLI values pinned as init values."""
+
+    def test_cli_values_win_and_stay_across_reloads(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """--port beats the file and the environment; a reload picks up the file's other changes and keeps --port."""
+        (cwd / "server.yaml").write_text("host: a\nport: 1\nworkers: 2\n")
+        monkeypatch.setenv("PORT", "2")
+        settings = CliApp.run(CliServer, cli_args=["--port", "9000"])
+        with settings:
+            assert isinstance(settings, CliServer) and isinstance(settings, ReloadableSettings)
+            assert (settings.host, settings.port, settings.workers) == ("a", 9000, 2)
+            (cwd / "server.yaml").write_text("host: b\nport: 3\nworkers: 4\n")
+            monkeypatch.setenv("PORT", "5")
+            assert settings.reload() is not None
+            assert (settings.host, settings.port, settings.workers) == ("b", 9000, 4)
+
+    def test_a_watched_file_change_keeps_the_cli_value(self, cwd: Path) -> None:
+        """With hot reload on, the watcher applies a file edit; the CLI value is not replaced by the file's."""
+        (cwd / "server.yaml").write_text("host: a\nport: 1\n")
+
+        class Watched(CliServer):
+            reload_config = ReloadConfig(debounce_ms=10)
+
+        with CliApp.run(Watched, cli_args=["--port", "9000"]) as settings:
+            assert (settings.host, settings.port) == ("a", 9000)
+            (cwd / "server.yaml").write_text("host: b\nport: 2\n")
+            wait_for(lambda: settings.host == "b")
+            assert settings.port == 9000
+
+    def test_cli_cmd_runs_on_the_live_object(self, cwd: Path) -> None:
+        """cli_cmd is called with the object CliApp.run returns, whose class config is its own."""
+        seen: list[Any] = []
+
+        class Tool(ReloadableSettings, cli_kebab_case=False):
+            reload_config = OFF
+            max_items: int = 1
+
+            def cli_cmd(self) -> None:
+                seen.append(self)
+
+        with CliApp.run(Tool, cli_args=["--max_items", "3"]) as tool:
+            assert seen == [tool] and seen[0] is tool and tool.max_items == 3
+
+    def test_init_values_and_a_bad_argument(self, cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """Keyword init data is an init value under the CLI; an invalid argument exits as argparse does."""
+        with CliApp.run(CliServer, cli_args=["--port", "9000"], workers=7) as settings:
+            assert (settings.port, settings.workers) == (9000, 7)
+            assert settings.reload() is None  # nothing changed: init and CLI values are re-applied
+        with pytest.raises(SystemExit):
+            CliApp.run(CliServer, cli_args=["--nope", "1"])
+        assert "unrecognized arguments: --nope" in capsys.readouterr().err
+
+
+class TestCliSettingsSource:
+    """``CliSettingsSource(Settings, ...)`` takes a settings class, as an init value or for CliApp.run."""
+
+    def test_source_as_init_value(self, cwd: Path) -> None:
+        """Settings(_cli_settings_source=source(args=...)) reads the CLI first, on every reload."""
+        (cwd / "server.yaml").write_text("host: a\nworkers: 2\n")
+        source = CliSettingsSource(CliServer, root_parser=None)
+        with CliServer(_cli_settings_source=source(args=["--host", "cli"])) as settings:
+            assert (settings.host, settings.workers) == ("cli", 2)
+            (cwd / "server.yaml").write_text("host: b\nworkers: 3\n")
+            settings.reload()
+            assert (settings.host, settings.workers) == ("cli", 3)
+
+    def test_source_given_to_cli_app(self, cwd: Path) -> None:
+        """CliApp.run(Settings, cli_settings_source=...) parses with that source."""
+        source = CliSettingsSource(CliServer, cli_prefix="app")
+        with CliApp.run(CliServer, cli_args=["--app.workers", "5"], cli_settings_source=source) as settings:
+            assert settings.workers == 5
+
+
+class TestCliHelpAndSerialize:
+    """format_help, serialize and run_subcommand take a settings class or a live object."""
+
+    def test_help_uses_the_class_config(self, cwd: Path) -> None:
+        """The help is the settings class's (its prog name; no kebab-case, which CliApp gives plain models)."""
+
+        class Opts(CliServer):
+            max_items: int = 1
+
+        text = CliApp.format_help(Opts, strip_ansi_color=True)
+        assert text.startswith("usage: server ") and "--max_items int" in text
+
+    def test_serialize_a_live_object_follows_a_reload(self, cwd: Path) -> None:
+        """serialize(settings) gives the current values that differ from the defaults, nested models too."""
+
+        class Limits(BaseModel):
+            burst: int = 1
+
+        class Svc(CliServer):
+            limits: Limits = Limits()
+
+        (cwd / "server.yaml").write_text("workers: 2\n")
+        with Svc() as settings:
+            assert CliApp.serialize(settings) == ["--workers", "2"]
+            (cwd / "server.yaml").write_text("workers: 3\nlimits: {burst: 4}\n")
+            settings.reload()
+            assert CliApp.serialize(settings) == ["--workers", "3", "--limits.burst", "4"]
+
+    def test_subcommands(self, cwd: Path) -> None:
+        """A subcommand of a settings class runs through run_subcommand; get_subcommand takes the live object."""
+        ran: list[str] = []
+
+        class Clone(BaseModel):
+            repository: CliPositionalArg[str]
+
+            def cli_cmd(self) -> None:
+                ran.append(self.repository)
+
+        class Git(ReloadableSettings):
+            reload_config = OFF
+            verbose: bool = False
+            clone: CliSubCommand[Clone]
+
+            def cli_cmd(self) -> None:
+                CliApp.run_subcommand(self)
+
+        with CliApp.run(Git, cli_args=["--verbose", "true", "clone", "repo.git"]) as git:
+            assert ran == ["repo.git"] and git.verbose is True
+            assert get_subcommand(git).repository == "repo.git"
+
+    def test_a_settings_class_as_a_subcommand(self, cwd: Path) -> None:
+        """CliSubCommand[Sub] with Sub a settings class validates as Sub's snapshot (isinstance Sub)."""
+
+        class Sub(ReloadableSettings):
+            level: int = 0
+
+        class Root(ReloadableSettings):
+            reload_config = OFF
+            sub: CliSubCommand[Sub]
+
+        with CliApp.run(Root, cli_args=["sub", "--level", "3"]) as root:
+            assert isinstance(root.sub, Sub) and root.sub.level == 3
 
 
 def test_environment_is_restored() -> None:

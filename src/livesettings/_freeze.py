@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ._redact import masked_repr_args, secret_name
 
-__all__ = ["freeze"]
+__all__ = ["freeze", "thaw"]
 
 _lock = threading.Lock()
 _twins: dict[tuple[type[BaseModel], bool], type[BaseModel]] = {}
@@ -64,6 +64,9 @@ def _twin(cls: type[BaseModel], secret: bool) -> type[BaseModel]:
                     "__reduce__": __reduce__,
                 },
             )
+            # The same FieldInfo objects as the original (pydantic copies them for a subclass): code
+            # that keys on them, such as pydantic-settings' CLI parser map, finds a twin's fields.
+            twin.__pydantic_fields__ = cls.__pydantic_fields__
             origin = cls.__pydantic_generic_metadata__.get("origin") or cls
             twin.__pydantic_generic_metadata__ = {**cls.__pydantic_generic_metadata__, "origin": origin}
             _twins[key] = twin
@@ -98,3 +101,24 @@ def _push_children(stack: list[tuple[Any, bool]], node: Any, secret: bool) -> No
         stack.extend((v, secret) for v in node if isinstance(v, _CONTAINER))
     elif isinstance(node, dict):
         stack.extend((v, secret or secret_name(k)) for k, v in node.items() if isinstance(v, _CONTAINER))
+
+
+def thaw(node: Any) -> Any:
+    """A mutable copy of ``node``: every section under it back in its own class (not the twin).
+
+    For code that needs the user's classes themselves (pydantic-settings' CLI looks subcommands
+    up by class) or edits what it is given (a subcommand's ``cli_cmd``); the snapshot is untouched.
+    """
+    if isinstance(node, BaseModel):
+        cls = type(node)
+        if cls in _twin_classes:
+            cls = cls.__mro__[1]
+        values = {key: thaw(value) for key, value in node.__dict__.items()}
+        return cls.model_construct(_fields_set=set(node.model_fields_set), **values, **(node.__pydantic_extra__ or {}))
+    if isinstance(node, list):
+        return [thaw(item) for item in node]
+    if isinstance(node, tuple) and not hasattr(node, "_fields"):
+        return tuple(thaw(item) for item in node)
+    if isinstance(node, dict):
+        return {key: thaw(value) for key, value in node.items()}
+    return node

@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 from pydantic import BaseModel, PydanticUndefinedAnnotation
 from pydantic._internal._decorators import PydanticDescriptorProxy
 from pydantic._internal._model_construction import ModelMetaclass
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, CliSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
 from ._diff import diff_snapshots
 from ._model import Change, Diff, Version
 from ._redact import masked_repr_args, safe_repr
+from ._clicompat import install as install_cli_adaptation
 from ._config import ReloadConfig
 from ._engine import Engine
 from ._notify import SubscriptionHandle
@@ -216,16 +217,23 @@ def _snapshot_annotation(annotation: Any, frame: Any = None) -> Any:
     if isinstance(annotation, _SettingsMeta) and "__snapshot__" in annotation.__dict__:
         return annotation.__snapshot__
     args = typing.get_args(annotation)
-    if args and any(isinstance(a, _SettingsMeta) for a in args):
-        origin = typing.get_origin(annotation)
-        new_args = tuple(_snapshot_annotation(a) for a in args)
-        try:
-            if origin is typing.Union or (sys.version_info >= (3, 10) and origin is types.UnionType):
-                return typing.Union[new_args]  # noqa: UP007
-            return annotation.copy_with(new_args)
-        except (AttributeError, TypeError):
-            return annotation
-    return annotation
+    if not args:
+        return annotation
+    if typing.get_origin(annotation) is typing.Annotated:  # ``CliSubCommand[Sub]``, ``Annotated[Sub, Field()]``
+        inner = _snapshot_annotation(args[0])
+        return annotation if inner is args[0] else annotation.copy_with((inner,))  # keeps the metadata
+    new_args = tuple(_snapshot_annotation(a) for a in args)
+    if all(new is old for new, old in zip(new_args, args)):  # at any depth: ``Optional[list[Sub]]``
+        return annotation
+    origin = typing.get_origin(annotation)
+    try:
+        if origin is typing.Union or (sys.version_info >= (3, 10) and origin is types.UnionType):
+            return typing.Union[new_args]  # noqa: UP007
+        if isinstance(annotation, types.GenericAlias):  # ``list[Sub]``
+            return types.GenericAlias(origin, new_args)
+        return annotation.copy_with(new_args)
+    except (AttributeError, TypeError):
+        return annotation
 
 
 # Class attributes answered by the snapshot model (``AppSettings.model_json_schema()``, the
@@ -444,6 +452,12 @@ class ReloadableSettings(metaclass=_SettingsMeta):
             ProductionReloadError: hot reload requested in production without the opt-in.
         """
         cls = type(self)
+        build = values.pop("_build_sources", None)
+        if build is not None:
+            values = _from_built_sources(build, values)
+        for key, value in values.items():  # ``Outer(inner=Inner())``: a nested settings field takes a live object
+            if isinstance(value, ReloadableSettings):
+                values[key] = value.snapshot()
         if not cls.__snapshot__.__pydantic_complete__:  # forward references: resolvable by now
             cls.__snapshot__.model_rebuild(raise_errors=False)
         ref = weakref.ref(self)
@@ -839,6 +853,24 @@ class Pin:
 ReloadableSettings.__snapshot__ = SnapshotSettings
 
 _RESERVED = frozenset(n for n in dir(ReloadableSettings) if not n.startswith("_")) | {"model_config"}
+
+
+def _from_built_sources(build: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """Init values for ``_build_sources=(sources, init_kwargs)``, as ``CliApp.run`` passes them.
+
+    Sources read the environment and files when they are built, so a reload cannot reuse them:
+    it builds its own every time. What it keeps is what does not change, the init values and the
+    parsed command line (the CLI source, which answers from what it parsed).
+    """
+    sources, init_kwargs = build
+    out = {**init_kwargs, **values}
+    cli = next((s for s in sources if isinstance(s, CliSettingsSource)), None)
+    if cli is not None:
+        out.setdefault("_cli_settings_source", cli)
+    return out
+
+
+install_cli_adaptation(_SettingsMeta)
 
 
 def _handlers(cls: type) -> tuple[tuple[str, _OnChangeSpec], ...]:

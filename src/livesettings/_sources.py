@@ -688,7 +688,9 @@ _RECORDING: dict[type, type] = {}  # a source class -> its recording subclass (s
 _LABELS: dict[type, str] = {InitSettingsSource: "init", SecretsSettingsSource: "secrets"}
 
 
-def _recording_call(self: Any) -> dict[str, Any]:
+def _recording_call(self: Any, **kwargs: Any) -> Any:
+    if kwargs:  # not a read: ``CliSettingsSource(args=...)`` parses and returns the source itself
+        return super(type(self), self).__call__(**kwargs)
     ctx = _CURRENT.get()
     before = len(ctx.records) if ctx is not None else 0
     data: dict[str, Any] = super(type(self), self).__call__()
