@@ -126,6 +126,7 @@ class HotReloadLoader:
             strict=config.strict_sources,
         )
         self._unknown_cache: dict[Any, tuple[UnknownKey, ...]] = {}
+        self._memo: dict[Any, Any] = {}  # results of the pure env-style sources (see _sources._remembered)
         self.loaded: Candidate | None = None  # the last accepted load
         self._inputs: dict[str, Callable[[], str | None]] = {}  # the accepted load's non-file inputs
         self._feeds: dict[str, Callable[[], ChangeFeed]] = {}
@@ -154,6 +155,7 @@ class HotReloadLoader:
         """
         environ = environ_digest() if environ is None else environ
         ctx = LoadContext(self.reader, reloading=reloading)
+        ctx.memo = self._memo
         if prefetched:
             ctx.prefetched = dict(prefetched)
         kwargs = dict(self.init_kwargs)
