@@ -86,6 +86,7 @@ class LoadContext:
         self.inputs: dict[str, tuple[str | None, Callable[[], str | None]]] = {}
         self.feeds: dict[str, Callable[[], Any]] = {}  # key -> factory of a ChangeFeed for that input
         self.memo: dict[Any, Any] | None = None  # the loader's results of pure sources, kept across loads
+        self.sections: Any = None  # the loader's _sections.SectionReuse (unchanged sections not re-validated)
 
     def add_input(self, key: str, digest: str | None, current: Callable[[], str | None]) -> None:
         """Record a non-file input of this load (for example ``"etcd:http://h:2379/apps/web/"``).
@@ -401,6 +402,15 @@ def _within(path: str, root: str) -> bool:
 
 
 # --------------------------------------------------------------------------- the sources
+
+
+def reuse_sections(settings_cls: type[BaseSettings], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (the merged sources) with the current load's unchanged sections swapped for their
+    last validated instances (see ``_sections``); unchanged outside a load."""
+    ctx = _CURRENT.get()
+    if ctx is None or ctx.sections is None:
+        return values
+    return ctx.sections.substitute(settings_cls, values)  # type: ignore[no-any-return]
 
 
 def _context() -> LoadContext:
