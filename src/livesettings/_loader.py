@@ -29,6 +29,7 @@ from ._diff import diff_snapshots
 from ._freeze import freeze
 from ._model import Change, ChangeType, Plan, Version
 from ._provenance import Origin, Provenance, ShadowedEdit, build_provenance, explain_served, shadowed_edits
+from ._sections import SectionReuse
 from ._sources import Fetched, FileReader, FileState, LoadContext, activate, within_dir
 from ._paths import assign
 from ._policy import Rules, plan
@@ -126,6 +127,8 @@ class HotReloadLoader:
             strict=config.strict_sources,
         )
         self._unknown_cache: dict[Any, tuple[UnknownKey, ...]] = {}
+        self._memo: dict[Any, Any] = {}  # results of the pure env-style sources (see _sources._remembered)
+        self.sections = SectionReuse()  # unchanged sections keep their last instance (see _sections)
         self.loaded: Candidate | None = None  # the last accepted load
         self._inputs: dict[str, Callable[[], str | None]] = {}  # the accepted load's non-file inputs
         self._feeds: dict[str, Callable[[], ChangeFeed]] = {}
@@ -154,6 +157,8 @@ class HotReloadLoader:
         """
         environ = environ_digest() if environ is None else environ
         ctx = LoadContext(self.reader, reloading=reloading)
+        ctx.memo = self._memo
+        ctx.sections = self.sections
         if prefetched:
             ctx.prefetched = dict(prefetched)
         kwargs = dict(self.init_kwargs)
@@ -163,7 +168,12 @@ class HotReloadLoader:
         kwargs["_env_file"] = None
         with activate(ctx), _GcPaused():
             try:
-                snapshot = self.snapshot_cls(**kwargs)
+                try:
+                    snapshot = self.snapshot_cls(**kwargs)
+                except BaseException:
+                    self.sections.discard()
+                    raise
+                self.sections.commit(snapshot)
             except ValidationError as exc:
                 raise render_validation_error(exc, self.snapshot_cls, ctx, what=self.name) from None
             except ReloadError:

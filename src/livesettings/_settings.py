@@ -40,7 +40,7 @@ from ._config import ReloadConfig
 from ._engine import Engine
 from ._notify import SubscriptionHandle
 from ._streams import ChangeStream, iterate
-from ._sources import live_sources
+from ._sources import live_sources, reuse_sections
 from ._provenance import Origin
 from ._stats import ReloadStats
 from ._unknown import check_path
@@ -182,6 +182,16 @@ class SnapshotSettings(BaseSettings):
         else:
             sources = (init_settings, env_settings, dotenv_settings, file_secret_settings)
         return live_sources(settings_cls, sources)
+
+    @classmethod
+    def _settings_build_values(
+        cls, sources: tuple[PydanticBaseSettingsSource, ...], init_kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        # pydantic-settings' private merge step (2.x: called by BaseSettings.__init__ between the
+        # sources and validation): the one point where the merged input exists before it is
+        # validated, so the only place unchanged sections can be swapped for their last instances.
+        values = super()._settings_build_values(sources, init_kwargs)
+        return reuse_sections(cls, values)
 
 
 def _takes_keywords(func: Any) -> bool:

@@ -85,6 +85,8 @@ class LoadContext:
         # Inputs other than files (an etcd prefix ...): key -> (digest at load, current digest).
         self.inputs: dict[str, tuple[str | None, Callable[[], str | None]]] = {}
         self.feeds: dict[str, Callable[[], Any]] = {}  # key -> factory of a ChangeFeed for that input
+        self.memo: dict[Any, Any] | None = None  # the loader's results of pure sources, kept across loads
+        self.sections: Any = None  # the loader's _sections.SectionReuse (unchanged sections not re-validated)
 
     def add_input(self, key: str, digest: str | None, current: Callable[[], str | None]) -> None:
         """Record a non-file input of this load (for example ``"etcd:http://h:2379/apps/web/"``).
@@ -402,6 +404,15 @@ def _within(path: str, root: str) -> bool:
 # --------------------------------------------------------------------------- the sources
 
 
+def reuse_sections(settings_cls: type[BaseSettings], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (the merged sources) with the current load's unchanged sections swapped for their
+    last validated instances (see ``_sections``); unchanged outside a load."""
+    ctx = _CURRENT.get()
+    if ctx is None or ctx.sections is None:
+        return values
+    return ctx.sections.substitute(settings_cls, values)  # type: ignore[no-any-return]
+
+
 def _context() -> LoadContext:
     ctx = _CURRENT.get()
     if ctx is None:  # used outside an engine load: behave like pydantic-settings, strictly parsed
@@ -493,6 +504,47 @@ def _memo_extract_field_info(
     return list(hit)
 
 
+def _plain_copy(value: Any) -> Any:
+    """A copy of the dicts and lists in ``value`` (what env sources return: str, JSON values)."""
+    if isinstance(value, dict):
+        return {k: _plain_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_copy(v) for v in value]
+    return value
+
+
+# Not part of the key: the variables (keyed as themselves), the class (keyed as itself), what the
+# last call found, and the merged state of earlier sources, which only DefaultSettingsSource reads.
+_NOT_IN_KEY = frozenset({"env_vars", "settings_cls", "_files", "_current_state", "_settings_sources_data"})
+
+
+def _remembered(source: Any, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``compute()`` of a stock env-style source, re-run only when what it reads changed.
+
+    What pydantic-settings' env and dotenv sources return is a function of their variables
+    (``env_vars``: the environment, or the parsed ``.env`` files) and their options, yet each call
+    walks every field (for a 100-leaf config, about a sixth of a reload). The key holds the
+    variables themselves (a frozenset: equal content, not just an equal hash) and the ``repr``
+    of every other attribute (prefix, case rule, delimiter, init state ...); a hit returns a copy,
+    so nothing later in the load can change what is remembered. Only our adopted instances of the
+    stock classes come here: a user's own source class always runs.
+    """
+    ctx = _CURRENT.get()
+    memo = ctx.memo if ctx is not None else None
+    if memo is None:
+        return compute()
+    options = repr(sorted((k, repr(v)) for k, v in vars(source).items() if k not in _NOT_IN_KEY))
+    key = (type(source), source.settings_cls, frozenset(source.env_vars.items()), options)
+    hit = memo.get(key)
+    if hit is None:
+        hit = compute()
+        if len(memo) >= 8:  # a few environments at most (tests, overrides); never grows
+            memo.clear()
+        memo[key] = _plain_copy(hit)
+        return hit
+    return _plain_copy(hit)  # type: ignore[no-any-return]
+
+
 class DotEnvSource(DotEnvSettingsSource):
     """pydantic-settings' dotenv source; a line python-dotenv cannot parse rejects the file."""
 
@@ -522,7 +574,7 @@ class DotEnvSource(DotEnvSettingsSource):
         return merged
 
     def __call__(self) -> dict[str, Any]:
-        data = super().__call__()
+        data = _remembered(self, super().__call__)
         ctx = _CURRENT.get()
         if ctx is not None:
             ctx.records.append(
@@ -539,7 +591,7 @@ class EnvSource(EnvSettingsSource):
     _extract_field_info = _memo_extract_field_info
 
     def __call__(self) -> dict[str, Any]:
-        data = {} if self._nothing_to_read() else super().__call__()
+        data = {} if self._nothing_to_read() else _remembered(self, super().__call__)
         ctx = _CURRENT.get()
         if ctx is not None:
             ctx.records.append(SourceRecord("env", data, (), self.env_prefix, self.env_nested_delimiter, source=self))
