@@ -100,7 +100,12 @@ class TestFleet:
                     last = etcd.put(prefix + "port", str(port))
                 etcd.compact()
                 proxy.set_mode("open")
-                wait_until(lambda: etcd.acks(prefix).get("cut0", {}).get("revision") == last, timeout=20)
+                try:
+                    wait_until(lambda: etcd.acks(prefix).get("cut0", {}).get("revision") == last, timeout=40)
+                except AssertionError:  # once in a loaded full run (2026-12-03): say what the member saw
+                    raise AssertionError(
+                        f"no ACK of {last}: acks={etcd.acks(prefix)} events={member.events[-8:]} stderr={member.stop()[-2000:]}"
+                    ) from None
                 assert member.of("applied")[-1]["port"] == 4
                 assert [a["port"] for a in member.of("applied")] == [4]  # one re-sync, no replay of compacted ones
             finally:
