@@ -351,9 +351,15 @@ def livesettings_class(
 
 
 def pydantic_settings_class(
-    fields: dict[str, tuple[Any, Any]], *, yaml_file: Path | None = None, toml_file: Path | None = None
+    fields: dict[str, tuple[Any, Any]], *, yaml_file: Path | None = None, toml_file: Path | None = None,
+    libyaml: bool = False,
 ) -> Any:
-    """A stock pydantic-settings class reading ``yaml_file`` / ``toml_file`` with its own sources."""
+    """A stock pydantic-settings class reading ``yaml_file`` / ``toml_file`` with its own sources.
+
+    ``libyaml``: its YAML source parses with libyaml's ``CSafeLoader`` (the loader livesettings
+    and the floor use) instead of PyYAML's pure-Python ``safe_load``, so a comparison measures
+    the reload machinery and not the parser.
+    """
     from pydantic import create_model
     from pydantic_settings import (
         BaseSettings,
@@ -361,6 +367,13 @@ def pydantic_settings_class(
         TomlConfigSettingsSource,
         YamlConfigSettingsSource,
     )
+
+    class LibyamlSource(YamlConfigSettingsSource):
+        def _read_file(self, file_path: Path) -> dict[str, Any]:
+            import yaml
+
+            with open(file_path, "rb") as fh:
+                return yaml.load(fh, Loader=yaml.CSafeLoader) or {}  # noqa: S506 - the safe C loader
 
     class Base(BaseSettings):
         model_config = SettingsConfigDict(
@@ -373,7 +386,7 @@ def pydantic_settings_class(
         ):  # type: ignore[no-untyped-def]
             extra = []
             if yaml_file:
-                extra.append(YamlConfigSettingsSource(settings_cls))
+                extra.append((LibyamlSource if libyaml else YamlConfigSettingsSource)(settings_cls))
             if toml_file:
                 extra.append(TomlConfigSettingsSource(settings_cls))
             return (init_settings, env_settings, dotenv_settings, file_secret_settings, *extra)
