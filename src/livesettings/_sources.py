@@ -437,7 +437,7 @@ class _FileSourceMixin:
 
     def _set_merge(self, settings_cls: type[BaseSettings], merge: MergeStrategy | None, probe: bool) -> None:
         if merge is not None:
-            check_strategy(merge, f"{type(self).__name__}(merge=)")
+            check_strategy(merge, f"{type(self).__qualname__}(merge=)")
         self._merge_choice = merge
         self._merge_probe = probe
         self._merge_cls = settings_cls  # pydantic-settings sets ``settings_cls`` only after reading the files
