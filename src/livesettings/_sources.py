@@ -445,14 +445,14 @@ class _FileSourceMixin:
     def _encoding(self) -> str | None:
         return getattr(self, f"{self._fmt}_file_encoding", None)
 
-    def _strategy(self, deep_merge: bool) -> MergeStrategy:
+    def _strategy(self, deep_merge: bool, probe: bool | None = None) -> MergeStrategy:
         """The source's strategy: ``merge=``, else ``deep_merge=True``, else ``ReloadConfig(merge=)``,
         else ``"replace"`` (pydantic-settings' default for several files)."""
         if self._merge_choice is not None:
             return self._merge_choice
         if deep_merge:
             return "deep"
-        if not self._merge_probe:
+        if not (self._merge_probe if probe is None else probe):
             facade = getattr(self._merge_cls, "__livesettings_facade__", None)
             default = getattr(getattr(facade, "reload_config", None), "merge", None)
             if default is not None:
@@ -844,10 +844,13 @@ def _same_merge(stock: Any, build: Callable[..., Any]) -> PydanticBaseSettingsSo
     merge as pydantic-settings does (no ``Merge`` markers, no ``ReloadConfig(merge=)`` default);
     the source returned then applies those on top of the way found.
     """
-    if build(False, _merge_probe=True).init_kwargs == stock.init_kwargs:
-        return build(False)  # type: ignore[no-any-return]
-    if build(True, _merge_probe=True).init_kwargs == stock.init_kwargs:
-        return build(True)  # type: ignore[no-any-return]
+    for deep in (False, True):
+        probe = build(deep, _merge_probe=True)
+        if probe.init_kwargs == stock.init_kwargs:
+            if not field_rules(probe._merge_cls) and (deep or probe._strategy(False, probe=False) == "replace"):
+                probe._merge_probe = False  # nothing would merge differently: no second read
+                return probe  # type: ignore[no-any-return]
+            return build(deep)  # type: ignore[no-any-return]
     return build(False)  # type: ignore[no-any-return]
 
 
