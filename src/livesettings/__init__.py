@@ -19,6 +19,7 @@ from ._config import ReloadConfig as ReloadConfig
 from ._config import current_environment as current_environment
 from ._fields import Frozen as Frozen
 from ._fields import Live as Live
+from ._merge import Merge as Merge
 from ._fields import Restart as Restart
 from ._manager import ConfigReloadable as ConfigReloadable
 from ._manager import ConfigSubscriber as ConfigSubscriber
@@ -64,6 +65,7 @@ __all__ = [
     "HotReloadManager",
     "HotReloadableConfigProvider",
     "Live",
+    "Merge",
     "Origin",
     "Plan",
     "PlannedChange",

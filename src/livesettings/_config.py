@@ -93,10 +93,15 @@ class ReloadConfig:
             directory, a symlink that leaves the secrets directory, one that cannot be resolved),
             at start-up and on every reload. By default they are skipped and warned about, as
             pydantic-settings does, and their content is never read.
+        merge: how the several files of one YAML, TOML or JSON source combine when the source
+            does not say (``YamlSource(..., merge=)`` or pydantic-settings' ``deep_merge=True``
+            do): ``"deep"``, ``"replace"`` or ``"append"`` (see [Merge][livesettings.Merge]).
+            ``None`` (default) is pydantic-settings' rule: a later file replaces an earlier one
+            top-level key by top-level key.
 
     Added in 0.1. Changed in 0.2: ``unknown_keys``, ``close_timeout_s``, ``history_file``,
     ``history_max_bytes``. Changed in 0.3: ``handler_timeout_s``, ``open_write_s``, ``settle_ms``.
-    Changed in 0.4: ``strict_sources``.
+    Changed in 0.4: ``strict_sources``. Changed in 0.5: ``merge``.
     """
 
     enabled: bool | None = None
@@ -124,6 +129,7 @@ class ReloadConfig:
     open_write_s: float = 30.0
     settle_ms: int = 1000
     strict_sources: bool = False
+    merge: Literal["deep", "replace", "append"] | None = None
 
     def __post_init__(self) -> None:
         if self.debounce_ms < 0 or self.max_wait_ms < 0:
@@ -142,6 +148,8 @@ class ReloadConfig:
             raise ValueError("handler_timeout_s must be > 0 seconds, or None")
         if self.open_write_s < 0 or self.settle_ms < 0:
             raise ValueError("open_write_s and settle_ms must be >= 0")
+        if self.merge is not None and self.merge not in ("deep", "replace", "append"):
+            raise ValueError(f"merge must be 'deep', 'replace', 'append' or None, not {self.merge!r}")
 
     def watching(self, environment: str | None = None) -> bool:
         """Whether file watching should run in ``environment``; raises on an unsafe request.

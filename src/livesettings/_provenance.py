@@ -58,8 +58,11 @@ class Origin:
         variable: the environment or ``.env`` variable that set it, if any.
         shadowed: the lower-priority sources that also set this path, highest first, each with
             its own (masked) value and location.
+        appended: for a list whose items several files of one source supplied
+            (``Merge("append")``), each of those files in order, with its own items (masked) and
+            location; ``location`` and ``file`` name the last of them. Empty otherwise.
 
-    Added in 0.2.
+    Added in 0.2. Changed in 0.5: ``appended``.
     """
 
     path: str
@@ -71,9 +74,12 @@ class Origin:
     column: int | None = None
     variable: str | None = None
     shadowed: tuple[Origin, ...] = ()
+    appended: tuple[Origin, ...] = ()
 
     def __str__(self) -> str:
         text = f"{self.path} = {self.value} from {self.location}"
+        if self.appended:
+            text += " (appended: " + ", ".join(f"{o.location} = {o.value}" for o in self.appended) + ")"
         if self.shadowed:
             text += " (shadows " + ", ".join(f"{o.location} = {o.value}" for o in self.shadowed) + ")"
         return text
@@ -186,10 +192,11 @@ def _is_section(value: Any) -> bool:
 class _Rec:
     """One source's output in a load, with what locating its values needs."""
 
-    __slots__ = ("data", "files", "fold", "index", "kind", "source")
+    __slots__ = ("appended", "data", "files", "fold", "index", "kind", "source")
 
     def __init__(self, index: int, record: SourceRecord) -> None:
         self.index = index
+        self.appended = record.appended
         self.kind = record.label
         self.data = record.data
         self.files = record.files
@@ -392,7 +399,7 @@ class Provenance:
         if top is None:
             winner = Origin(path, "default", "default", shown)
         else:
-            winner = self._origin_at(self._recs[top], path, parts, nodes[top], shown)
+            winner = self._origin_at(self._recs[top], path, parts, nodes[top], shown, secret)
         lower = [r for r in self._recs if r.index != top and nodes[r.index][0] is not _ABSENT]
         if not lower:
             return winner, top
@@ -427,24 +434,57 @@ class Provenance:
         )
         return _replace(winner, shadowed=shadowed)
 
-    def _origin_at(self, rec: _Rec, path: str, parts: list[str], node: _Node, shown: str) -> Origin:
+    def _origin_at(
+        self, rec: _Rec, path: str, parts: list[str], node: _Node, shown: str, secret: bool = True
+    ) -> Origin:
         """The origin of ``rec``'s value at ``path`` (``node``: its raw value and raw key path)."""
         keys = node[1]
         kind = rec.kind
         if kind in _FILE_KINDS:
-            for file in reversed(rec.files):  # the last file that has it (files merge in order)
-                state = self.files.get(file)
-                if state is None or state.parsed is None:
-                    continue
-                found = self._keys_in(state.parsed, parts, keys)
-                if found is None:
-                    continue
-                pos = self._position(state, found)
-                shown_file = self._shown_path(file)
-                if pos is None:
-                    return Origin(path, kind, shown_file, shown, str(file))
-                return Origin(path, kind, f"{shown_file}:{pos[0]}:{pos[1]}", shown, str(file), pos[0], pos[1])
-            return Origin(path, kind, kind, shown)
+            pieces = rec.appended.get(keys) if rec.appended else None
+            if pieces:
+                last = self._file_origin(rec, path, parts, keys, shown)
+                appended = tuple(
+                    self._piece(file, path, parts, keys, kind, secret) for file, _ in pieces
+                )
+                return _replace_appended(last, appended)
+            return self._file_origin(rec, path, parts, keys, shown)
+        return self._other_origin(rec, path, parts, keys, shown)
+
+    def _piece(self, file: Path, path: str, parts: list[str], keys: _Keys, kind: str, secret: bool) -> Origin:
+        """One file's part of a concatenated list: its own items and where they are."""
+        state = self.files.get(file)
+        shown_file = self._shown_path(file)
+        if state is None or state.parsed is None:
+            return Origin(path, kind, shown_file, "<unknown>", str(file))
+        found = self._keys_in(state.parsed, parts, keys) or keys
+        raw: Any = state.parsed
+        for key in found:
+            raw = raw.get(key) if isinstance(raw, Mapping) else None
+        value = _shown_raw(raw, path, secret, kind)
+        pos = self._position(state, found)
+        if pos is None:
+            return Origin(path, kind, shown_file, value, str(file))
+        return Origin(path, kind, f"{shown_file}:{pos[0]}:{pos[1]}", value, str(file), pos[0], pos[1])
+
+    def _file_origin(self, rec: _Rec, path: str, parts: list[str], keys: _Keys, shown: str) -> Origin:
+        kind = rec.kind
+        for file in reversed(rec.files):  # the last file that has it (files merge in order)
+            state = self.files.get(file)
+            if state is None or state.parsed is None:
+                continue
+            found = self._keys_in(state.parsed, parts, keys)
+            if found is None:
+                continue
+            pos = self._position(state, found)
+            shown_file = self._shown_path(file)
+            if pos is None:
+                return Origin(path, kind, shown_file, shown, str(file))
+            return Origin(path, kind, f"{shown_file}:{pos[0]}:{pos[1]}", shown, str(file), pos[0], pos[1])
+        return Origin(path, kind, kind, shown)
+
+    def _other_origin(self, rec: _Rec, path: str, parts: list[str], keys: _Keys, shown: str) -> Origin:
+        kind = rec.kind
         if kind in ("env", "dotenv"):
             name = _variable(rec, parts, keys, self.snapshot)
             if kind == "env":
@@ -565,9 +605,14 @@ def _secret(parent: Any, parts: list[str], value: Any, path: str) -> bool:
     return hit
 
 
+def _replace_appended(origin: Origin, appended: tuple[Origin, ...]) -> Origin:
+    return Origin(origin.path, origin.source, origin.location, origin.value, origin.file, origin.line,
+                  origin.column, origin.variable, origin.shadowed, appended)
+
+
 def _replace(origin: Origin, *, shadowed: tuple[Origin, ...]) -> Origin:
     return Origin(origin.path, origin.source, origin.location, origin.value, origin.file, origin.line,
-                  origin.column, origin.variable, shadowed)
+                  origin.column, origin.variable, shadowed, origin.appended)
 
 
 def _masked(value: Any) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic._internal._utils import deep_update  # the merge pydantic-settings itself uses
 from pydantic_settings.sources.base import PydanticBaseEnvSettingsSource
+from pydantic_settings.sources.types import DEFAULT_PATH
 from pydantic_settings.utils import path_type_label
 from pydantic_settings import (
     BaseSettings,
@@ -41,6 +42,7 @@ from pydantic_settings import (
 )
 
 from . import _forksafe, _parsers
+from ._merge import Keys, MergeStrategy, Rules, check_strategy, field_rules, merge_files, under_section
 from ._digest import content_digest
 from .exceptions import SourceError, SourceMissingError, UntrustedSourceError
 
@@ -70,6 +72,8 @@ class SourceRecord:
     section: str | None = None  # a YAML source's ``yaml_config_section``: the files' data sits under it
     # The source that returned ``data``: provenance asks an env-style source for its variable names.
     source: Any = field(default=None, repr=False, compare=False)
+    # A file source's concatenated lists (``merge="append"``): raw keys -> ((file, item count), ...).
+    appended: Mapping[tuple[Any, ...], tuple[tuple[Path, int], ...]] = field(default_factory=dict, repr=False)
 
 
 class LoadContext:
@@ -426,27 +430,80 @@ def _context() -> LoadContext:
 class _FileSourceMixin:
     _fmt = ""  # also the label of its records
     _files: tuple[Path, ...] = ()
+    _merge_choice: MergeStrategy | None = None  # the source's ``merge=`` (None: not asked for)
+    _merge_probe = False  # _same_merge's probes: no field markers, no ReloadConfig default
+    _merge_cls: type[BaseSettings] = BaseSettings
+    _appended: Mapping[Keys, tuple[tuple[Path, int], ...]] = {}  # concatenated lists: their parts
+
+    def _set_merge(self, settings_cls: type[BaseSettings], merge: MergeStrategy | None, probe: bool) -> None:
+        if merge is not None:
+            check_strategy(merge, f"{type(self).__qualname__}(merge=)")
+        self._merge_choice = merge
+        self._merge_probe = probe
+        self._merge_cls = settings_cls  # pydantic-settings sets ``settings_cls`` only after reading the files
 
     def _encoding(self) -> str | None:
         return getattr(self, f"{self._fmt}_file_encoding", None)
 
+    def _strategy(self, deep_merge: bool, probe: bool | None = None) -> MergeStrategy:
+        """The source's strategy: ``merge=``, else ``deep_merge=True``, else ``ReloadConfig(merge=)``,
+        else ``"replace"`` (pydantic-settings' default for several files)."""
+        if self._merge_choice is not None:
+            return self._merge_choice
+        if deep_merge:
+            return "deep"
+        if not (self._merge_probe if probe is None else probe):
+            facade = getattr(self._merge_cls, "__livesettings_facade__", None)
+            default = getattr(getattr(facade, "reload_config", None), "merge", None)
+            if default is not None:
+                return default  # type: ignore[no-any-return]
+        return "replace"
+
+    def _section_keys(self) -> tuple[str, ...]:
+        """Where the source's data sits in each file (``yaml_config_section``, ``toml_table_header``)."""
+        section = getattr(self, "yaml_config_section", None)
+        if section:
+            return tuple(str(section).split("."))
+        return tuple(getattr(self, "toml_table_header", None) or ())
+
     def _read_files(self, files: Any, deep_merge: bool = False) -> dict[str, Any]:
         ctx = _context()
+        self._appended = {}
         if files is None:
             return {}
         if isinstance(files, (str, os.PathLike)) or not isinstance(files, (list, tuple)):
             files = [files]  # one path, or one Traversable (a zipfile.Path, package resources)
-        merged: dict[str, Any] = {}
+        parts: list[dict[str, Any]] = []
+        labels: list[Path | None] = []
         seen: list[Path] = []
         for file in files:
             if not isinstance(file, (str, os.PathLike)):  # a Traversable: read once, as pydantic-settings does
-                data = super()._read_files([file], deep_merge)  # type: ignore[misc]
+                parts.append(super()._read_files([file], False))  # type: ignore[misc]
+                labels.append(None)
             else:
                 path = Path(file).expanduser()
                 seen.append(_absolute(path))
-                data = ctx.load(path, self._fmt, encoding=self._encoding())  # {} if missing (the reader's rules)
-            merged = deep_update(merged, data) if deep_merge else {**merged, **data}
+                parts.append(ctx.load(path, self._fmt, encoding=self._encoding()))  # {} if missing (the reader's rules)
+                labels.append(seen[-1])
         self._files = tuple(seen)
+        strategy = self._strategy(deep_merge)
+        rules = {} if self._merge_probe else field_rules(self._merge_cls)
+        section = self._section_keys()
+        if strategy == "replace" and not rules:  # pydantic-settings' own way, exactly
+            merged: dict[str, Any] = {}
+            for data in parts:
+                merged.update(data)
+            return merged
+        if strategy == "deep" and not rules:
+            merged = {}
+            for data in parts:
+                merged = deep_update(merged, data)
+            return merged
+        if section:
+            yaml_section = getattr(self, "yaml_config_section", None)
+            rules = under_section(rules, yaml_section) if yaml_section else _nest(rules, section)
+        merged, appended = merge_files(parts, strategy, rules)
+        self._appended = _relative(appended, labels, parts, section)
         return merged
 
     def _read_file(self, path: Path) -> dict[str, Any]:
@@ -459,26 +516,126 @@ class _FileSourceMixin:
         ctx = _CURRENT.get()
         if ctx is not None:
             section = getattr(self, "yaml_config_section", None)
-            ctx.records.append(SourceRecord(self._fmt, data, self._files, section=section))
+            ctx.records.append(SourceRecord(self._fmt, data, self._files, section=section, appended=self._appended))
         return data
 
 
+def _nest(rules: Rules, header: tuple[str, ...]) -> Rules:
+    """``rules`` under the TOML table ``header``."""
+    for key in reversed(header):
+        rules = {key: (None, rules)} if rules else rules
+    return rules
+
+
+def _relative(
+    appended: Mapping[Keys, tuple[int, ...]], labels: list[Path | None], parts: list[dict[str, Any]],
+    section: tuple[str, ...],
+) -> dict[Keys, tuple[tuple[Path, int], ...]]:
+    """The concatenated lists of a merge, keyed as in the source's data (below its section), each
+    with its parts as ``(file, item count)``."""
+    out: dict[Keys, tuple[tuple[Path, int], ...]] = {}
+    for keys, indexes in appended.items():
+        prefix: Keys = ()
+        for candidate in ((*section,), (".".join(section),)) if section else ((),):
+            if keys[: len(candidate)] == candidate:
+                prefix = candidate
+                break
+        else:
+            continue  # outside the section: not in the source's data
+        pieces = []
+        for i in indexes:
+            node: Any = parts[i]
+            for key in keys:
+                node = node.get(key) if isinstance(node, Mapping) else None
+            label = labels[i]
+            if label is not None and isinstance(node, list):
+                pieces.append((label, len(node)))
+        inner = keys[len(prefix):]
+        if inner and len(pieces) == len(indexes):
+            out[inner] = tuple(pieces)
+    return out
+
+
 class YamlSource(_FileSourceMixin, YamlConfigSettingsSource):
-    """pydantic-settings' YAML source, read through livesettings (libyaml, strict, hashed, cached)."""
+    """pydantic-settings' YAML source, read through livesettings (libyaml, strict, hashed, cached).
+
+    Args:
+        merge: how several files combine: ``"deep"``, ``"replace"`` or ``"append"`` (see
+            [Merge][livesettings.Merge]). ``None`` (default): ``"deep"`` if ``deep_merge=True``,
+            else ``ReloadConfig(merge=)`` of the settings class, else ``"replace"`` (top-level
+            keys, pydantic-settings' default).
+
+    The other arguments are pydantic-settings'. Changed in 0.5: ``merge``.
+    """
 
     _fmt = "yaml"
 
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        yaml_file: Any = DEFAULT_PATH,
+        yaml_file_encoding: str | None = None,
+        yaml_config_section: str | None = None,
+        deep_merge: bool = False,
+        *,
+        merge: MergeStrategy | None = None,
+        _merge_probe: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self._set_merge(settings_cls, merge, _merge_probe)
+        super().__init__(settings_cls, yaml_file, yaml_file_encoding, yaml_config_section, deep_merge, **kwargs)
+
 
 class TomlSource(_FileSourceMixin, TomlConfigSettingsSource):
-    """pydantic-settings' TOML source, read through livesettings."""
+    """pydantic-settings' TOML source, read through livesettings.
+
+    Args:
+        merge: how several files combine, as for [YamlSource][livesettings.sources.YamlSource].
+
+    The other arguments are pydantic-settings'. Changed in 0.5: ``merge``.
+    """
 
     _fmt = "toml"
 
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        toml_file: Any = DEFAULT_PATH,
+        toml_table_header: tuple[str, ...] | None = None,
+        deep_merge: bool = False,
+        *,
+        merge: MergeStrategy | None = None,
+        _merge_probe: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self._set_merge(settings_cls, merge, _merge_probe)
+        super().__init__(settings_cls, toml_file, toml_table_header, deep_merge, **kwargs)
+
 
 class JsonSource(_FileSourceMixin, JsonConfigSettingsSource):
-    """pydantic-settings' JSON source, read through livesettings."""
+    """pydantic-settings' JSON source, read through livesettings.
+
+    Args:
+        merge: how several files combine, as for [YamlSource][livesettings.sources.YamlSource].
+
+    The other arguments are pydantic-settings'. Changed in 0.5: ``merge``.
+    """
 
     _fmt = "json"
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        json_file: Any = DEFAULT_PATH,
+        json_file_encoding: str | None = None,
+        deep_merge: bool = False,
+        *,
+        merge: MergeStrategy | None = None,
+        _merge_probe: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self._set_merge(settings_cls, merge, _merge_probe)
+        super().__init__(settings_cls, json_file, json_file_encoding, deep_merge, **kwargs)
 
 
 _FIELD_INFO: dict[tuple[Any, ...], list[tuple[str, str, bool]]] = {}
@@ -679,18 +836,22 @@ def _usable_secret(path: Path, directory: Path) -> bool:
     return True
 
 
-def _same_merge(stock: Any, build: Callable[[bool], Any]) -> PydanticBaseSettingsSource:
+def _same_merge(stock: Any, build: Callable[..., Any]) -> PydanticBaseSettingsSource:
     """Ours, merging several files the way ``stock`` was asked to (``deep_merge``).
 
     pydantic-settings does not keep its sources' ``deep_merge`` argument, only the merged values:
-    where the two ways of merging differ, the one that gives ``stock``'s values is it.
+    where the two ways of merging differ, the one that gives ``stock``'s values is it. The probes
+    merge as pydantic-settings does (no ``Merge`` markers, no ``ReloadConfig(merge=)`` default);
+    the source returned then applies those on top of the way found.
     """
-    ours = build(False)
-    if ours.init_kwargs != stock.init_kwargs:
-        deep = build(True)
-        if deep.init_kwargs == stock.init_kwargs:
-            return deep  # type: ignore[no-any-return]
-    return ours  # type: ignore[no-any-return]
+    for deep in (False, True):
+        probe = build(deep, _merge_probe=True)
+        if probe.init_kwargs == stock.init_kwargs:
+            if not field_rules(probe._merge_cls) and (deep or probe._strategy(False, probe=False) == "replace"):
+                probe._merge_probe = False  # nothing would merge differently: no second read
+                return probe  # type: ignore[no-any-return]
+            return build(deep)  # type: ignore[no-any-return]
+    return build(False)  # type: ignore[no-any-return]
 
 
 def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource:
@@ -698,16 +859,16 @@ def _rebuild(source: PydanticBaseSettingsSource, settings_cls: type[BaseSettings
     if isinstance(source, (YamlSource, TomlSource, JsonSource, DotEnvSource, EnvSource, SecretsSource)):
         return source
     if type(source) is YamlConfigSettingsSource:
-        return _same_merge(source, lambda deep: YamlSource(
-            settings_cls, source.yaml_file_path, source.yaml_file_encoding, source.yaml_config_section, deep_merge=deep
+        return _same_merge(source, lambda deep, **kw: YamlSource(
+            settings_cls, source.yaml_file_path, source.yaml_file_encoding, source.yaml_config_section, deep_merge=deep, **kw
         ))  # fmt: skip
     if type(source) is TomlConfigSettingsSource:
-        return _same_merge(source, lambda deep: TomlSource(
-            settings_cls, source.toml_file_path, source.toml_table_header, deep_merge=deep
+        return _same_merge(source, lambda deep, **kw: TomlSource(
+            settings_cls, source.toml_file_path, source.toml_table_header, deep_merge=deep, **kw
         ))  # fmt: skip
     if type(source) is JsonConfigSettingsSource:
-        return _same_merge(source, lambda deep: JsonSource(
-            settings_cls, source.json_file_path, source.json_file_encoding, deep_merge=deep
+        return _same_merge(source, lambda deep, **kw: JsonSource(
+            settings_cls, source.json_file_path, source.json_file_encoding, deep_merge=deep, **kw
         ))  # fmt: skip
     # The env-style sources only add behaviour, no state: adopt the instance pydantic-settings
     # built (keeping every option it was given) instead of building a second one.

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import _parsers
+from ._merge import appended_item
 from ._model import Plan
 from ._redact import field_is_secret, redact_text, safe_repr, secret_path, secret_strings
 from ._sources import LoadContext
@@ -104,6 +105,12 @@ def attribute(ctx: LoadContext | None, loc: Sequence[int | str]) -> tuple[str | 
             if not record.env_delimiter:
                 name = record.env_prefix + str(loc[0])
             return f"environment variable {name.upper()}", None, None
+        piece = appended_item(record.appended, loc) if record.appended else None
+        if piece is not None:  # an item of a list several files were appended into: its own file
+            state = ctx.files.get(piece[0])
+            if state is not None and state.parsed is not None:
+                pos = _parsers.locate(state.fmt, state.data, list(piece[1]))
+                return str(piece[0]), pos[0] if pos else None, pos[1] if pos else None
         for path in reversed(record.files):
             state = ctx.files.get(path)
             if state is None or state.parsed is None:

@@ -143,3 +143,25 @@ def prometheus(settings: AppSettings) -> None:
     collector.add(settings, name="again")
     for family in collector.collect():
         assert_type(family.name, str)
+
+
+def merge_strategies() -> None:
+    from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+    from livesettings import Merge, Origin
+    from livesettings.sources import YamlSource
+
+    class Merged(ReloadableSettings):
+        reload_config = ReloadConfig(merge="deep")
+        hosts: Annotated[list[str], Merge("append")] = []
+
+        @classmethod
+        def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (YamlSource(settings_cls, ["base.yaml", "prod.yaml"], merge="append"),)
+
+    with Merged() as s:
+        origin = s.explain("hosts")
+        assert_type(origin.appended, tuple[Origin, ...])
+        assert_type(s.hosts, list[str])
