@@ -161,8 +161,9 @@ class TestOSErrors:
             os.symlink(tmp_path / "loop", tmp_path / "new")
             os.symlink(cfg, tmp_path / "loop")
             os.replace(tmp_path / "new", cfg)
-            wait_for(lambda: s.last_error is not None)
-            assert isinstance(s.last_error, SourceError) and errors
+            # last_error is set before the callbacks run: wait for both, not one then assume the other
+            wait_for(lambda: s.last_error is not None and errors)
+            assert isinstance(s.last_error, SourceError) and isinstance(errors[0], SourceError)
             assert os.strerror(errno.ELOOP) in str(s.last_error)
 
 
