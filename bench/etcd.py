@@ -12,9 +12,9 @@ loopback, temp data dir) and two fleets of N processes:
 
 Trials alternate between the two fleets (each on its own prefix), so both see the same machine
 load; a trial's latency runs from just before the put to the last of the N reports (the clock is
-``CLOCK_MONOTONIC``, shared by all processes). The engine does not start feeds yet, so the
-livesettings worker starts the feed the source asked for and reloads on each ``on_change()``,
-as the engine will.
+``CLOCK_MONOTONIC``, shared by all processes). The livesettings worker runs with watching off
+and starts the etcd feed the source asked for itself, reloading on each ``on_change()`` (what the
+engine does when watching is on, minus its file watcher), so the row measures the etcd path only.
 """
 
 from __future__ import annotations
