@@ -6,10 +6,13 @@ measure over pydantic-settings' own suite is ``make compat`` (``compat/run.py``)
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import os
 import pickle
 import threading
+import weakref
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -622,6 +625,87 @@ class TestCliHelpAndSerialize:
 
         with CliApp.run(Root, cli_args=["sub", "--level", "3"]) as root:
             assert isinstance(root.sub, Sub) and root.sub.level == 3
+
+
+class TestUpstreamParity:
+    """Behaviour pydantic-settings' own tests check, beyond the causes above (``make compat`` green)."""
+
+    def test_debug_report_names_the_files_read(
+        self, cwd: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """PYDANTIC_SETTINGS_DEBUG: pydantic-settings' logger says which .env and secret files were read."""
+        (cwd / ".env").write_text("name=from_dotenv\n")
+        secrets = cwd / "secrets"
+        secrets.mkdir()
+        (secrets / "token").write_text("s3cr3t-value")
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(env_file=[cwd / ".env.missing", cwd / ".env"], secrets_dir=secrets)
+            reload_config = OFF
+            name: str = "default"
+            token: SecretStr = SecretStr("")
+            absent: str = "default"
+
+        monkeypatch.setenv("PYDANTIC_SETTINGS_DEBUG", "1")
+        with caplog.at_level(logging.DEBUG, logger="pydantic_settings"), S() as s:
+            assert s.name == "from_dotenv" and s.token.get_secret_value() == "s3cr3t-value"
+        messages = [r.getMessage() for r in caplog.records]
+        assert f"Loading env file: {(cwd / '.env').resolve()}" in messages
+        assert f"Env file not found, skipping: {(cwd / '.env.missing').resolve()}" in messages
+        assert f"Loading secret file: {(secrets / 'token').resolve()}" in messages
+        assert f"Secret file not found, skipping: {(secrets / 'absent').resolve()}" in messages
+        assert not any("s3cr3t-value" in m for m in messages)
+
+    def test_no_debug_report_by_default(
+        self, cwd: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Without PYDANTIC_SETTINGS_DEBUG nothing is logged about files."""
+        (cwd / ".env").write_text("name=x\n")
+        monkeypatch.delenv("PYDANTIC_SETTINGS_DEBUG", raising=False)
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(env_file=".env")
+            reload_config = OFF
+            name: str = ""
+
+        with caplog.at_level(logging.DEBUG, logger="pydantic_settings"), S():
+            pass
+        assert not any("env file" in r.getMessage().lower() for r in caplog.records)
+
+    def test_pydantic_extra_follows_a_reload(self, cwd: Path) -> None:
+        """__pydantic_extra__ and __pydantic_fields_set__ answer from the current snapshot."""
+        (cwd / "c.json").write_text('{"port": 1, "more": "a"}')
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(json_file="c.json", extra="allow")
+            reload_config = OFF
+            port: int = 0
+
+        with S() as s:
+            assert s.__pydantic_extra__ == {"more": "a"} and s.__pydantic_fields_set__ == {"port", "more"}
+            (cwd / "c.json").write_text('{"port": 2, "more": "b"}')
+            s.reload()
+            assert s.__pydantic_extra__ == {"more": "b"} == s.model_extra
+
+    def test_a_cleared_cached_class_is_collectable(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """After settings_clear_cache() (and the object closed) nothing livesettings keeps holds the class."""
+        monkeypatch.setenv("APPLE", "fuji")
+
+        def build() -> tuple[weakref.ref[Any], str]:
+            class Local(ReloadableSettings):
+                reload_config = OFF
+                apple: str = "honeycrisp"
+
+            obj = Local.settings_cached()
+            value = obj.apple
+            Local.settings_clear_cache()
+            obj.close()
+            return weakref.ref(Local), value
+
+        ref, value = build()
+        gc.collect()
+        assert value == "fuji"
+        assert ref() is None
 
 
 def test_environment_is_restored() -> None:

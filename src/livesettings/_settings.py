@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from pydantic import BaseModel, PydanticUndefinedAnnotation
 from pydantic._internal._decorators import PydanticDescriptorProxy
-from pydantic._internal._model_construction import ModelMetaclass
+from pydantic._internal._model_construction import ModelMetaclass, build_lenient_weakvaluedict
+from pydantic._internal._typing_extra import parent_frame_namespace
 from pydantic_settings import BaseSettings, CliSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
@@ -44,7 +45,7 @@ from ._sources import live_sources, reuse_sections
 from ._provenance import Origin
 from ._stats import ReloadStats
 from ._unknown import check_path
-from ._validate import ValidationResult
+from ._validate import ValidationResult, mask_source_state
 from .exceptions import ReloadError
 
 if TYPE_CHECKING:
@@ -184,6 +185,11 @@ class SnapshotSettings(BaseSettings):
         return live_sources(settings_cls, sources)
 
     @classmethod
+    def _settings_log_debug(cls, states: dict[str, dict[str, Any]]) -> None:
+        # pydantic-settings' PYDANTIC_SETTINGS_DEBUG report, with secrets masked: they never reach a log.
+        super()._settings_log_debug({name: mask_source_state(cls, name, state) for name, state in states.items()})
+
+    @classmethod
     def _settings_build_values(
         cls, sources: tuple[PydanticBaseSettingsSource, ...], init_kwargs: dict[str, Any]
     ) -> dict[str, Any]:
@@ -315,6 +321,10 @@ class _SettingsMeta(ModelMetaclass):
         snapshot_cls: type[BaseSettings] = model_meta(
             name, snap_bases or (SnapshotSettings,), snap_ns, **kwargs  # its qualname says Snapshot
         )
+        # pydantic keeps the locals of the frame that called it, to resolve annotations later: here
+        # this frame's (``frame``, the user's frame, which will hold the class: a class defined in a
+        # function stayed alive). A BaseSettings keeps its defining frame's locals: so does ours.
+        snapshot_cls.__pydantic_parent_namespace__ = build_lenient_weakvaluedict(parent_frame_namespace())
         if not snapshot_cls.__pydantic_complete__:  # annotations naming classes local to a function
             frame = sys._getframe(1)
             try:
@@ -595,6 +605,16 @@ class ReloadableSettings(metaclass=_SettingsMeta):
     def model_extra(self) -> dict[str, Any] | None:
         """Extra values of the current snapshot (``extra="allow"``), as in pydantic."""
         return self._ls_snapshot.model_extra  # type: ignore[no-any-return]
+
+    @property
+    def __pydantic_extra__(self) -> dict[str, Any] | None:
+        """pydantic's attribute behind ``model_extra``, of the current snapshot."""
+        return self._ls_snapshot.__pydantic_extra__  # type: ignore[no-any-return]
+
+    @property
+    def __pydantic_fields_set__(self) -> set[str]:
+        """pydantic's attribute behind ``model_fields_set``, of the current snapshot."""
+        return self._ls_snapshot.__pydantic_fields_set__  # type: ignore[no-any-return]
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         """``(field, value)`` pairs of the current snapshot, as iterating a pydantic model gives."""

@@ -16,10 +16,12 @@ from __future__ import annotations
 import codecs
 import contextvars
 import errno
+import logging
 import os
 import stat
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +30,7 @@ from typing import Any
 from pydantic._internal._utils import deep_update  # the merge pydantic-settings itself uses
 from pydantic_settings.sources.base import PydanticBaseEnvSettingsSource
 from pydantic_settings.sources.types import DEFAULT_PATH
-from pydantic_settings.utils import path_type_label
+from pydantic_settings.utils import _settings_debug_enabled, logger as _ps_logger, path_type_label
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -638,7 +640,11 @@ class JsonSource(_FileSourceMixin, JsonConfigSettingsSource):
         super().__init__(settings_cls, json_file, json_file_encoding, deep_merge, **kwargs)
 
 
-_FIELD_INFO: dict[tuple[Any, ...], list[tuple[str, str, bool]]] = {}
+# Per settings class, weakly: a class dropped by its user (a test's local class, a cleared
+# ``settings_cached()``) must stay collectable.
+_FIELD_INFO: weakref.WeakKeyDictionary[type, dict[tuple[Any, ...], list[tuple[str, str, bool]]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _memo_extract_field_info(
@@ -650,14 +656,18 @@ def _memo_extract_field_info(
     its annotation was a quarter of the load overhead. The result depends only on the field,
     the config and the source's prefix and case rule.
     """
-    key = (self.settings_cls, id(field), field_name, id(model_config), self.env_prefix, self.case_sensitive)
-    hit = _FIELD_INFO.get(key)
+    try:
+        memo = _FIELD_INFO.setdefault(self.settings_cls, {})
+    except TypeError:  # not weakly referenceable: no memo
+        memo = {}
+    key = (id(field), field_name, id(model_config), self.env_prefix, self.case_sensitive)
+    hit = memo.get(key)
     if hit is None:
-        if len(_FIELD_INFO) > 4096:
-            _FIELD_INFO.clear()
+        if len(memo) > 4096:
+            memo.clear()
         extract = PydanticBaseEnvSettingsSource._extract_field_info
         hit = extract(self, field, field_name) if model_config is None else extract(self, field, field_name, model_config)
-        _FIELD_INFO[key] = hit
+        memo[key] = hit
     return list(hit)
 
 
@@ -718,10 +728,16 @@ class DotEnvSource(DotEnvSettingsSource):
         ctx = _context()
         merged: dict[str, str | None] = {}
         seen: list[Path] = []
+        debug = _debug()
         for env_file in env_files:
             path = Path(resolve_depth(env_file, getattr(self, "env_file_depth", 0))).expanduser()
-            if path.is_dir():  # pydantic-settings skips what is not a file
-                continue
+            if not path.is_file():  # pydantic-settings skips what is not a file
+                if debug:
+                    _ps_logger.debug("Env file not found, skipping: %s", path.resolve())
+                if path.is_dir():
+                    continue
+            elif debug:
+                _ps_logger.debug("Loading env file: %s", path.resolve())
             seen.append(_absolute(path))
             values = ctx.load(path, "dotenv", encoding=self.env_file_encoding)
             merged.update(
@@ -795,13 +811,24 @@ class SecretsSource(SecretsSettingsSource):
                     path = self.find_case_path(directory, env_name, self.case_sensitive)
                 except OSError as exc:
                     raise _os_error(_absolute(directory), exc) from None
-                if path is None or not (ctx.reader.strict or _usable_secret(path, directory)):
+                if path is None:
+                    if _debug():
+                        _ps_logger.debug("Secret file not found, skipping: %s", (Path(directory) / env_name).resolve())
+                    continue
+                if not (ctx.reader.strict or _usable_secret(path, directory)):
                     continue
                 value = ctx.load_secret(path, field_key)
                 if value is not None:
+                    if _debug():
+                        _ps_logger.debug("Loading secret file: %s", path.resolve())
                     self._files.append(_absolute(path))
                     return value, field_key, value_is_complex
         return None, field_key, value_is_complex
+
+
+def _debug() -> bool:
+    """pydantic-settings' ``PYDANTIC_SETTINGS_DEBUG`` report is on (its logger, its messages)."""
+    return _settings_debug_enabled() and _ps_logger.isEnabledFor(logging.DEBUG)
 
 
 def within_dir(path: Path, directory: Path) -> bool:
