@@ -6,6 +6,7 @@ measure over pydantic-settings' own suite is ``make compat`` (``compat/run.py``)
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import logging
@@ -37,7 +38,7 @@ from pydantic_settings import (
 
 from conftest import wait_for
 from livesettings import ReloadableSettings, ReloadConfig, ReloadError
-from livesettings.exceptions import ConfigValidationError, SettingsSourceError
+from livesettings.exceptions import ConfigValidationError, SettingsSourceError, UntrustedSourceError
 
 OFF = ReloadConfig(enabled=False)
 
@@ -706,6 +707,55 @@ class TestUpstreamParity:
         gc.collect()
         assert value == "fuji"
         assert ref() is None
+
+
+    def test_a_field_named_like_a_base_member_names_base_settings(self) -> None:
+        """The protected-namespace error names BaseSettings' member, as pydantic-settings' does."""
+        with pytest.raises(ValueError, match=r"conflicts with member <bound method BaseSettings\.settings_customise_sources"):
+
+            class S(ReloadableSettings):
+                settings_customise_sources: str  # type: ignore[assignment]
+
+    def test_a_stdlib_dataclass_base_gives_fields(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A vanilla dataclass among the bases contributes its fields, also as a nested settings type."""
+
+        @dataclasses.dataclass
+        class Common:
+            value: str
+
+        class Nested(ReloadableSettings, Common):
+            pass
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(env_nested_delimiter="__")
+            reload_config = OFF
+            sub: Nested
+
+        monkeypatch.setenv("SUB__VALUE", "something")
+        with S() as s:
+            assert s.sub.value == "something" and isinstance(s.sub, Common)
+
+    @pytest.mark.parametrize("strict", [False, True])
+    def test_a_secret_over_max_file_bytes(self, cwd: Path, strict: bool) -> None:
+        """A secret file bigger than max_file_bytes is read up to secrets_dir_max_size, unless strict."""
+        secrets = cwd / "secrets"
+        secrets.mkdir()
+        (secrets / "cert").write_text("x" * 2048)
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(secrets_dir=secrets)
+            reload_config = ReloadConfig(enabled=False, max_file_bytes=1024, strict_sources=strict)
+            cert: str = ""
+
+        if strict:
+            with pytest.raises(UntrustedSourceError, match="over the limit of 1024 bytes"):
+                S()
+            return
+        with S() as s:
+            assert s.cert == "x" * 2048
+            (secrets / "cert").write_text("y" * 4096)
+            s.reload()
+            assert s.cert == "y" * 4096
 
 
 def test_environment_is_restored() -> None:

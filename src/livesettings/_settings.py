@@ -16,6 +16,7 @@ A class body is split in two:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import sys
 import threading
@@ -200,6 +201,16 @@ class SnapshotSettings(BaseSettings):
         return reuse_sections(cls, values)
 
 
+def _as_base_settings(exc: Exception) -> Exception:
+    """``exc`` naming ``BaseSettings``' member where it names our internal ``SnapshotSettings``' override."""
+    text = str(exc)
+    for name in vars(SnapshotSettings):
+        ours = getattr(SnapshotSettings, name, None)
+        if callable(ours) and str(ours) in text:
+            text = text.replace(str(ours), str(getattr(BaseSettings, name)))
+    return exc if text == str(exc) or type(exc) not in (NameError, ValueError) else type(exc)(text)
+
+
 def _takes_keywords(func: Any) -> bool:
     """Whether ``settings_customise_sources`` accepts the sources by keyword."""
     try:
@@ -276,7 +287,11 @@ class _SettingsMeta(ModelMetaclass):
     def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kwargs: Any) -> _SettingsMeta:
         if ns.pop("__livesettings_root__", False):
             return type.__new__(mcs, name, bases, ns, **kwargs)
-        models = tuple(b for b in bases if not isinstance(b, _SettingsMeta) and issubclass(b, BaseModel))
+        # pydantic models and stdlib dataclasses among the bases: pydantic collects their fields.
+        models = tuple(
+            b for b in bases
+            if not isinstance(b, _SettingsMeta) and (issubclass(b, BaseModel) or dataclasses.is_dataclass(b))
+        )
         bases = tuple(b for b in bases if b not in models) or (ReloadableSettings,)
         frame = sys._getframe(1)
         annotations: dict[str, Any] = {
@@ -310,17 +325,20 @@ class _SettingsMeta(ModelMetaclass):
                     snap_ns[key] = value
         facade_ns["__annotations__"] = annotations
 
-        snap_bases: tuple[type[BaseModel], ...] = tuple(
+        snap_bases: tuple[type, ...] = tuple(
             b.__snapshot__ for b in bases if isinstance(b, _SettingsMeta) and "__snapshot__" in b.__dict__
         )
-        if models:  # pydantic models among the bases: the snapshot model derives from them too
+        if models:  # pydantic models, dataclasses among the bases: the snapshot model derives from them too
             snap_bases = (*(snap_bases or (SnapshotSettings,)), *(m for m in models if m is not BaseModel))
         model_meta: Any = type(SnapshotSettings)
         # Class keyword arguments (``class S(ReloadableSettings, env_prefix="APP_")``) are config,
         # as for any pydantic model: they go to the snapshot model, never to the façade.
-        snapshot_cls: type[BaseSettings] = model_meta(
-            name, snap_bases or (SnapshotSettings,), snap_ns, **kwargs  # its qualname says Snapshot
-        )
+        try:
+            snapshot_cls: type[BaseSettings] = model_meta(
+                name, snap_bases or (SnapshotSettings,), snap_ns, **kwargs  # its qualname says Snapshot
+            )
+        except (NameError, ValueError) as exc:  # a field named like a member of the base (protected namespaces)
+            raise _as_base_settings(exc) from None
         # pydantic keeps the locals of the frame that called it, to resolve annotations later: here
         # this frame's (``frame``, the user's frame, which will hold the class: a class defined in a
         # function stayed alive). A BaseSettings keeps its defining frame's locals: so does ours.

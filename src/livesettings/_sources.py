@@ -215,6 +215,8 @@ class FileReader:
         self.allow_empty = allow_empty
         self.dotenv_interpolate = dotenv_interpolate
         self._roots = tuple(Path(os.path.realpath(r)) for r in allowed_roots) if allowed_roots else None
+        # Unless strict: secrets directory -> the size pydantic-settings allows its files (see live_sources).
+        self.secret_limits: dict[str, int] = {}
         self._lock = threading.Lock()
         self._parsed: dict[tuple[Path, str], tuple[str, Mapping[str, Any] | None]] = {}
         self.last_good: dict[Path, FileState] = {}
@@ -225,7 +227,16 @@ class FileReader:
         self._lock = threading.Lock()
 
     # -- trust -----------------------------------------------------------------------------
-    def _check_trust(self, shown: str, st: os.stat_result) -> None:
+    def _max_bytes(self, path: str, resolved: str) -> int:
+        """The size limit for ``path``: ``max_file_bytes``, or a secrets directory's larger one."""
+        limit = self.limits.max_bytes
+        if self.secret_limits and not self.strict:
+            for directory, allowed in self.secret_limits.items():
+                if allowed > limit and (_within(path, directory) or _within(resolved, directory)):
+                    limit = allowed
+        return limit
+
+    def _check_trust(self, shown: str, st: os.stat_result, max_bytes: int | None = None) -> None:
         """The checks on the opened file itself (its ``fstat``)."""
         if not stat.S_ISREG(st.st_mode):
             raise UntrustedSourceError.at(shown, "is not a regular file")
@@ -237,10 +248,9 @@ class FileReader:
                 f"is group-writable and owned by uid {st.st_uid}, neither this process's user nor root; "
                 "refusing to load it (chmod g-w, or chown it to this user)",
             )
-        if st.st_size > self.limits.max_bytes:
-            raise UntrustedSourceError.at(
-                shown, f"is {st.st_size} bytes, over the limit of {self.limits.max_bytes} bytes"
-            )
+        limit = self.limits.max_bytes if max_bytes is None else max_bytes
+        if st.st_size > limit:
+            raise UntrustedSourceError.at(shown, f"is {st.st_size} bytes, over the limit of {limit} bytes")
 
     def _check_roots(self, shown: str, resolved: str, link_dir: str) -> None:
         roots = self._roots or (Path(link_dir),)
@@ -332,11 +342,12 @@ class FileReader:
                 if exc.errno == errno.ELOOP:
                     continue
                 raise
+            limit = self._max_bytes(path, resolved)
             with os.fdopen(fd, "rb") as fh:
-                self._check_trust(path, os.fstat(fh.fileno()))
-                data = fh.read(self.limits.max_bytes + 1)
-            if len(data) > self.limits.max_bytes:
-                raise UntrustedSourceError.at(path, f"is over the limit of {self.limits.max_bytes} bytes")
+                self._check_trust(path, os.fstat(fh.fileno()), limit)
+                data = fh.read(limit + 1)
+            if len(data) > limit:
+                raise UntrustedSourceError.at(path, f"is over the limit of {limit} bytes")
             return data
         raise UntrustedSourceError.at(path, "kept changing into a symlink while being read; refusing it")
 
@@ -984,6 +995,9 @@ def live_sources(
     init > env > .env > secrets > json > toml > yaml > defaults).
     """
     out = [_recorded(_rebuild(s, settings_cls)) for s in sources]
+    ctx = _CURRENT.get()
+    if ctx is not None:
+        ctx.reader.secret_limits = _secret_limits(out)
     # A dotenv source with no file can contribute nothing but still walks every field: drop it.
     out = [s for s in out if not (isinstance(s, DotEnvSource) and not s.env_file)]
     have = {type(s) for s in out}
@@ -995,6 +1009,28 @@ def live_sources(
     if cfg.get("yaml_file") and YamlSource not in have:
         out.append(YamlSource(settings_cls))
     return tuple(out)
+
+
+def _secret_limits(sources: list[PydanticBaseSettingsSource]) -> dict[str, int]:
+    """How big a file in each secrets directory of ``sources`` may be, as pydantic-settings reads it.
+
+    Its ``secrets_dir`` source reads a file of any size and its nested one up to
+    ``secrets_dir_max_size`` (16 MiB by default) for the whole directory: a secret file may be that
+    big, not just ``ReloadConfig.max_file_bytes`` (which ``strict_sources`` keeps for them too).
+    """
+    from pydantic_settings.sources.providers.nested_secrets import SECRETS_DIR_MAX_SIZE  # noqa: PLC0415
+
+    limits: dict[str, int] = {}
+    for source in sources:
+        dirs = getattr(source, "secrets_dir", None)
+        if not dirs:
+            continue
+        allowed = int(getattr(source, "secrets_dir_max_size", None) or SECRETS_DIR_MAX_SIZE)
+        for directory in [dirs] if isinstance(dirs, (str, os.PathLike)) else dirs:
+            path = os.path.expanduser(directory)
+            for form in {os.path.abspath(path), os.path.realpath(path)}:
+                limits[form] = max(limits.get(form, 0), allowed)
+    return limits
 
 
 class _Activate:
