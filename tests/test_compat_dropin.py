@@ -38,7 +38,7 @@ from pydantic_settings import (
 
 from conftest import wait_for
 from livesettings import ReloadableSettings, ReloadConfig, ReloadError
-from livesettings.exceptions import ConfigValidationError, SettingsSourceError, UntrustedSourceError
+from livesettings.exceptions import ConfigValidationError, SettingsSourceError, SourceError, UntrustedSourceError
 
 OFF = ReloadConfig(enabled=False)
 
@@ -756,6 +756,31 @@ class TestUpstreamParity:
             (secrets / "cert").write_text("y" * 4096)
             s.reload()
             assert s.cert == "y" * 4096
+
+
+    @pytest.mark.parametrize("kind", ["env_file", "json_file", "yaml_file", "secret"])
+    def test_undecodable_file_is_a_unicode_decode_error(self, cwd: Path, kind: str) -> None:
+        """A file that is not valid UTF-8 raises what pydantic-settings raises (UnicodeDecodeError),
+        still a SourceError naming the file; a secret's bytes are not in it."""
+        secrets = cwd / "secrets"
+        secrets.mkdir()
+        name = {"env_file": ".env", "json_file": "c.json", "yaml_file": "c.yaml", "secret": "secrets/pika"}[kind]
+        body = {"env_file": "pika=p!±@", "json_file": '{"pika": "p!±@"}', "yaml_file": "pika: p!±@"}.get(kind, "p!±@")
+        (cwd / name).write_bytes(body.encode("latin-1"))
+        config = SettingsConfigDict(secrets_dir=secrets) if kind == "secret" else SettingsConfigDict(**{kind: name})  # type: ignore[misc]
+
+        class S(ReloadableSettings):
+            model_config = config
+            reload_config = OFF
+            pika: str = ""
+
+        with pytest.raises(UnicodeDecodeError) as caught:
+            S()
+        assert isinstance(caught.value, SourceError) and caught.value.source == str(cwd / name)
+        assert len(caught.value.object) == (0 if kind == "secret" else 1)
+        if kind == "env_file":
+            with S(_env_file_encoding="latin-1") as s:  # type: ignore[call-arg]
+                assert s.pika == "p!±@"
 
 
 def test_environment_is_restored() -> None:

@@ -22,7 +22,7 @@ import stat
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from pydantic_settings import (
 from . import _forksafe, _parsers
 from ._merge import Keys, MergeStrategy, Rules, check_strategy, field_rules, merge_files, under_section
 from ._digest import content_digest
-from .exceptions import SourceError, SourceMissingError, UntrustedSourceError
+from .exceptions import ErrorDetail, SourceError, SourceMissingError, UntrustedSourceError
 
 __all__ = ["FileReader", "FileState", "LoadContext", "SecretsSource", "current_context", "live_sources"]
 
@@ -127,9 +127,15 @@ class LoadContext:
         """
         path = _absolute(path)
         data, digest = self.fetch(path)
-        if data is not None and encoding and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
-            data = _transcode(data, encoding, path)
-        state = self.reader.read(path, fmt, reloading=self.reloading, data=data, digest=digest, **kw)
+        try:
+            if data is not None and encoding and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+                data = _transcode(data, encoding, path)
+            state = self.reader.read(path, fmt, reloading=self.reloading, data=data, digest=digest, **kw)
+        except SourceError as exc:
+            cause = exc.__context__  # what the parser or _transcode turned into this error
+            if type(exc) is SourceError and isinstance(cause, UnicodeDecodeError):
+                raise UndecodableSourceError(exc.summary, exc.details, cause) from None
+            raise
         self.files[state.path] = state
         return dict(state.parsed or {})
 
@@ -146,10 +152,46 @@ class LoadContext:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise SourceError.at(str(path), f"is not valid UTF-8 (at byte offset {exc.start}); content not shown") from None
+            shown = SourceError.at(str(path), f"is not valid UTF-8 (at byte offset {exc.start}); content not shown")
+            raise UndecodableSourceError(shown.summary, shown.details, exc, secret=True) from None
         self.files[path] = FileState(path, "secret", digest, parsed={key: None})
         return text.strip()
 
+
+class UndecodableSourceError(SourceError, UnicodeDecodeError):
+    """A file that is not valid text in its encoding: a [SourceError][livesettings.exceptions.SourceError]
+    (file, line, column) that is also the ``UnicodeDecodeError`` pydantic-settings raises there.
+
+    Its ``object`` is only the offending byte (as the message shows it), never the file's content;
+    for a secret file, not even that.
+    """
+
+    def __init__(
+        self,
+        summary: str,
+        details: Sequence[ErrorDetail] = (),
+        cause: UnicodeDecodeError | None = None,
+        *,
+        secret: bool = False,
+    ) -> None:
+        encoding, bad, reason = "utf-8", b"", "invalid data"
+        if cause is not None:
+            encoding, reason = cause.encoding, cause.reason
+            bad = b"" if secret else cause.object[cause.start : cause.start + 1]
+        UnicodeDecodeError.__init__(self, encoding, bytes(bad), 0, len(bad), reason)
+        self.summary = summary
+        self.details = tuple(details)
+        first = self.details[0] if self.details else None
+        self.source = first.source if first else None
+        self.line = first.line if first else None
+        self.column = first.column if first else None
+        self.field = first.field if first else None
+
+    def __str__(self) -> str:
+        return self._render()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.summary, self.details))
 
 
 def _transcode(data: bytes, encoding: str, path: Path) -> bytes:
