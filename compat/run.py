@@ -16,6 +16,11 @@ passes on the baseline fails rebound, and names listed tests that pass now (remo
 
 Options: ``--rebound-only`` reuses the last baseline; ``--tests PATH ...`` runs a subset (as
 pytest node ids relative to the sdist); ``--refresh`` rebuilds the venv.
+
+It cannot pass by measuring nothing: it fails (exit 1) if the venv cannot be built, if the
+baseline run fails any test or exits non-zero, if no test passes on the baseline, if a full run's
+baseline passes fewer than ``BASELINE_PASSED`` tests (a missing dependency skipping some), and
+if a test of the baseline is missing from the rebound run (it counts as a difference).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import time
 from pathlib import Path
 
 PINNED = "2.16.3"
+BASELINE_PASSED = 1376  # the pinned suite's passing tests with every test dependency installed
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CACHE = ROOT / ".compat"
@@ -48,7 +54,9 @@ TEST_DEPS = [
 
 def _run(cmd: list[str], **kw: object) -> None:
     print("+", " ".join(map(str, cmd)), flush=True)
-    subprocess.run(cmd, check=True, **kw)  # type: ignore[call-overload]
+    proc = subprocess.run(cmd, **kw)  # type: ignore[call-overload]
+    if proc.returncode:
+        raise SystemExit(f"FAIL: {' '.join(map(str, cmd[:4]))} ... exited {proc.returncode}")
 
 
 def venv_python(refresh: bool) -> Path:
@@ -81,8 +89,13 @@ def sdist_tree(py: Path) -> Path:
 
 
 def run_suite(py: Path, tree: Path, *, rebind: bool, tests: list[str]) -> dict[str, dict[str, str]]:
-    """Run the suite once; returns {node id: {"outcome", "message"}}."""
-    out = CACHE / ("rebound.json" if rebind else "baseline.json")
+    """Run the suite once; returns {node id: {"outcome", "message"}}.
+
+    The baseline must pass as a whole (pytest exit 0): a failure there means the environment or
+    the suite is broken, and nothing measured against it would mean anything.
+    """
+    # A subset's results go to their own file: --rebound-only compares with the last full baseline.
+    out = CACHE / f"{'rebound' if rebind else 'baseline'}{'-subset' if tests else ''}.json"
     out.unlink(missing_ok=True)
     env = {
         **os.environ,
@@ -104,8 +117,13 @@ def run_suite(py: Path, tree: Path, *, rebind: bool, tests: list[str]) -> dict[s
     print(f"   {tail[0]}  [{time.monotonic() - started:.0f} s]")
     if not out.exists():
         print(proc.stdout[-4000:])
-        raise SystemExit(f"the {label} run wrote no results (pytest exit {proc.returncode})")
-    return json.loads(out.read_text(encoding="utf-8"))
+        raise SystemExit(f"FAIL: the {label} run wrote no results (pytest exit {proc.returncode})")
+    results: dict[str, dict[str, str]] = json.loads(out.read_text(encoding="utf-8"))
+    if not rebind and proc.returncode != 0:
+        print(proc.stdout[-4000:])
+        out.unlink()  # never reused by --rebound-only
+        raise SystemExit(f"FAIL: the {label} run failed (pytest exit {proc.returncode}): {_counts(results) or 'no tests'}")
+    return results
 
 
 def load_expected() -> dict[str, str]:
@@ -132,6 +150,15 @@ def _listed(test: str, expected: dict[str, str]) -> str | None:
 def _counts(results: dict[str, dict[str, str]]) -> str:
     c = collections.Counter(r["outcome"] for r in results.values())
     return ", ".join(f"{c[k]} {k}" for k in ("passed", "failed", "error", "skipped") if c[k])
+
+
+def _selected(nodeid: str, tests: list[str]) -> bool:
+    """Whether ``--tests`` (paths or node ids, as given to pytest) selects ``nodeid``."""
+    for test in tests:
+        test = test.removeprefix("./").rstrip("/")
+        if nodeid == test or nodeid.startswith((f"{test}::", f"{test}[", f"{test}/")):
+            return True
+    return False
 
 
 def _baseline_id(nodeid: str, baseline: dict[str, dict[str, str]]) -> str:
@@ -169,9 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     # parameter ``BaseSettings`` is named ``ReloadableSettings``. Same test, so compare it as one.
     rebound = {_baseline_id(t, baseline): r for t, r in rebound.items()}
     if args.tests:
-        baseline = {k: v for k, v in baseline.items() if k in rebound}
+        baseline = {k: v for k, v in baseline.items() if _selected(k, args.tests)}
 
     passing = {t for t, r in baseline.items() if r["outcome"] == "passed"}
+    if not passing:
+        print(f"\nFAIL: no test passed on the baseline ({_counts(baseline) or 'none ran'}): nothing was measured")
+        return 1
+    if not args.tests and len(passing) < BASELINE_PASSED:
+        print(f"\nFAIL: {len(passing)} tests passed on the baseline, not {BASELINE_PASSED}: "
+              f"{_counts(baseline)} (a test dependency missing?)")  # fmt: skip
+        return 1
     now = {t for t, r in rebound.items() if r["outcome"] == "passed"}
     lost = sorted(passing - now)
     listed = {t: _listed(t, expected) for t in lost}
