@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import fcntl
 import fnmatch
 import hashlib
 import json
@@ -178,12 +179,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", type=int, default=12, help="tests shown per failure message")
     args = parser.parse_args(argv)
     CACHE.mkdir(exist_ok=True)
+    lock = open(CACHE / ".lock", "w")  # noqa: SIM115  (held until exit)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise SystemExit(f"FAIL: another compat run is using {CACHE}") from None
     expected = load_expected()
     py = venv_python(args.refresh)
     version = subprocess.run([str(py), "-c", "import pydantic_settings as p; print(p.__version__)"],
                              check=True, stdout=subprocess.PIPE, text=True).stdout.strip()  # fmt: skip
     if version != PINNED:
-        raise SystemExit(f"the compat venv has pydantic-settings {version}, not the pinned {PINNED}")
+        raise SystemExit(f"FAIL: the compat venv has pydantic-settings {version}, not the pinned {PINNED} (--refresh)")
     tree = sdist_tree(py)
     baseline_file = CACHE / "baseline.json"
     if args.rebound_only and baseline_file.exists():
@@ -192,17 +198,29 @@ def main(argv: list[str] | None = None) -> int:
     else:
         baseline = run_suite(py, tree, rebind=False, tests=args.tests)
     rebound = run_suite(py, tree, rebind=True, tests=args.tests)
+    return compare(baseline, rebound, expected, tests=args.tests, show=args.show)
+
+
+def compare(
+    baseline: dict[str, dict[str, str]],
+    rebound: dict[str, dict[str, str]],
+    expected: dict[str, str],
+    *,
+    tests: list[str],
+    show: int = 12,
+) -> int:
+    """Print the measure and the unexpected differences; 0 if there are none (and something was measured)."""
     # A test parametrized with the class itself takes its id from the class name: rebound, the
     # parameter ``BaseSettings`` is named ``ReloadableSettings``. Same test, so compare it as one.
     rebound = {_baseline_id(t, baseline): r for t, r in rebound.items()}
-    if args.tests:
-        baseline = {k: v for k, v in baseline.items() if _selected(k, args.tests)}
+    if tests:
+        baseline = {k: v for k, v in baseline.items() if _selected(k, tests)}
 
     passing = {t for t, r in baseline.items() if r["outcome"] == "passed"}
     if not passing:
         print(f"\nFAIL: no test passed on the baseline ({_counts(baseline) or 'none ran'}): nothing was measured")
         return 1
-    if not args.tests and len(passing) < BASELINE_PASSED:
+    if not tests and len(passing) < BASELINE_PASSED:
         print(f"\nFAIL: {len(passing)} tests passed on the baseline, not {BASELINE_PASSED}: "
               f"{_counts(baseline)} (a test dependency missing?)")  # fmt: skip
         return 1
@@ -231,10 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nunexpected differences: {len(unexpected)} (by failure message, most frequent first)")
         for message, tests in sorted(groups.items(), key=lambda kv: -len(kv[1])):
             print(f"\n  [{len(tests)}] {message}")
-            for test in tests[: args.show]:
+            for test in tests[: show]:
                 print(f"      {test}")
-            if len(tests) > args.show:
-                print(f"      ... and {len(tests) - args.show} more")
+            if len(tests) > show:
+                print(f"      ... and {len(tests) - show} more")
         print(f"\nFAIL: {len(unexpected)} tests pass with BaseSettings and fail with ReloadableSettings, "
               f"and are not in {EXPECTED.name}")  # fmt: skip
         return 1

@@ -783,6 +783,44 @@ class TestUpstreamParity:
                 assert s.pika == "p!±@"
 
 
+def _compat_run() -> Any:
+    """compat/run.py as a module (the script behind ``make compat``)."""
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location("compat_run", Path(__file__).parent.parent / "compat" / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class TestCompatRun:
+    """``make compat`` cannot pass by measuring nothing, and fails on an unlisted difference."""
+
+    def test_verdicts(self, capsys: pytest.CaptureFixture[str]) -> None:
+        run = _compat_run()
+        ok, bad = {"outcome": "passed", "message": ""}, {"outcome": "failed", "message": "boom"}
+        listed = {"tests/a.py::listed": "a reason"}
+        full = {f"tests/a.py::t{i}": ok for i in range(run.BASELINE_PASSED)}
+        assert run.compare(full, dict(full), {}, tests=[]) == 0
+        assert run.compare({}, {}, {}, tests=[]) == 1  # nothing ran
+        assert run.compare({"tests/a.py::t": bad}, {}, {}, tests=[]) == 1  # nothing passed on the baseline
+        assert run.compare({"tests/a.py::t": ok}, {"tests/a.py::t": ok}, {}, tests=[]) == 1  # a short baseline
+        one = {"tests/a.py::t": ok, "tests/a.py::listed": ok}
+        assert run.compare(one, {"tests/a.py::t": ok, "tests/a.py::listed": bad}, listed, tests=["tests/a.py"]) == 0
+        assert run.compare(one, {"tests/a.py::t": bad, "tests/a.py::listed": bad}, listed, tests=["tests/a.py"]) == 1
+        assert run.compare(one, {}, listed, tests=["tests/a.py"]) == 1  # missing from the rebound run
+        assert run.compare(one, {}, {}, tests=["tests/other.py"]) == 1  # the subset selects nothing
+        assert "FAIL" in capsys.readouterr().out
+
+    def test_selection_and_expected_list(self) -> None:
+        run = _compat_run()
+        assert run._selected("tests/a.py::t[x]", ["tests/a.py::t"]) and run._selected("tests/a.py::t", ["./tests/"])
+        assert not run._selected("tests/ab.py::t", ["tests/a"])
+        expected = run.load_expected()
+        assert expected and all(reason for reason in expected.values())
+
+
 def test_environment_is_restored() -> None:
     """The fixtures above leave no variables behind (guards the tests' isolation)."""
     assert "DB__HOST" not in os.environ and "APP_PORT" not in os.environ
