@@ -16,12 +16,18 @@ passes on the baseline fails rebound, and names listed tests that pass now (remo
 
 Options: ``--rebound-only`` reuses the last baseline; ``--tests PATH ...`` runs a subset (as
 pytest node ids relative to the sdist); ``--refresh`` rebuilds the venv.
+
+It cannot pass by measuring nothing: it fails (exit 1) if the venv cannot be built, if the
+baseline run fails any test or exits non-zero, if no test passes on the baseline, if a full run's
+baseline passes fewer than ``BASELINE_PASSED`` tests (a missing dependency skipping some), and
+if a test of the baseline is missing from the rebound run (it counts as a difference).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import fcntl
 import fnmatch
 import hashlib
 import json
@@ -33,6 +39,7 @@ import time
 from pathlib import Path
 
 PINNED = "2.16.3"
+BASELINE_PASSED = 1376  # the pinned suite's passing tests with every test dependency installed
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CACHE = ROOT / ".compat"
@@ -48,7 +55,9 @@ TEST_DEPS = [
 
 def _run(cmd: list[str], **kw: object) -> None:
     print("+", " ".join(map(str, cmd)), flush=True)
-    subprocess.run(cmd, check=True, **kw)  # type: ignore[call-overload]
+    proc = subprocess.run(cmd, **kw)  # type: ignore[call-overload]
+    if proc.returncode:
+        raise SystemExit(f"FAIL: {' '.join(map(str, cmd[:4]))} ... exited {proc.returncode}")
 
 
 def venv_python(refresh: bool) -> Path:
@@ -81,8 +90,13 @@ def sdist_tree(py: Path) -> Path:
 
 
 def run_suite(py: Path, tree: Path, *, rebind: bool, tests: list[str]) -> dict[str, dict[str, str]]:
-    """Run the suite once; returns {node id: {"outcome", "message"}}."""
-    out = CACHE / ("rebound.json" if rebind else "baseline.json")
+    """Run the suite once; returns {node id: {"outcome", "message"}}.
+
+    The baseline must pass as a whole (pytest exit 0): a failure there means the environment or
+    the suite is broken, and nothing measured against it would mean anything.
+    """
+    # A subset's results go to their own file: --rebound-only compares with the last full baseline.
+    out = CACHE / f"{'rebound' if rebind else 'baseline'}{'-subset' if tests else ''}.json"
     out.unlink(missing_ok=True)
     env = {
         **os.environ,
@@ -104,8 +118,13 @@ def run_suite(py: Path, tree: Path, *, rebind: bool, tests: list[str]) -> dict[s
     print(f"   {tail[0]}  [{time.monotonic() - started:.0f} s]")
     if not out.exists():
         print(proc.stdout[-4000:])
-        raise SystemExit(f"the {label} run wrote no results (pytest exit {proc.returncode})")
-    return json.loads(out.read_text(encoding="utf-8"))
+        raise SystemExit(f"FAIL: the {label} run wrote no results (pytest exit {proc.returncode})")
+    results: dict[str, dict[str, str]] = json.loads(out.read_text(encoding="utf-8"))
+    if not rebind and proc.returncode != 0:
+        print(proc.stdout[-4000:])
+        out.unlink()  # never reused by --rebound-only
+        raise SystemExit(f"FAIL: the {label} run failed (pytest exit {proc.returncode}): {_counts(results) or 'no tests'}")
+    return results
 
 
 def load_expected() -> dict[str, str]:
@@ -134,6 +153,15 @@ def _counts(results: dict[str, dict[str, str]]) -> str:
     return ", ".join(f"{c[k]} {k}" for k in ("passed", "failed", "error", "skipped") if c[k])
 
 
+def _selected(nodeid: str, tests: list[str]) -> bool:
+    """Whether ``--tests`` (paths or node ids, as given to pytest) selects ``nodeid``."""
+    for test in tests:
+        test = test.removeprefix("./").rstrip("/")
+        if nodeid == test or nodeid.startswith((f"{test}::", f"{test}[", f"{test}/")):
+            return True
+    return False
+
+
 def _baseline_id(nodeid: str, baseline: dict[str, dict[str, str]]) -> str:
     """The baseline's id of a rebound test whose parameter id is the class name."""
     if "[" not in nodeid or "ReloadableSettings" not in nodeid.partition("[")[2]:
@@ -151,12 +179,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", type=int, default=12, help="tests shown per failure message")
     args = parser.parse_args(argv)
     CACHE.mkdir(exist_ok=True)
+    lock = open(CACHE / ".lock", "w")  # noqa: SIM115  (held until exit)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise SystemExit(f"FAIL: another compat run is using {CACHE}") from None
     expected = load_expected()
     py = venv_python(args.refresh)
     version = subprocess.run([str(py), "-c", "import pydantic_settings as p; print(p.__version__)"],
                              check=True, stdout=subprocess.PIPE, text=True).stdout.strip()  # fmt: skip
     if version != PINNED:
-        raise SystemExit(f"the compat venv has pydantic-settings {version}, not the pinned {PINNED}")
+        raise SystemExit(f"FAIL: the compat venv has pydantic-settings {version}, not the pinned {PINNED} (--refresh)")
     tree = sdist_tree(py)
     baseline_file = CACHE / "baseline.json"
     if args.rebound_only and baseline_file.exists():
@@ -165,13 +198,32 @@ def main(argv: list[str] | None = None) -> int:
     else:
         baseline = run_suite(py, tree, rebind=False, tests=args.tests)
     rebound = run_suite(py, tree, rebind=True, tests=args.tests)
+    return compare(baseline, rebound, expected, tests=args.tests, show=args.show)
+
+
+def compare(
+    baseline: dict[str, dict[str, str]],
+    rebound: dict[str, dict[str, str]],
+    expected: dict[str, str],
+    *,
+    tests: list[str],
+    show: int = 12,
+) -> int:
+    """Print the measure and the unexpected differences; 0 if there are none (and something was measured)."""
     # A test parametrized with the class itself takes its id from the class name: rebound, the
     # parameter ``BaseSettings`` is named ``ReloadableSettings``. Same test, so compare it as one.
     rebound = {_baseline_id(t, baseline): r for t, r in rebound.items()}
-    if args.tests:
-        baseline = {k: v for k, v in baseline.items() if k in rebound}
+    if tests:
+        baseline = {k: v for k, v in baseline.items() if _selected(k, tests)}
 
     passing = {t for t, r in baseline.items() if r["outcome"] == "passed"}
+    if not passing:
+        print(f"\nFAIL: no test passed on the baseline ({_counts(baseline) or 'none ran'}): nothing was measured")
+        return 1
+    if not tests and len(passing) < BASELINE_PASSED:
+        print(f"\nFAIL: {len(passing)} tests passed on the baseline, not {BASELINE_PASSED}: "
+              f"{_counts(baseline)} (a test dependency missing?)")  # fmt: skip
+        return 1
     now = {t for t, r in rebound.items() if r["outcome"] == "passed"}
     lost = sorted(passing - now)
     listed = {t: _listed(t, expected) for t in lost}
@@ -197,10 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nunexpected differences: {len(unexpected)} (by failure message, most frequent first)")
         for message, tests in sorted(groups.items(), key=lambda kv: -len(kv[1])):
             print(f"\n  [{len(tests)}] {message}")
-            for test in tests[: args.show]:
+            for test in tests[: show]:
                 print(f"      {test}")
-            if len(tests) > args.show:
-                print(f"      ... and {len(tests) - args.show} more")
+            if len(tests) > show:
+                print(f"      ... and {len(tests) - show} more")
         print(f"\nFAIL: {len(unexpected)} tests pass with BaseSettings and fail with ReloadableSettings, "
               f"and are not in {EXPECTED.name}")  # fmt: skip
         return 1

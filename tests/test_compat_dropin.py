@@ -6,10 +6,14 @@ measure over pydantic-settings' own suite is ``make compat`` (``compat/run.py``)
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import json
+import logging
 import os
 import pickle
 import threading
+import weakref
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -34,7 +38,7 @@ from pydantic_settings import (
 
 from conftest import wait_for
 from livesettings import ReloadableSettings, ReloadConfig, ReloadError
-from livesettings.exceptions import ConfigValidationError, SettingsSourceError
+from livesettings.exceptions import ConfigValidationError, SettingsSourceError, SourceError, UntrustedSourceError
 
 OFF = ReloadConfig(enabled=False)
 
@@ -622,6 +626,199 @@ class TestCliHelpAndSerialize:
 
         with CliApp.run(Root, cli_args=["sub", "--level", "3"]) as root:
             assert isinstance(root.sub, Sub) and root.sub.level == 3
+
+
+class TestUpstreamParity:
+    """Behaviour pydantic-settings' own tests check, beyond the causes above (``make compat`` green)."""
+
+    def test_debug_report_names_the_files_read(
+        self, cwd: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """PYDANTIC_SETTINGS_DEBUG: pydantic-settings' logger says which .env and secret files were read."""
+        (cwd / ".env").write_text("name=from_dotenv\n")
+        secrets = cwd / "secrets"
+        secrets.mkdir()
+        (secrets / "token").write_text("s3cr3t-value")
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(env_file=[cwd / ".env.missing", cwd / ".env"], secrets_dir=secrets)
+            reload_config = OFF
+            name: str = "default"
+            token: SecretStr = SecretStr("")
+            absent: str = "default"
+
+        monkeypatch.setenv("PYDANTIC_SETTINGS_DEBUG", "1")
+        with caplog.at_level(logging.DEBUG, logger="pydantic_settings"), S() as s:
+            assert s.name == "from_dotenv" and s.token.get_secret_value() == "s3cr3t-value"
+        messages = [r.getMessage() for r in caplog.records]
+        assert f"Loading env file: {(cwd / '.env').resolve()}" in messages
+        assert f"Env file not found, skipping: {(cwd / '.env.missing').resolve()}" in messages
+        assert f"Loading secret file: {(secrets / 'token').resolve()}" in messages
+        assert f"Secret file not found, skipping: {(secrets / 'absent').resolve()}" in messages
+        assert not any("s3cr3t-value" in m for m in messages)
+
+    def test_no_debug_report_by_default(
+        self, cwd: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Without PYDANTIC_SETTINGS_DEBUG nothing is logged about files."""
+        (cwd / ".env").write_text("name=x\n")
+        monkeypatch.delenv("PYDANTIC_SETTINGS_DEBUG", raising=False)
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(env_file=".env")
+            reload_config = OFF
+            name: str = ""
+
+        with caplog.at_level(logging.DEBUG, logger="pydantic_settings"), S():
+            pass
+        assert not any("env file" in r.getMessage().lower() for r in caplog.records)
+
+    def test_pydantic_extra_follows_a_reload(self, cwd: Path) -> None:
+        """__pydantic_extra__ and __pydantic_fields_set__ answer from the current snapshot."""
+        (cwd / "c.json").write_text('{"port": 1, "more": "a"}')
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(json_file="c.json", extra="allow")
+            reload_config = OFF
+            port: int = 0
+
+        with S() as s:
+            assert s.__pydantic_extra__ == {"more": "a"} and s.__pydantic_fields_set__ == {"port", "more"}
+            (cwd / "c.json").write_text('{"port": 2, "more": "b"}')
+            s.reload()
+            assert s.__pydantic_extra__ == {"more": "b"} == s.model_extra
+
+    def test_a_cleared_cached_class_is_collectable(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """After settings_clear_cache() (and the object closed) nothing livesettings keeps holds the class."""
+        monkeypatch.setenv("APPLE", "fuji")
+
+        def build() -> tuple[weakref.ref[Any], str]:
+            class Local(ReloadableSettings):
+                reload_config = OFF
+                apple: str = "honeycrisp"
+
+            obj = Local.settings_cached()
+            value = obj.apple
+            Local.settings_clear_cache()
+            obj.close()
+            return weakref.ref(Local), value
+
+        ref, value = build()
+        gc.collect()
+        assert value == "fuji"
+        assert ref() is None
+
+
+    def test_a_field_named_like_a_base_member_names_base_settings(self) -> None:
+        """The protected-namespace error names BaseSettings' member, as pydantic-settings' does."""
+        with pytest.raises(ValueError, match=r"conflicts with member <bound method BaseSettings\.settings_customise_sources"):
+
+            class S(ReloadableSettings):
+                settings_customise_sources: str  # type: ignore[assignment]
+
+    def test_a_stdlib_dataclass_base_gives_fields(self, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A vanilla dataclass among the bases contributes its fields, also as a nested settings type."""
+
+        @dataclasses.dataclass
+        class Common:
+            value: str
+
+        class Nested(ReloadableSettings, Common):
+            pass
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(env_nested_delimiter="__")
+            reload_config = OFF
+            sub: Nested
+
+        monkeypatch.setenv("SUB__VALUE", "something")
+        with S() as s:
+            assert s.sub.value == "something" and isinstance(s.sub, Common)
+
+    @pytest.mark.parametrize("strict", [False, True])
+    def test_a_secret_over_max_file_bytes(self, cwd: Path, strict: bool) -> None:
+        """A secret file bigger than max_file_bytes is read up to secrets_dir_max_size, unless strict."""
+        secrets = cwd / "secrets"
+        secrets.mkdir()
+        (secrets / "cert").write_text("x" * 2048)
+
+        class S(ReloadableSettings):
+            model_config = SettingsConfigDict(secrets_dir=secrets)
+            reload_config = ReloadConfig(enabled=False, max_file_bytes=1024, strict_sources=strict)
+            cert: str = ""
+
+        if strict:
+            with pytest.raises(UntrustedSourceError, match="over the limit of 1024 bytes"):
+                S()
+            return
+        with S() as s:
+            assert s.cert == "x" * 2048
+            (secrets / "cert").write_text("y" * 4096)
+            s.reload()
+            assert s.cert == "y" * 4096
+
+
+    @pytest.mark.parametrize("kind", ["env_file", "json_file", "yaml_file", "secret"])
+    def test_undecodable_file_is_a_unicode_decode_error(self, cwd: Path, kind: str) -> None:
+        """A file that is not valid UTF-8 raises what pydantic-settings raises (UnicodeDecodeError),
+        still a SourceError naming the file; a secret's bytes are not in it."""
+        secrets = cwd / "secrets"
+        secrets.mkdir()
+        name = {"env_file": ".env", "json_file": "c.json", "yaml_file": "c.yaml", "secret": "secrets/pika"}[kind]
+        body = {"env_file": "pika=p!±@", "json_file": '{"pika": "p!±@"}', "yaml_file": "pika: p!±@"}.get(kind, "p!±@")
+        (cwd / name).write_bytes(body.encode("latin-1"))
+        config = SettingsConfigDict(secrets_dir=secrets) if kind == "secret" else SettingsConfigDict(**{kind: name})  # type: ignore[misc]
+
+        class S(ReloadableSettings):
+            model_config = config
+            reload_config = OFF
+            pika: str = ""
+
+        with pytest.raises(UnicodeDecodeError) as caught:
+            S()
+        assert isinstance(caught.value, SourceError) and caught.value.source == str(cwd / name)
+        assert len(caught.value.object) == (0 if kind == "secret" else 1)
+        if kind == "env_file":
+            with S(_env_file_encoding="latin-1") as s:  # type: ignore[call-arg]
+                assert s.pika == "p!±@"
+
+
+def _compat_run() -> Any:
+    """compat/run.py as a module (the script behind ``make compat``)."""
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location("compat_run", Path(__file__).parent.parent / "compat" / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class TestCompatRun:
+    """``make compat`` cannot pass by measuring nothing, and fails on an unlisted difference."""
+
+    def test_verdicts(self, capsys: pytest.CaptureFixture[str]) -> None:
+        run = _compat_run()
+        ok, bad = {"outcome": "passed", "message": ""}, {"outcome": "failed", "message": "boom"}
+        listed = {"tests/a.py::listed": "a reason"}
+        full = {f"tests/a.py::t{i}": ok for i in range(run.BASELINE_PASSED)}
+        assert run.compare(full, dict(full), {}, tests=[]) == 0
+        assert run.compare({}, {}, {}, tests=[]) == 1  # nothing ran
+        assert run.compare({"tests/a.py::t": bad}, {}, {}, tests=[]) == 1  # nothing passed on the baseline
+        assert run.compare({"tests/a.py::t": ok}, {"tests/a.py::t": ok}, {}, tests=[]) == 1  # a short baseline
+        one = {"tests/a.py::t": ok, "tests/a.py::listed": ok}
+        assert run.compare(one, {"tests/a.py::t": ok, "tests/a.py::listed": bad}, listed, tests=["tests/a.py"]) == 0
+        assert run.compare(one, {"tests/a.py::t": bad, "tests/a.py::listed": bad}, listed, tests=["tests/a.py"]) == 1
+        assert run.compare(one, {}, listed, tests=["tests/a.py"]) == 1  # missing from the rebound run
+        assert run.compare(one, {}, {}, tests=["tests/other.py"]) == 1  # the subset selects nothing
+        assert "FAIL" in capsys.readouterr().out
+
+    def test_selection_and_expected_list(self) -> None:
+        run = _compat_run()
+        assert run._selected("tests/a.py::t[x]", ["tests/a.py::t"]) and run._selected("tests/a.py::t", ["./tests/"])
+        assert not run._selected("tests/ab.py::t", ["tests/a"])
+        expected = run.load_expected()
+        assert expected and all(reason for reason in expected.values())
 
 
 def test_environment_is_restored() -> None:

@@ -91,8 +91,9 @@ class ReloadConfig:
         strict_sources: refuse, with an [UntrustedSourceError][livesettings.exceptions.UntrustedSourceError],
             the entries of a secrets directory that pydantic-settings skips with a warning (a
             directory, a symlink that leaves the secrets directory, one that cannot be resolved),
-            at start-up and on every reload. By default they are skipped and warned about, as
-            pydantic-settings does, and their content is never read.
+            at start-up and on every reload, and a secret file over ``max_file_bytes``. By default
+            they are skipped and warned about, as pydantic-settings does, and their content is
+            never read; a secret file may be as big as ``secrets_dir_max_size`` (16 MiB by default).
         merge: how the several files of one YAML, TOML or JSON source combine when the source
             does not say (``YamlSource(..., merge=)`` or pydantic-settings' ``deep_merge=True``
             do): ``"deep"``, ``"replace"`` or ``"append"`` (see [Merge][livesettings.Merge]).

@@ -16,6 +16,7 @@ A class body is split in two:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import sys
 import threading
@@ -28,7 +29,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from pydantic import BaseModel, PydanticUndefinedAnnotation
 from pydantic._internal._decorators import PydanticDescriptorProxy
-from pydantic._internal._model_construction import ModelMetaclass
+from pydantic._internal._model_construction import ModelMetaclass, build_lenient_weakvaluedict
+from pydantic._internal._typing_extra import parent_frame_namespace
 from pydantic_settings import BaseSettings, CliSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
@@ -44,7 +46,7 @@ from ._sources import live_sources, reuse_sections
 from ._provenance import Origin
 from ._stats import ReloadStats
 from ._unknown import check_path
-from ._validate import ValidationResult
+from ._validate import ValidationResult, mask_source_state
 from .exceptions import ReloadError
 
 if TYPE_CHECKING:
@@ -184,6 +186,11 @@ class SnapshotSettings(BaseSettings):
         return live_sources(settings_cls, sources)
 
     @classmethod
+    def _settings_log_debug(cls, states: dict[str, dict[str, Any]]) -> None:
+        # pydantic-settings' PYDANTIC_SETTINGS_DEBUG report, with secrets masked: they never reach a log.
+        super()._settings_log_debug({name: mask_source_state(cls, name, state) for name, state in states.items()})
+
+    @classmethod
     def _settings_build_values(
         cls, sources: tuple[PydanticBaseSettingsSource, ...], init_kwargs: dict[str, Any]
     ) -> dict[str, Any]:
@@ -192,6 +199,16 @@ class SnapshotSettings(BaseSettings):
         # validated, so the only place unchanged sections can be swapped for their last instances.
         values = super()._settings_build_values(sources, init_kwargs)
         return reuse_sections(cls, values)
+
+
+def _as_base_settings(exc: Exception) -> Exception:
+    """``exc`` naming ``BaseSettings``' member where it names our internal ``SnapshotSettings``' override."""
+    text = str(exc)
+    for name in vars(SnapshotSettings):
+        ours = getattr(SnapshotSettings, name, None)
+        if callable(ours) and str(ours) in text:
+            text = text.replace(str(ours), str(getattr(BaseSettings, name)))
+    return exc if text == str(exc) or type(exc) not in (NameError, ValueError) else type(exc)(text)
 
 
 def _takes_keywords(func: Any) -> bool:
@@ -270,7 +287,11 @@ class _SettingsMeta(ModelMetaclass):
     def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kwargs: Any) -> _SettingsMeta:
         if ns.pop("__livesettings_root__", False):
             return type.__new__(mcs, name, bases, ns, **kwargs)
-        models = tuple(b for b in bases if not isinstance(b, _SettingsMeta) and issubclass(b, BaseModel))
+        # pydantic models and stdlib dataclasses among the bases: pydantic collects their fields.
+        models = tuple(
+            b for b in bases
+            if not isinstance(b, _SettingsMeta) and (issubclass(b, BaseModel) or dataclasses.is_dataclass(b))
+        )
         bases = tuple(b for b in bases if b not in models) or (ReloadableSettings,)
         frame = sys._getframe(1)
         annotations: dict[str, Any] = {
@@ -304,17 +325,24 @@ class _SettingsMeta(ModelMetaclass):
                     snap_ns[key] = value
         facade_ns["__annotations__"] = annotations
 
-        snap_bases: tuple[type[BaseModel], ...] = tuple(
+        snap_bases: tuple[type, ...] = tuple(
             b.__snapshot__ for b in bases if isinstance(b, _SettingsMeta) and "__snapshot__" in b.__dict__
         )
-        if models:  # pydantic models among the bases: the snapshot model derives from them too
+        if models:  # pydantic models, dataclasses among the bases: the snapshot model derives from them too
             snap_bases = (*(snap_bases or (SnapshotSettings,)), *(m for m in models if m is not BaseModel))
         model_meta: Any = type(SnapshotSettings)
         # Class keyword arguments (``class S(ReloadableSettings, env_prefix="APP_")``) are config,
         # as for any pydantic model: they go to the snapshot model, never to the façade.
-        snapshot_cls: type[BaseSettings] = model_meta(
-            name, snap_bases or (SnapshotSettings,), snap_ns, **kwargs  # its qualname says Snapshot
-        )
+        try:
+            snapshot_cls: type[BaseSettings] = model_meta(
+                name, snap_bases or (SnapshotSettings,), snap_ns, **kwargs  # its qualname says Snapshot
+            )
+        except (NameError, ValueError) as exc:  # a field named like a member of the base (protected namespaces)
+            raise _as_base_settings(exc) from None
+        # pydantic keeps the locals of the frame that called it, to resolve annotations later: here
+        # this frame's (``frame``, the user's frame, which will hold the class: a class defined in a
+        # function stayed alive). A BaseSettings keeps its defining frame's locals: so does ours.
+        snapshot_cls.__pydantic_parent_namespace__ = build_lenient_weakvaluedict(parent_frame_namespace())
         if not snapshot_cls.__pydantic_complete__:  # annotations naming classes local to a function
             frame = sys._getframe(1)
             try:
@@ -595,6 +623,16 @@ class ReloadableSettings(metaclass=_SettingsMeta):
     def model_extra(self) -> dict[str, Any] | None:
         """Extra values of the current snapshot (``extra="allow"``), as in pydantic."""
         return self._ls_snapshot.model_extra  # type: ignore[no-any-return]
+
+    @property
+    def __pydantic_extra__(self) -> dict[str, Any] | None:
+        """pydantic's attribute behind ``model_extra``, of the current snapshot."""
+        return self._ls_snapshot.__pydantic_extra__  # type: ignore[no-any-return]
+
+    @property
+    def __pydantic_fields_set__(self) -> set[str]:
+        """pydantic's attribute behind ``model_fields_set``, of the current snapshot."""
+        return self._ls_snapshot.__pydantic_fields_set__  # type: ignore[no-any-return]
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         """``(field, value)`` pairs of the current snapshot, as iterating a pydantic model gives."""

@@ -16,11 +16,13 @@ from __future__ import annotations
 import codecs
 import contextvars
 import errno
+import logging
 import os
 import stat
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from typing import Any
 from pydantic._internal._utils import deep_update  # the merge pydantic-settings itself uses
 from pydantic_settings.sources.base import PydanticBaseEnvSettingsSource
 from pydantic_settings.sources.types import DEFAULT_PATH
-from pydantic_settings.utils import path_type_label
+from pydantic_settings.utils import _settings_debug_enabled, logger as _ps_logger, path_type_label
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -44,7 +46,7 @@ from pydantic_settings import (
 from . import _forksafe, _parsers
 from ._merge import Keys, MergeStrategy, Rules, check_strategy, field_rules, merge_files, under_section
 from ._digest import content_digest
-from .exceptions import SourceError, SourceMissingError, UntrustedSourceError
+from .exceptions import ErrorDetail, SourceError, SourceMissingError, UntrustedSourceError
 
 __all__ = ["FileReader", "FileState", "LoadContext", "SecretsSource", "current_context", "live_sources"]
 
@@ -125,9 +127,15 @@ class LoadContext:
         """
         path = _absolute(path)
         data, digest = self.fetch(path)
-        if data is not None and encoding and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
-            data = _transcode(data, encoding, path)
-        state = self.reader.read(path, fmt, reloading=self.reloading, data=data, digest=digest, **kw)
+        try:
+            if data is not None and encoding and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+                data = _transcode(data, encoding, path)
+            state = self.reader.read(path, fmt, reloading=self.reloading, data=data, digest=digest, **kw)
+        except SourceError as exc:
+            cause = exc.__context__  # what the parser or _transcode turned into this error
+            if type(exc) is SourceError and isinstance(cause, UnicodeDecodeError):
+                raise UndecodableSourceError(exc.summary, exc.details, cause) from None
+            raise
         self.files[state.path] = state
         return dict(state.parsed or {})
 
@@ -144,10 +152,46 @@ class LoadContext:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise SourceError.at(str(path), f"is not valid UTF-8 (at byte offset {exc.start}); content not shown") from None
+            shown = SourceError.at(str(path), f"is not valid UTF-8 (at byte offset {exc.start}); content not shown")
+            raise UndecodableSourceError(shown.summary, shown.details, exc, secret=True) from None
         self.files[path] = FileState(path, "secret", digest, parsed={key: None})
         return text.strip()
 
+
+class UndecodableSourceError(SourceError, UnicodeDecodeError):
+    """A file that is not valid text in its encoding: a [SourceError][livesettings.exceptions.SourceError]
+    (file, line, column) that is also the ``UnicodeDecodeError`` pydantic-settings raises there.
+
+    Its ``object`` is only the offending byte (as the message shows it), never the file's content;
+    for a secret file, not even that.
+    """
+
+    def __init__(
+        self,
+        summary: str,
+        details: Sequence[ErrorDetail] = (),
+        cause: UnicodeDecodeError | None = None,
+        *,
+        secret: bool = False,
+    ) -> None:
+        encoding, bad, reason = "utf-8", b"", "invalid data"
+        if cause is not None:
+            encoding, reason = cause.encoding, cause.reason
+            bad = b"" if secret else cause.object[cause.start : cause.start + 1]
+        UnicodeDecodeError.__init__(self, encoding, bytes(bad), 0, len(bad), reason)
+        self.summary = summary
+        self.details = tuple(details)
+        first = self.details[0] if self.details else None
+        self.source = first.source if first else None
+        self.line = first.line if first else None
+        self.column = first.column if first else None
+        self.field = first.field if first else None
+
+    def __str__(self) -> str:
+        return self._render()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.summary, self.details))
 
 
 def _transcode(data: bytes, encoding: str, path: Path) -> bytes:
@@ -213,6 +257,8 @@ class FileReader:
         self.allow_empty = allow_empty
         self.dotenv_interpolate = dotenv_interpolate
         self._roots = tuple(Path(os.path.realpath(r)) for r in allowed_roots) if allowed_roots else None
+        # Unless strict: secrets directory -> the size pydantic-settings allows its files (see live_sources).
+        self.secret_limits: dict[str, int] = {}
         self._lock = threading.Lock()
         self._parsed: dict[tuple[Path, str], tuple[str, Mapping[str, Any] | None]] = {}
         self.last_good: dict[Path, FileState] = {}
@@ -223,7 +269,16 @@ class FileReader:
         self._lock = threading.Lock()
 
     # -- trust -----------------------------------------------------------------------------
-    def _check_trust(self, shown: str, st: os.stat_result) -> None:
+    def _max_bytes(self, path: str, resolved: str) -> int:
+        """The size limit for ``path``: ``max_file_bytes``, or a secrets directory's larger one."""
+        limit = self.limits.max_bytes
+        if self.secret_limits and not self.strict:
+            for directory, allowed in self.secret_limits.items():
+                if allowed > limit and (_within(path, directory) or _within(resolved, directory)):
+                    limit = allowed
+        return limit
+
+    def _check_trust(self, shown: str, st: os.stat_result, max_bytes: int | None = None) -> None:
         """The checks on the opened file itself (its ``fstat``)."""
         if not stat.S_ISREG(st.st_mode):
             raise UntrustedSourceError.at(shown, "is not a regular file")
@@ -235,10 +290,9 @@ class FileReader:
                 f"is group-writable and owned by uid {st.st_uid}, neither this process's user nor root; "
                 "refusing to load it (chmod g-w, or chown it to this user)",
             )
-        if st.st_size > self.limits.max_bytes:
-            raise UntrustedSourceError.at(
-                shown, f"is {st.st_size} bytes, over the limit of {self.limits.max_bytes} bytes"
-            )
+        limit = self.limits.max_bytes if max_bytes is None else max_bytes
+        if st.st_size > limit:
+            raise UntrustedSourceError.at(shown, f"is {st.st_size} bytes, over the limit of {limit} bytes")
 
     def _check_roots(self, shown: str, resolved: str, link_dir: str) -> None:
         roots = self._roots or (Path(link_dir),)
@@ -330,11 +384,12 @@ class FileReader:
                 if exc.errno == errno.ELOOP:
                     continue
                 raise
+            limit = self._max_bytes(path, resolved)
             with os.fdopen(fd, "rb") as fh:
-                self._check_trust(path, os.fstat(fh.fileno()))
-                data = fh.read(self.limits.max_bytes + 1)
-            if len(data) > self.limits.max_bytes:
-                raise UntrustedSourceError.at(path, f"is over the limit of {self.limits.max_bytes} bytes")
+                self._check_trust(path, os.fstat(fh.fileno()), limit)
+                data = fh.read(limit + 1)
+            if len(data) > limit:
+                raise UntrustedSourceError.at(path, f"is over the limit of {limit} bytes")
             return data
         raise UntrustedSourceError.at(path, "kept changing into a symlink while being read; refusing it")
 
@@ -638,7 +693,11 @@ class JsonSource(_FileSourceMixin, JsonConfigSettingsSource):
         super().__init__(settings_cls, json_file, json_file_encoding, deep_merge, **kwargs)
 
 
-_FIELD_INFO: dict[tuple[Any, ...], list[tuple[str, str, bool]]] = {}
+# Per settings class, weakly: a class dropped by its user (a test's local class, a cleared
+# ``settings_cached()``) must stay collectable.
+_FIELD_INFO: weakref.WeakKeyDictionary[type, dict[tuple[Any, ...], list[tuple[str, str, bool]]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _memo_extract_field_info(
@@ -650,14 +709,18 @@ def _memo_extract_field_info(
     its annotation was a quarter of the load overhead. The result depends only on the field,
     the config and the source's prefix and case rule.
     """
-    key = (self.settings_cls, id(field), field_name, id(model_config), self.env_prefix, self.case_sensitive)
-    hit = _FIELD_INFO.get(key)
+    try:
+        memo = _FIELD_INFO.setdefault(self.settings_cls, {})
+    except TypeError:  # not weakly referenceable: no memo
+        memo = {}
+    key = (id(field), field_name, id(model_config), self.env_prefix, self.case_sensitive)
+    hit = memo.get(key)
     if hit is None:
-        if len(_FIELD_INFO) > 4096:
-            _FIELD_INFO.clear()
+        if len(memo) > 4096:
+            memo.clear()
         extract = PydanticBaseEnvSettingsSource._extract_field_info
         hit = extract(self, field, field_name) if model_config is None else extract(self, field, field_name, model_config)
-        _FIELD_INFO[key] = hit
+        memo[key] = hit
     return list(hit)
 
 
@@ -718,10 +781,16 @@ class DotEnvSource(DotEnvSettingsSource):
         ctx = _context()
         merged: dict[str, str | None] = {}
         seen: list[Path] = []
+        debug = _debug()
         for env_file in env_files:
             path = Path(resolve_depth(env_file, getattr(self, "env_file_depth", 0))).expanduser()
-            if path.is_dir():  # pydantic-settings skips what is not a file
-                continue
+            if not path.is_file():  # pydantic-settings skips what is not a file
+                if debug:
+                    _ps_logger.debug("Env file not found, skipping: %s", path.resolve())
+                if path.is_dir():
+                    continue
+            elif debug:
+                _ps_logger.debug("Loading env file: %s", path.resolve())
             seen.append(_absolute(path))
             values = ctx.load(path, "dotenv", encoding=self.env_file_encoding)
             merged.update(
@@ -795,13 +864,24 @@ class SecretsSource(SecretsSettingsSource):
                     path = self.find_case_path(directory, env_name, self.case_sensitive)
                 except OSError as exc:
                     raise _os_error(_absolute(directory), exc) from None
-                if path is None or not (ctx.reader.strict or _usable_secret(path, directory)):
+                if path is None:
+                    if _debug():
+                        _ps_logger.debug("Secret file not found, skipping: %s", (Path(directory) / env_name).resolve())
+                    continue
+                if not (ctx.reader.strict or _usable_secret(path, directory)):
                     continue
                 value = ctx.load_secret(path, field_key)
                 if value is not None:
+                    if _debug():
+                        _ps_logger.debug("Loading secret file: %s", path.resolve())
                     self._files.append(_absolute(path))
                     return value, field_key, value_is_complex
         return None, field_key, value_is_complex
+
+
+def _debug() -> bool:
+    """pydantic-settings' ``PYDANTIC_SETTINGS_DEBUG`` report is on (its logger, its messages)."""
+    return _settings_debug_enabled() and _ps_logger.isEnabledFor(logging.DEBUG)
 
 
 def within_dir(path: Path, directory: Path) -> bool:
@@ -957,6 +1037,9 @@ def live_sources(
     init > env > .env > secrets > json > toml > yaml > defaults).
     """
     out = [_recorded(_rebuild(s, settings_cls)) for s in sources]
+    ctx = _CURRENT.get()
+    if ctx is not None:
+        ctx.reader.secret_limits = _secret_limits(out)
     # A dotenv source with no file can contribute nothing but still walks every field: drop it.
     out = [s for s in out if not (isinstance(s, DotEnvSource) and not s.env_file)]
     have = {type(s) for s in out}
@@ -968,6 +1051,28 @@ def live_sources(
     if cfg.get("yaml_file") and YamlSource not in have:
         out.append(YamlSource(settings_cls))
     return tuple(out)
+
+
+def _secret_limits(sources: list[PydanticBaseSettingsSource]) -> dict[str, int]:
+    """How big a file in each secrets directory of ``sources`` may be, as pydantic-settings reads it.
+
+    Its ``secrets_dir`` source reads a file of any size and its nested one up to
+    ``secrets_dir_max_size`` (16 MiB by default) for the whole directory: a secret file may be that
+    big, not just ``ReloadConfig.max_file_bytes`` (which ``strict_sources`` keeps for them too).
+    """
+    from pydantic_settings.sources.providers.nested_secrets import SECRETS_DIR_MAX_SIZE  # noqa: PLC0415
+
+    limits: dict[str, int] = {}
+    for source in sources:
+        dirs = getattr(source, "secrets_dir", None)
+        if not dirs:
+            continue
+        allowed = int(getattr(source, "secrets_dir_max_size", None) or SECRETS_DIR_MAX_SIZE)
+        for directory in [dirs] if isinstance(dirs, (str, os.PathLike)) else dirs:
+            path = os.path.expanduser(directory)
+            for form in {os.path.abspath(path), os.path.realpath(path)}:
+                limits[form] = max(limits.get(form, 0), allowed)
+    return limits
 
 
 class _Activate:

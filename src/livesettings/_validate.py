@@ -23,7 +23,10 @@ from ._redact import field_is_secret, redact_text, safe_repr, secret_path, secre
 from ._sources import LoadContext
 from .exceptions import ConfigValidationError, ErrorDetail, ReloadError
 
-__all__ = ["STAGES", "ConfigChangeValidator", "ValidationPipeline", "ValidationResult", "render_validation_error"]
+__all__ = [
+    "STAGES", "ConfigChangeValidator", "ValidationPipeline", "ValidationResult", "mask_source_state",
+    "render_validation_error",
+]
 
 STAGES = ("syntax", "types", "ranges", "cross-field", "change rules")
 
@@ -215,6 +218,23 @@ def _mask_input(model: type[BaseModel], base: tuple[Any, ...], value: Any, depth
         else:
             out[key] = _mask_input(model, path, item, depth + 1)
     return out
+
+
+def mask_source_state(model: type[BaseModel], source: str, state: Mapping[str, Any]) -> dict[str, Any]:
+    """What a source returned, with its secrets masked (for pydantic-settings' debug report).
+
+    Everything a secrets source returned (``secrets_dir``, the cloud secret managers) is a
+    secret; elsewhere, the values of fields declared or named secret.
+    """
+    if "Secret" in source:
+        return {key: _mask_all(value) for key, value in state.items()}
+    return _mask_input(model, (), state)  # type: ignore[no-any-return]
+
+
+def _mask_all(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, Mapping) and depth < 32:
+        return {key: _mask_all(item, depth + 1) for key, item in value.items()}
+    return None if value is None else _MASK
 
 
 class ConfigChangeValidator:

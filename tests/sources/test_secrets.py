@@ -56,11 +56,16 @@ class TestSizeLimit:
         assert _bytes_read() - before < 8 * 2**20  # the file itself was never read
         assert info.value.source == str(big)
 
-    def test_oversized_secret_refused_on_reload(self, secrets: Path) -> None:
-        """A secret file that grows past the limit rejects the reload; the old secret keeps serving."""
+    @pytest.mark.parametrize("strict", [False, True])
+    def test_oversized_secret_refused_on_reload(self, secrets: Path, strict: bool) -> None:
+        """A secret file that grows past the limit rejects the reload; the old secret keeps serving.
+
+        The limit of a secret file is pydantic-settings' ``secrets_dir_max_size`` (16 MiB), or
+        ``max_file_bytes`` with ``strict_sources``.
+        """
         (secrets / "token").write_text("one")
-        with _app(secrets)() as s:
-            os.truncate(secrets / "token", LIMIT + 1)
+        with _app(secrets, strict_sources=strict)() as s:
+            os.truncate(secrets / "token", (LIMIT if strict else 16 * 2**20) + 1)  # sparse: never read
             with pytest.raises(UntrustedSourceError, match="over the limit"):
                 s.reload()
             assert s.token.get_secret_value() == "one"
