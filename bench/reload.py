@@ -10,7 +10,9 @@ One job (subprocess) per size; inside it every case is interleaved round by roun
 * **cold load**: constructing the settings object (``ReloadConfig(enabled=False)``: no watcher);
 * **pydantic-settings**: constructing a stock pydantic-settings class with the same fields reading
   the same file (``YamlConfigSettingsSource`` / ``TomlConfigSettingsSource`` / ``env_file``), i.e.
-  what "reloading" costs there.
+  what "reloading" costs there; for YAML also **pydantic-settings-libyaml**, the same class whose
+  YAML source parses with libyaml's ``CSafeLoader`` (the floor's parser), which the target uses so
+  the comparison measures the reload machinery and not PyYAML's pure-Python parser.
 
 Configs are nested sections of 10 leaves (int, str, bool, float, list[int], list[str], URL, port),
 one frozen ``create_model`` class per section; ``.env`` files are flat.

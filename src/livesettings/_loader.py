@@ -159,6 +159,7 @@ class HotReloadLoader:
         ctx = LoadContext(self.reader, reloading=reloading)
         ctx.memo = self._memo
         ctx.sections = self.sections
+        self.sections.discard()  # only this load's sections may be committed below
         if prefetched:
             ctx.prefetched = dict(prefetched)
         kwargs = dict(self.init_kwargs)
@@ -168,12 +169,7 @@ class HotReloadLoader:
         kwargs["_env_file"] = None
         with activate(ctx), _GcPaused():
             try:
-                try:
-                    snapshot = self.snapshot_cls(**kwargs)
-                except BaseException:
-                    self.sections.discard()
-                    raise
-                self.sections.commit(snapshot)
+                snapshot = self.snapshot_cls(**kwargs)
             except ValidationError as exc:
                 raise render_validation_error(exc, self.snapshot_cls, ctx, what=self.name) from None
             except ReloadError:
@@ -185,6 +181,7 @@ class HotReloadLoader:
                 raise SettingsSourceError(f"cannot load {self.name}", [ErrorDetail(None, str(exc))]) from None
             except RecursionError:
                 raise ReloadError(f"cannot load {self.name}", [ErrorDetail(None, "config is nested too deeply")]) from None
+        self.sections.commit(snapshot)
         freeze(snapshot)
         self._add_secret_files(ctx)
         unknown: tuple[UnknownKey, ...] = ()

@@ -106,8 +106,9 @@ def _same(a: Any, b: Any) -> bool:
 class SectionReuse:
     """The inputs and validated instances of the last successful load's sections (one per loader).
 
-    ``substitute`` runs inside a load (after the merge, before validation); ``commit`` after that
-    load validated; ``discard`` when it did not. The engine runs one load at a time.
+    ``discard`` starts each load (nothing pending), ``substitute`` runs inside it (after the merge,
+    before validation), ``commit`` after it validated; a failed load commits nothing, so the last
+    good load's sections stay the reference. The engine runs one load at a time.
     """
 
     def __init__(self) -> None:
@@ -134,5 +135,5 @@ class SectionReuse:
         self._pending = {}
 
     def discard(self) -> None:
-        """The load failed: keep the last successful one's sections."""
+        """Forget anything pending (a load starts; an earlier one may have failed after ``substitute``)."""
         self._pending = {}
