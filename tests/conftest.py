@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +64,33 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: f
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+_KUBELET_VERSIONS = itertools.count(1)
+
+
+def _kubelet_version(mount: Path, files: Mapping[str, str]) -> str:
+    name = f"..2026_01_01_00_00_00.{next(_KUBELET_VERSIONS):09d}"
+    (mount / name).mkdir()
+    for file, text in files.items():
+        (mount / name / file).write_text(text)
+    return name
+
+
+def kubelet_mount(mount: Path, files: Mapping[str, str]) -> None:
+    """A ConfigMap/Secret volume as the kubelet lays it out: ``file -> ..data/file``,
+    ``..data -> ..<timestamp>`` holding the files."""
+    mount.mkdir(exist_ok=True)
+    (mount / "..data").symlink_to(_kubelet_version(mount, files))
+    for file in files:
+        (mount / file).symlink_to(f"..data/{file}")
+
+
+def kubelet_swap(mount: Path, files: Mapping[str, str]) -> None:
+    """Publish new contents as the kubelet's AtomicWriter does: a new timestamped directory,
+    ``..data`` switched to it by renaming a temporary symlink over it, the old directory removed.
+    No event names the files themselves."""
+    old = os.readlink(mount / "..data")
+    (mount / "..data_tmp").symlink_to(_kubelet_version(mount, files))
+    os.rename(mount / "..data_tmp", mount / "..data")
+    shutil.rmtree(mount / old)

@@ -6,7 +6,6 @@ Real files, real watcher threads; every wait is on an event or a predicate with 
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 from pydantic_settings import SettingsConfigDict
 
-from conftest import wait_for
+from conftest import kubelet_mount, kubelet_swap, wait_for
 from livesettings import Diff, ReloadableSettings, ReloadConfig, on_change
 from livesettings.watch import observer as _observer
 from livesettings.watch import watcher as _watch
@@ -109,19 +108,11 @@ class TestOneHop:
     def test_kubernetes_data_swap(self, tmp_path: Path) -> None:
         """The kubelet's ``..data`` swap is applied at debounce 0 although no event names app.yaml."""
         d = tmp_path / "cm"
-        d.mkdir()
-        (d / "..2026_01").mkdir()
-        (d / "..2026_01" / "app.yaml").write_text("count: 1\n")
-        (d / "..data").symlink_to("..2026_01")
-        (d / "app.yaml").symlink_to("..data/app.yaml")
+        kubelet_mount(d, {"app.yaml": "count: 1\n"})
         seen: list[tuple[int, str]] = []
         with settings_class(d / "app.yaml", seen)() as app:
-            for i, ts in enumerate(("..2026_02", "..2026_03"), start=2):
-                (d / ts).mkdir()
-                (d / ts / "app.yaml").write_text(f"count: {i}\n")
-                (d / "..data_tmp").symlink_to(ts)
-                os.rename(d / "..data_tmp", d / "..data")
-                shutil.rmtree(d / f"..2026_0{i - 1}")
+            for i in (2, 3):
+                kubelet_swap(d, {"app.yaml": f"count: {i}\n"})
                 wait_for(lambda i=i: app.count == i)
             assert [c for c, _ in seen] == [2, 3]
             assert app.history[-1].source == "file"

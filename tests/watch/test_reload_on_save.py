@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from conftest import wait_for
+from conftest import kubelet_mount, kubelet_swap, wait_for
 from livesettings import Diff, ReloadableSettings, ReloadConfig, Version, on_change
 from livesettings.exceptions import SourceMissingError
 
@@ -85,17 +85,9 @@ class TestSaves:
     def test_kubernetes_atomic_writer(self, tmp_path: Path) -> None:
         """The kubelet's ..data symlink swap is applied although no event names app.yaml."""
         d = tmp_path / "cm"
-        d.mkdir()
-        (d / "..2026_01").mkdir()
-        (d / "..2026_01" / "app.yaml").write_text("level: INFO\n")
-        (d / "..data").symlink_to("..2026_01")
-        (d / "app.yaml").symlink_to("..data/app.yaml")
+        kubelet_mount(d, {"app.yaml": "level: INFO\n"})
         with make_settings(d / "app.yaml")() as s:
-            (d / "..2026_02").mkdir()
-            (d / "..2026_02" / "app.yaml").write_text("level: ERROR\n")
-            (d / "..data_tmp").symlink_to("..2026_02")
-            os.rename(d / "..data_tmp", d / "..data")
-            shutil.rmtree(d / "..2026_01")
+            kubelet_swap(d, {"app.yaml": "level: ERROR\n"})
             wait_for(lambda: s.level == "ERROR")
             assert s.history[-1].source == "file"
 

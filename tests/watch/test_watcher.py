@@ -17,6 +17,7 @@ from watchdog.observers import Observer
 
 from livesettings.watch import observer as _observer
 from livesettings.watch import watcher as _watch
+from conftest import kubelet_mount, kubelet_swap
 from livesettings.watch import FileWatcher, WatchOptions
 
 TIMEOUT = 10.0
@@ -264,20 +265,11 @@ class TestSaveStrategies:
     def test_kubelet_atomic_writer(self, tmp_path: Path) -> None:
         """The kubelet ..data symlink swap fires for a file reached through ..data."""
         mount = tmp_path / "mount"
-        mount.mkdir()
-        (mount / "..2026_01_01_00_00_00.000000001").mkdir()
-        (mount / "..2026_01_01_00_00_00.000000001" / "config.yaml").write_text("v: 1\n")
-        os.symlink("..2026_01_01_00_00_00.000000001", mount / "..data")
-        os.symlink("..data/config.yaml", mount / "config.yaml")
+        kubelet_mount(mount, {"config.yaml": "v: 1\n"})
         target = mount / "config.yaml"
         rec = Recorder(read=target)
         with FileWatcher([target], rec, FAST):
-            new = mount / "..2026_01_01_00_01_00.000000002"
-            new.mkdir()
-            (new / "config.yaml").write_text("v: 2\n")
-            os.symlink(new.name, mount / "..data_tmp")
-            os.rename(mount / "..data_tmp", mount / "..data")
-            shutil.rmtree(mount / "..2026_01_01_00_00_00.000000001")
+            kubelet_swap(mount, {"config.yaml": "v: 2\n"})
             assert rec.wait_content("v: 2\n")
             assert all(b == frozenset({target}) for b in rec.batches)
 
