@@ -30,7 +30,7 @@ from ._freeze import freeze
 from ._model import Change, ChangeType, Plan, Version
 from ._provenance import Origin, Provenance, ShadowedEdit, build_provenance, explain_served, shadowed_edits
 from ._sections import SectionReuse
-from ._sources import Fetched, FileReader, FileState, LoadContext, activate, within_dir
+from ._sources import Fetched, FileReader, FileState, LoadContext, activate, keepable, refreshed, within_dir
 from ._paths import assign
 from ._policy import Rules, plan
 from ._unknown import UnknownKey, check_path, find_unknown_in_load, unknown_keys_error
@@ -129,6 +129,11 @@ class HotReloadLoader:
         self._unknown_cache: dict[Any, tuple[UnknownKey, ...]] = {}
         self._memo: dict[Any, Any] = {}  # results of the pure env-style sources (see _sources._remembered)
         self.sections = SectionReuse()  # unchanged sections keep their last instance (see _sections)
+        # The sources the last load built, its init kwargs and the environment they saw (see load).
+        self._kept: tuple[tuple[Any, ...], dict[str, Any], int] | None = None
+        # Validating into a fresh instance skips only BaseSettings.__init__ (the sources), unless
+        # the class has an __init__ of its own, which must run.
+        self._direct = snapshot_cls.__init__ is BaseSettings.__init__
         self.loaded: Candidate | None = None  # the last accepted load
         self._inputs: dict[str, Callable[[], str | None]] = {}  # the accepted load's non-file inputs
         self._feeds: dict[str, Callable[[], ChangeFeed]] = {}
@@ -167,9 +172,15 @@ class HotReloadLoader:
         # and let our DotEnvSource read the real setting from the context.
         ctx.env_file = kwargs.pop("_env_file", self.snapshot_cls.model_config.get("env_file"))
         kwargs["_env_file"] = None
+        kept = self._kept if reloading and self._direct else None
+        if kept is not None and kept[2] != environ:
+            kept = None  # environment variables are decoded when the sources are built
         with activate(ctx), _GcPaused():
             try:
-                snapshot = self.snapshot_cls(**kwargs)
+                if kept is None:
+                    snapshot = self.snapshot_cls(**kwargs)
+                else:
+                    snapshot = self._validate_kept(refreshed(kept[0], ctx), kept[1])
             except ValidationError as exc:
                 raise render_validation_error(exc, self.snapshot_cls, ctx, what=self.name) from None
             except ReloadError:
@@ -191,7 +202,22 @@ class HotReloadLoader:
                 raise unknown_keys_error(unknown, what=self.name)
         files = {p: st.digest for p, st in ctx.files.items()}
         others = {key: digest for key, (digest, _) in ctx.inputs.items()}
+        built = ctx.built
+        self._kept = (built[0], built[1], environ) if built is not None and keepable(built[0]) else None
         return Candidate(snapshot, ctx, digest_inputs(files, environ, others), unknown)
+
+    def _validate_kept(self, sources: tuple[Any, ...], init_kwargs: Mapping[str, Any]) -> Any:
+        """What ``snapshot_cls(**init_kwargs)`` gives, from sources built by an earlier load.
+
+        ``BaseSettings.__init__`` builds the sources, merges what they return
+        (``_settings_build_values``) and hands that to ``BaseModel.__init__``; this does the last
+        two only. pydantic-core's own ``model_validate`` would call ``BaseSettings.__init__`` again.
+        """
+        cls = self.snapshot_cls
+        values = cls._settings_build_values(sources, dict(init_kwargs))
+        snapshot = cls.__new__(cls)
+        BaseModel.__init__(snapshot, **values)
+        return snapshot
 
     def revalidate(self, snapshot: BaseModel) -> Any:
         """Validate the values of ``snapshot`` again with every validator, reading no source.

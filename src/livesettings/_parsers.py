@@ -271,6 +271,13 @@ def _plain_scalar(value: str, rules: _Rules) -> Any:
     return None if tag == _NULL else _FALLBACK
 
 
+# Plain scalars that have implicit resolvers, as _plain_scalar resolved them (ints, floats, bools,
+# None and strings: immutable, and a function of the text alone). A reload parses mostly the same
+# scalars as the last one: a lookup instead of the resolver regexes.
+_RESOLVED: dict[str, Any] = {}
+_RESOLVED_MAX = 8192
+
+
 def _fast_yaml(text: str, limits: ParseLimits, *, mapping: bool) -> Any:
     """Build the document from libyaml's events, or return _FALLBACK for the strict loader to decide.
 
@@ -282,6 +289,7 @@ def _fast_yaml(text: str, limits: ParseLimits, *, mapping: bool) -> Any:
     if _CParser is None or _IMPLICIT is None or YAML_LOADER is not _StrictLoader:  # no libyaml, or swapped
         return _FALLBACK
     rules_for = _IMPLICIT.get
+    seen = _RESOLVED.get
     checked = "!" in text or "&" in text  # a tag needs a '!' and an anchor a '&': without both, no event has one
     max_depth = limits.max_depth
     parser = _CParser(text)
@@ -307,9 +315,15 @@ def _fast_yaml(text: str, limits: ParseLimits, *, mapping: bool) -> Any:
                 if event.implicit[0]:  # plain: resolved as BaseResolver.resolve would
                     rules = rules_for(value[:1])
                     if rules is not None:
-                        value = _plain_scalar(value, rules)
-                        if value is _FALLBACK:
-                            return _FALLBACK
+                        resolved = seen(value, _FALLBACK)
+                        if resolved is _FALLBACK:
+                            resolved = _plain_scalar(value, rules)
+                            if resolved is _FALLBACK:
+                                return _FALLBACK
+                            if len(_RESOLVED) >= _RESOLVED_MAX:
+                                _RESOLVED.clear()
+                            _RESOLVED[value] = resolved
+                        value = resolved
                 nodes += 1
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 if checked and (event.anchor is not None or event.tag is not None):

@@ -42,7 +42,7 @@ from ._config import ReloadConfig
 from ._engine import Engine
 from ._notify import SubscriptionHandle
 from ._streams import ChangeStream, iterate
-from ._sources import live_sources, reuse_sections
+from ._sources import live_sources, merged
 from ._provenance import Origin
 from ._stats import ReloadStats
 from ._unknown import check_path
@@ -195,10 +195,11 @@ class SnapshotSettings(BaseSettings):
         cls, sources: tuple[PydanticBaseSettingsSource, ...], init_kwargs: dict[str, Any]
     ) -> dict[str, Any]:
         # pydantic-settings' private merge step (2.x: called by BaseSettings.__init__ between the
-        # sources and validation): the one point where the merged input exists before it is
-        # validated, so the only place unchanged sections can be swapped for their last instances.
+        # sources and validation): the one point where the built sources and the merged input exist
+        # before validation, so the only place a load can keep the sources for the next one and
+        # swap unchanged sections for their last instances. A reload calls it directly (_loader).
         values = super()._settings_build_values(sources, init_kwargs)
-        return reuse_sections(cls, values)
+        return merged(cls, sources, init_kwargs, values)
 
 
 def _as_base_settings(exc: Exception) -> Exception:

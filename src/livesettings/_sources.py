@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import contextvars
 import errno
+import functools
 import logging
 import os
 import stat
@@ -28,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic._internal._utils import deep_update  # the merge pydantic-settings itself uses
-from pydantic_settings.sources.base import PydanticBaseEnvSettingsSource
+from pydantic_settings.sources.base import DefaultSettingsSource, PydanticBaseEnvSettingsSource
 from pydantic_settings.sources.types import DEFAULT_PATH
 from pydantic_settings.utils import _settings_debug_enabled, logger as _ps_logger, path_type_label
 from pydantic_settings import (
     BaseSettings,
+    CliSettingsSource,
     DotEnvSettingsSource,
     EnvSettingsSource,
     InitSettingsSource,
@@ -93,6 +95,8 @@ class LoadContext:
         self.feeds: dict[str, Callable[[], Any]] = {}  # key -> factory of a ChangeFeed for that input
         self.memo: dict[Any, Any] | None = None  # the loader's results of pure sources, kept across loads
         self.sections: Any = None  # the loader's _sections.SectionReuse (unchanged sections not re-validated)
+        # What pydantic-settings merged in this load: (sources, init kwargs); see ``keepable``.
+        self.built: tuple[tuple[PydanticBaseSettingsSource, ...], dict[str, Any]] | None = None
 
     def add_input(self, key: str, digest: str | None, current: Callable[[], str | None]) -> None:
         """Record a non-file input of this load (for example ``"etcd:http://h:2379/apps/web/"``).
@@ -362,7 +366,8 @@ class FileReader:
             raise _os_error(path, exc) from None
 
     def _read_bytes(self, path: str) -> bytes | None:
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+        flags |= getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
         for _attempt in range(3):
             resolved = os.path.realpath(path)
             linked = os.path.islink(path)
@@ -385,9 +390,12 @@ class FileReader:
                     continue
                 raise
             limit = self._max_bytes(path, resolved)
-            with os.fdopen(fd, "rb") as fh:
-                self._check_trust(path, os.fstat(fh.fileno()), limit)
-                data = fh.read(limit + 1)
+            try:
+                st = os.fstat(fd)
+                self._check_trust(path, st, limit)
+                data = _read_fd(fd, st.st_size, limit)
+            finally:
+                os.close(fd)
             if len(data) > limit:
                 raise UntrustedSourceError.at(path, f"is over the limit of {limit} bytes")
             return data
@@ -439,6 +447,26 @@ class FileReader:
         self.last_good = dict(files)
 
 
+def _read_fd(fd: int, size: int, limit: int) -> bytes:
+    """What ``fd`` holds, up to ``limit + 1`` bytes (one more than allowed tells it is too big).
+
+    Plain ``os.read`` calls sized by the file's ``size`` (its fstat), no buffered file object
+    around them; a file that grew after its fstat is read on to its end (or past the limit).
+    """
+    want = min(size + 1, limit + 1)
+    data = os.read(fd, want)
+    if len(data) < want:  # a regular file reads short only at its end
+        return data
+    chunks, got = [data], len(data)
+    while got <= limit:
+        chunk = os.read(fd, limit + 1 - got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
 def _trusted_owner(st: os.stat_result) -> bool:
     """Owned by this process's (effective) user or by root; always true where uids do not exist."""
     geteuid = getattr(os, "geteuid", None)
@@ -463,11 +491,18 @@ def _within(path: str, root: str) -> bool:
 # --------------------------------------------------------------------------- the sources
 
 
-def reuse_sections(settings_cls: type[BaseSettings], values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` (the merged sources) with the current load's unchanged sections swapped for their
-    last validated instances (see ``_sections``); unchanged outside a load."""
+def merged(
+    settings_cls: type[BaseSettings], sources: tuple[PydanticBaseSettingsSource, ...], init_kwargs: dict[str, Any],
+    values: dict[str, Any],
+) -> dict[str, Any]:
+    """``values`` (what ``sources`` merged to) with the current load's unchanged sections swapped for
+    their last validated instances (see ``_sections``); the load keeps ``sources`` for the next one
+    (see ``keepable``). Unchanged outside a load."""
     ctx = _CURRENT.get()
-    if ctx is None or ctx.sections is None:
+    if ctx is None:
+        return values
+    ctx.built = (sources, init_kwargs)
+    if ctx.sections is None:
         return values
     return ctx.sections.substitute(settings_cls, values)  # type: ignore[no-any-return]
 
@@ -485,6 +520,9 @@ def _context() -> LoadContext:
 class _FileSourceMixin:
     _fmt = ""  # also the label of its records
     _files: tuple[Path, ...] = ()
+    # What each file was when the source read it (None: not kept, e.g. a Traversable; see keepable).
+    _states: dict[Path, FileState] | None = None
+    _remake: Callable[..., Any] | None = None  # builds the same source again, reading the files anew
     _merge_choice: MergeStrategy | None = None  # the source's ``merge=`` (None: not asked for)
     _merge_probe = False  # _same_merge's probes: no field markers, no ReloadConfig default
     _merge_cls: type[BaseSettings] = BaseSettings
@@ -541,6 +579,7 @@ class _FileSourceMixin:
                 parts.append(ctx.load(path, self._fmt, encoding=self._encoding()))  # {} if missing (the reader's rules)
                 labels.append(seen[-1])
         self._files = tuple(seen)
+        self._states = None if None in labels else {p: ctx.files[p] for p in seen}
         strategy = self._strategy(deep_merge)
         rules = {} if self._merge_probe else field_rules(self._merge_cls)
         section = self._section_keys()
@@ -611,7 +650,50 @@ def _relative(
     return out
 
 
-class YamlSource(_FileSourceMixin, YamlConfigSettingsSource):
+# Per settings class, weakly: the provided keys -> {output key: provided key} (see _KeysOnce).
+_INIT_KEYS: weakref.WeakKeyDictionary[type, dict[tuple[Any, ...], dict[Any, Any]]] = weakref.WeakKeyDictionary()
+
+
+class _KeysOnce(InitSettingsSource):
+    """pydantic-settings' ``InitSettingsSource``, which our file sources are, renaming the data's
+    keys to the fields' preferred aliases the way it does, worked out once per set of keys.
+
+    Its renaming walks every field's alias names on every construction: for a file source, on
+    every reload of that file. The renaming depends only on the class (its fields and config) and
+    the keys, so the first construction runs it on ``{key: key}`` and remembers which key each
+    output came from. Only for a class whose fields are complete: an incomplete one must warn as
+    it does.
+    """
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], init_kwargs: dict[str, Any],
+        nested_model_default_partial_update: bool | None = None, _init_state: Any = None,
+    ) -> None:
+        keys = tuple(init_kwargs)
+        try:
+            memo = _INIT_KEYS.setdefault(settings_cls, {}) if settings_cls.__pydantic_complete__ else None
+        except TypeError:  # not weakly referenceable
+            memo = None
+        names = memo.get(keys) if memo is not None else None
+        if names is None:
+            super().__init__(settings_cls, {k: k for k in keys}, nested_model_default_partial_update, _init_state)
+            names = dict(self.init_kwargs)
+            if memo is not None:
+                if len(memo) >= 64:
+                    memo.clear()
+                memo[keys] = names
+        else:
+            PydanticBaseSettingsSource.__init__(self, settings_cls, _init_state)
+            # as InitSettingsSource.__init__ sets it
+            self.nested_model_default_partial_update = (
+                nested_model_default_partial_update
+                if nested_model_default_partial_update is not None
+                else self.config.get("nested_model_default_partial_update", False)
+            )
+        self.init_kwargs = {out: init_kwargs[key] for out, key in names.items()}
+
+
+class YamlSource(_FileSourceMixin, YamlConfigSettingsSource, _KeysOnce):
     """pydantic-settings' YAML source, read through livesettings (libyaml, strict, hashed, cached).
 
     Args:
@@ -638,10 +720,11 @@ class YamlSource(_FileSourceMixin, YamlConfigSettingsSource):
         **kwargs: Any,
     ) -> None:
         self._set_merge(settings_cls, merge, _merge_probe)
+        self._remake = functools.partial(YamlSource, settings_cls, yaml_file, yaml_file_encoding, yaml_config_section, deep_merge, merge=merge, **kwargs)
         super().__init__(settings_cls, yaml_file, yaml_file_encoding, yaml_config_section, deep_merge, **kwargs)
 
 
-class TomlSource(_FileSourceMixin, TomlConfigSettingsSource):
+class TomlSource(_FileSourceMixin, TomlConfigSettingsSource, _KeysOnce):
     """pydantic-settings' TOML source, read through livesettings.
 
     Args:
@@ -664,10 +747,11 @@ class TomlSource(_FileSourceMixin, TomlConfigSettingsSource):
         **kwargs: Any,
     ) -> None:
         self._set_merge(settings_cls, merge, _merge_probe)
+        self._remake = functools.partial(TomlSource, settings_cls, toml_file, toml_table_header, deep_merge, merge=merge, **kwargs)
         super().__init__(settings_cls, toml_file, toml_table_header, deep_merge, **kwargs)
 
 
-class JsonSource(_FileSourceMixin, JsonConfigSettingsSource):
+class JsonSource(_FileSourceMixin, JsonConfigSettingsSource, _KeysOnce):
     """pydantic-settings' JSON source, read through livesettings.
 
     Args:
@@ -690,6 +774,7 @@ class JsonSource(_FileSourceMixin, JsonConfigSettingsSource):
         **kwargs: Any,
     ) -> None:
         self._set_merge(settings_cls, merge, _merge_probe)
+        self._remake = functools.partial(JsonSource, settings_cls, json_file, json_file_encoding, deep_merge, merge=merge, **kwargs)
         super().__init__(settings_cls, json_file, json_file_encoding, deep_merge, **kwargs)
 
 
@@ -735,7 +820,9 @@ def _plain_copy(value: Any) -> Any:
 
 # Not part of the key: the variables (keyed as themselves), the class (keyed as itself), what the
 # last call found, and the merged state of earlier sources, which only DefaultSettingsSource reads.
-_NOT_IN_KEY = frozenset({"env_vars", "settings_cls", "_files", "_current_state", "_settings_sources_data"})
+_NOT_IN_KEY = frozenset(
+    {"env_vars", "settings_cls", "_files", "_states", "_current_state", "_settings_sources_data", "_ls_last"}
+)
 
 
 def _remembered(source: Any, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -753,6 +840,9 @@ def _remembered(source: Any, compute: Callable[[], dict[str, Any]]) -> dict[str,
     memo = ctx.memo if ctx is not None else None
     if memo is None:
         return compute()
+    last = source.__dict__.get("_ls_last")
+    if last is not None and last[0] is source.env_vars:  # a kept source (see keepable), same variables
+        return _plain_copy(last[1])  # type: ignore[no-any-return]
     options = repr(sorted((k, repr(v)) for k, v in vars(source).items() if k not in _NOT_IN_KEY))
     key = (type(source), source.settings_cls, frozenset(source.env_vars.items()), options)
     hit = memo.get(key)
@@ -761,7 +851,9 @@ def _remembered(source: Any, compute: Callable[[], dict[str, Any]]) -> dict[str,
         if len(memo) >= 8:  # a few environments at most (tests, overrides); never grows
             memo.clear()
         memo[key] = _plain_copy(hit)
+        source._ls_last = (source.env_vars, memo[key])
         return hit
+    source._ls_last = (source.env_vars, hit)
     return _plain_copy(hit)  # type: ignore[no-any-return]
 
 
@@ -769,6 +861,7 @@ class DotEnvSource(DotEnvSettingsSource):
     """pydantic-settings' dotenv source; a line python-dotenv cannot parse rejects the file."""
 
     _extract_field_info = _memo_extract_field_info
+    _states: dict[Path, FileState] | None = None  # what each .env file was when last read
 
     def _read_env_files(self) -> Mapping[str, str | None]:
         from pydantic_settings.sources.utils import parse_env_vars  # noqa: PLC0415
@@ -797,6 +890,7 @@ class DotEnvSource(DotEnvSettingsSource):
                 parse_env_vars(values, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
             )
         self._files = tuple(seen)
+        self._states = {p: ctx.files[p] for p in seen}
         return merged
 
     def __call__(self) -> dict[str, Any]:
@@ -1050,6 +1144,66 @@ def live_sources(
         out.append(TomlSource(settings_cls))
     if cfg.get("yaml_file") and YamlSource not in have:
         out.append(YamlSource(settings_cls))
+    return tuple(out)
+
+
+# Sources kept as they are between loads (see keepable); a source class of ours that reads
+# everything when called says so with ``__livesettings_kept__ = True`` in its own body (EtcdSource).
+_KEPT: frozenset[type] = frozenset(
+    {InitSettingsSource, DefaultSettingsSource, EnvSource, DotEnvSource, SecretsSource, CliSettingsSource}
+)
+_FILE_KINDS: frozenset[type] = frozenset({YamlSource, TomlSource, JsonSource})
+
+
+def _plain_type(source: object) -> type:
+    """The class of ``source``, seen through the recording subclass ``_recorded`` gave it."""
+    cls = type(source)
+    return cls.__mro__[1] if "__livesettings_recording__" in cls.__dict__ else cls
+
+
+def keepable(sources: tuple[PydanticBaseSettingsSource, ...]) -> bool:
+    """Whether a reload may keep ``sources`` (built by an earlier load) and bring them up to date
+    with ``refreshed`` instead of building them all again.
+
+    Building pydantic-settings' sources re-derives every field's names and decodes the whole
+    environment on each load: most of a small reload's fixed cost. Ours are kept (see
+    ``refreshed``), and so are init values, defaults and a parsed command line. Any other source
+    (a user's own class, a subclass of ours, a function) runs the way pydantic-settings runs it,
+    built anew on every load: then nothing is kept.
+    """
+    for source in sources:
+        kind = _plain_type(source)
+        if kind in _FILE_KINDS:
+            if source._states is None:  # type: ignore[attr-defined]  # a Traversable: read as pydantic-settings does
+                return False
+        elif kind not in _KEPT and not kind.__dict__.get("__livesettings_kept__"):
+            return False
+    return True
+
+
+def refreshed(
+    sources: tuple[PydanticBaseSettingsSource, ...], ctx: LoadContext
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """``keepable`` sources an earlier load built, made current for the load ``ctx``.
+
+    Our file sources are built again only when one of their files changed; else the states of
+    their files (checked against this load's fetch, so the trust checks ran) join this load as if
+    read. Our dotenv source reads its files again when one of them changed. Everything else reads
+    when called (environment variables are decoded when built: the loader builds every source
+    again when the environment changes).
+    """
+    out: list[PydanticBaseSettingsSource] = []
+    for source in sources:
+        kind = _plain_type(source)
+        if kind in _FILE_KINDS or kind is DotEnvSource:
+            states = source._states  # type: ignore[attr-defined]
+            if states is not None and all(ctx.fetch(path)[1] == st.digest for path, st in states.items()):
+                ctx.files.update(states)
+            elif kind is DotEnvSource:
+                source.env_vars = source._load_env_vars()  # type: ignore[attr-defined]  # see _rebuild
+            else:
+                source = source._remake(_merge_probe=source._merge_probe)  # type: ignore[attr-defined]
+        out.append(source)
     return tuple(out)
 
 

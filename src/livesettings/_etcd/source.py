@@ -144,6 +144,9 @@ class EtcdSource(PydanticBaseSettingsSource):
     Added in 0.2.
     """
 
+    # It reads the prefix when called, never when built: a reload may keep the instance (_sources.keepable).
+    __livesettings_kept__ = True
+
     def __init__(
         self,
         settings_cls: type[BaseSettings],
