@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from dotenv import dotenv_values
@@ -278,13 +278,15 @@ _RESOLVED: dict[str, Any] = {}
 _RESOLVED_MAX = 8192
 
 
-def _fast_yaml(text: str, limits: ParseLimits, *, mapping: bool) -> Any:
+def _fast_yaml(text: str, limits: ParseLimits, *, mapping: bool, layout: list[Any] | None = None) -> Any:
     """Build the document from libyaml's events, or return _FALLBACK for the strict loader to decide.
 
     Args:
         text: the decoded document.
         limits: ``max_depth`` and ``max_nodes`` (past either, the strict loader reports it).
         mapping: the top level must be a mapping or null (``parse_yaml``); else anything (``parse_yaml_value``).
+        layout: if given, receives ``(offset, key, nodes before it)`` for each top-level key of a block
+            mapping whose keys all start a line (else it is left empty); see ``_Layout``.
     """
     if _CParser is None or _IMPLICIT is None or YAML_LOADER is not _StrictLoader:  # no libyaml, or swapped
         return _FALLBACK
@@ -330,6 +332,8 @@ def _fast_yaml(text: str, limits: ParseLimits, *, mapping: bool) -> Any:
                     return _FALLBACK
                 if len(parents) >= max_depth:  # this container's depth is len(parents) + 1
                     return _FALLBACK
+                if layout is not None and not parents and (kind is SequenceStartEvent or event.flow_style):
+                    layout = None  # a flow mapping, or not a mapping: no layout
                 parents.append((container, key))
                 container, key = ({} if kind is MappingStartEvent else []), None
                 nodes += 1
@@ -349,11 +353,19 @@ def _fast_yaml(text: str, limits: ParseLimits, *, mapping: bool) -> Any:
                 if type(value) is not str or value in container:  # not a string, or a duplicate
                     return _FALLBACK
                 key = value
+                if layout is not None and len(parents) == 1:  # a top-level key
+                    mark = event.start_mark
+                    if mark.column:
+                        layout = None
+                    else:
+                        layout.append((mark.index, value, nodes - 1))
             else:
                 container[key] = value
                 key = None
         if type(get()) is not StreamEndEvent or nodes > limits.max_nodes:
             return _FALLBACK
+        if layout is not None:
+            layout.append((len(text), None, nodes))  # the end: the last entry's nodes and extent
     except Exception:  # noqa: BLE001 - syntax errors, huge ints ...: the strict loader reports them
         return _FALLBACK
     finally:
@@ -457,8 +469,98 @@ def parse_yaml(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[
         SourceError: syntax errors, duplicate or non-string keys, limits exceeded, non-mapping top level.
     """
     text = _prepare(data, source, limits)
-    result = _fast_yaml(text, limits, mapping=True)
-    return _strict_mapping(text, data, source, limits) if result is _FALLBACK else result
+    last = _LAYOUTS.get(source)
+    if last is not None and last.limits == limits:
+        patched = last.patch(text)
+        if patched is not None:
+            _LAYOUTS[source] = patched
+            return patched.result
+    found: list[Any] = []
+    result = _fast_yaml(text, limits, mapping=True, layout=found)
+    if result is _FALLBACK:
+        _LAYOUTS.pop(source, None)
+        return _strict_mapping(text, data, source, limits)
+    if type(result) is dict and found and found[-1][1] is None and len(found) == len(result) + 1:
+        if len(_LAYOUTS) >= _LAYOUTS_MAX:
+            _LAYOUTS.clear()
+        _LAYOUTS[source] = _Layout(text, result, tuple(found), limits)
+    else:
+        _LAYOUTS.pop(source, None)
+    return result
+
+
+class _Layout(NamedTuple):
+    """A parsed YAML document and where each of its top-level entries sits, to parse an edit of it
+    by parsing only the entry that changed.
+
+    A reload after a one-value edit would otherwise parse the whole file again. The document is a
+    block mapping whose every key starts a line (``_fast_yaml`` records the entries); each entry
+    runs from its key to the next key. An entry, parsed on its own, gives what the whole document
+    gives for it: nothing outside it (no anchor, alias, tag or directive: the fast path has none)
+    can change how it reads, and a line that starts at column 0 ends every block construct in it.
+    So if a new text differs from the old one only inside one entry, that entry's new text alone
+    is parsed (by the same fast path) and must be one top-level key that starts its line, with no
+    document marker in it; anything else (two entries changed, an entry split or joined, a flow
+    collection or quote left open, a limit) parses the whole text, as always.
+
+    Attributes:
+        text: the document.
+        result: what it parsed to (shared, never changed: the reader hands out copies).
+        entries: ``(offset, key, nodes before it)`` per entry, then ``(len(text), None, nodes)``.
+        limits: the limits it was parsed under.
+    """
+
+    text: str
+    result: dict[str, Any]
+    entries: tuple[tuple[int, str | None, int], ...]
+    limits: ParseLimits
+
+    def patch(self, text: str) -> _Layout | None:
+        """The layout of ``text``, parsing only the one entry it changed; ``None`` if it cannot."""
+        old, entries = self.text, self.entries
+        if text == old:
+            return self
+        head = entries[0][0]
+        if text[:head] != old[:head]:
+            return None
+        k = 0  # the first entry that differs
+        while k < len(entries) - 1 and text[entries[k][0]:entries[k + 1][0]] == old[entries[k][0]:entries[k + 1][0]]:
+            k += 1
+        if k == len(entries) - 1:  # all entries equal: only text past the end was added
+            return None
+        start = entries[k][0]
+        tail = old[entries[k + 1][0]:]
+        shift = len(text) - len(old)
+        end = entries[k + 1][0] + shift  # where the unchanged rest starts in ``text``
+        if end <= start or not text.endswith(tail) or (tail and text[end - 1] != "\n"):
+            return None
+        chunk = text[start:end]
+        if chunk.startswith(("---", "...")) or any(mark in chunk for mark in _NOT_IN_ENTRY):
+            return None  # a document marker (or an unusual line break or BOM): the whole text decides
+        found: list[Any] = []
+        value = _fast_yaml(chunk, self.limits, mapping=True, layout=found)
+        if value is _FALLBACK or type(value) is not dict or len(value) != 1 or len(found) != 2:
+            return None
+        (key, new), nodes = next(iter(value.items())), found[1][2] - 1  # less its own root mapping
+        old_key = entries[k][1]
+        if key != old_key and key in self.result:
+            return None  # a duplicate key: the strict loader reports it
+        total = entries[-1][2] - (entries[k + 1][2] - entries[k][2]) + nodes
+        if total > self.limits.max_nodes:
+            return None
+        result = {(key if name == old_key else name): (new if name == old_key else v) for name, v in self.result.items()}
+        moved = tuple(
+            (offset + shift, name, count - (entries[k + 1][2] - entries[k][2]) + nodes)
+            for offset, name, count in entries[k + 1:]
+        )
+        return _Layout(text, result, (*entries[:k], (start, key, entries[k][2]), *moved), self.limits)
+
+
+_NOT_IN_ENTRY = ("\n---", "\n...", "\r---", "\r...", "\x85", "\u2028", "\u2029", "\ufeff")
+
+# The last layout of each YAML source (by the name errors give it: its path), for _Layout.patch.
+_LAYOUTS: dict[str, _Layout] = {}
+_LAYOUTS_MAX = 64
 
 
 def _parse_yaml_strict(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[str, Any] | None:
