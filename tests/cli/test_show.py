@@ -86,3 +86,27 @@ class TestTerminal:
         monkeypatch.setenv("NO_COLOR", "1")
         out = cli("show", project.target).out
         assert "\033[" not in out and "SETTING" not in out
+
+
+class TestAppended:
+    def test_an_appended_list_names_each_files_part(self, project, cli) -> None:
+        """A list concatenated from several files (``merge="append"``) lists each file's part in
+        ``appended``, in the text and in JSON."""
+        module = project.root / f"{project.module}.py"
+        module.write_text(module.read_text() + (
+            "\n\nclass MergedSettings(ReloadableSettings):\n"
+            "    model_config = SettingsConfigDict(yaml_file=['config/base.yaml', 'config/extra.yaml'])\n"
+            "    reload_config = ReloadConfig(merge='append')\n"
+            "    hosts: list[str] = []\n"
+        ))
+        project.write("config/base.yaml", "hosts: [a, b]\n")
+        project.write("config/extra.yaml", "hosts: [c]\n")
+        text = cli("show", project.spec("MergedSettings"))
+        assert text.code == 0, text.out
+        assert "(appended: config/base.yaml:1:8 = " in text.out
+        result = cli("show", project.spec("MergedSettings"), "--json")
+        hosts = {leaf["path"]: leaf for leaf in json.loads(result.out)["leaves"]}["hosts"]
+        assert hosts["value"] == ["a", "b", "c"]
+        assert [(part["file"], part["line"]) for part in hosts["appended"]] == [
+            ("config/base.yaml", 1), ("config/extra.yaml", 1),
+        ]

@@ -297,7 +297,10 @@ def origin_json(origin: Origin, *, value: Any = None, with_value: bool = False) 
         "variable": origin.variable,
     }
     data["shadowed"] = [
-        {k: v for k, v in origin_json(o).items() if k not in ("path", "shadowed")} for o in origin.shadowed
+        {k: v for k, v in origin_json(o).items() if k not in ("path", "shadowed", "appended")} for o in origin.shadowed
+    ]
+    data["appended"] = [
+        {k: v for k, v in origin_json(o).items() if k not in ("path", "shadowed", "appended")} for o in origin.appended
     ]
     return data
 

@@ -34,6 +34,11 @@ def _shadows(origin: Origin) -> str:
     return ", ".join(f"{o.location} = {o.value}" for o in origin.shadowed)
 
 
+def _appended(origin: Origin) -> str:
+    """Each file's part of a list concatenated from several files (``merge="append"``)."""
+    return ", ".join(f"{o.location} = {o.value}" for o in origin.appended)
+
+
 def run(args: argparse.Namespace) -> int:
     out = Output()
     with open_target(args) as target:
@@ -56,11 +61,13 @@ def run(args: argparse.Namespace) -> int:
         })
         return ExitCode.OK
     if out.tty:
-        rows = [[o.path, o.value, o.location, _shadows(o)] for o in leaves]
+        rows = [[o.path, o.value, o.location + (f" (appended: {_appended(o)})" if o.appended else ""), _shadows(o)]
+                for o in leaves]
         out.table(["SETTING", "VALUE", "SOURCE", "SHADOWS"], rows, styles=["", "", "cyan", "yellow"])
     else:
         for o in leaves:
-            tail = f"  (shadows {_shadows(o)})" if o.shadowed else ""
+            tail = f"  (appended: {_appended(o)})" if o.appended else ""
+            tail += f"  (shadows {_shadows(o)})" if o.shadowed else ""
             out.line(f"{o.path} = {o.value}  {o.location}{tail}")
     return ExitCode.OK
 
