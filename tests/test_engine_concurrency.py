@@ -201,3 +201,47 @@ class TestSerialisedReloads:
             run_all([threading.Thread(target=worker) for _ in range(n_threads)])
             assert sum(r is not None for r in results) == 1
             assert seen == [2]
+
+
+
+class TestDryRunsBesideReloads:
+    def test_check_on_another_thread_waits_for_the_load_in_flight(self, tmp_path: Path) -> None:
+        """``check()`` loads with the same loader as reloads (kept sources, reused sections), so it
+        waits for a load in flight instead of running beside it: their validations never overlap."""
+        from pydantic import field_validator
+
+        cfg = tmp_path / "app.yaml"
+        atomic_write(cfg, "n: 0\n")
+        events: list[tuple[str, str]] = []
+        inside, checking, entered = threading.Event(), threading.Event(), threading.Event()
+
+        class App(ReloadableSettings):
+            model_config = SettingsConfigDict(yaml_file=str(cfg))
+            reload_config = ReloadConfig(enabled=False)
+            n: int = 0
+
+            @field_validator("n")
+            @classmethod
+            def _observe(cls, v: int) -> int:
+                who = threading.current_thread().name
+                events.append(("enter", who))
+                if who == "reloader":
+                    inside.set()
+                    checking.wait(TIMEOUT)  # the checker is about to call check()
+                    entered.wait(1.0)  # without the wait in load, the check's validation starts now
+                elif who == "checker":
+                    entered.set()
+                events.append(("exit", who))
+                return v
+
+        with App() as s:
+            events.clear()
+            atomic_write(cfg, "n: 1\n")
+            reloader = threading.Thread(target=s.reload, name="reloader")
+            results = []
+            checker = threading.Thread(
+                target=lambda: (inside.wait(TIMEOUT), checking.set(), results.append(s.check())), name="checker"
+            )
+            run_all([reloader, checker])
+            assert s.n == 1 and results and results[0].is_valid
+        assert events == [("enter", "reloader"), ("exit", "reloader"), ("enter", "checker"), ("exit", "checker")]

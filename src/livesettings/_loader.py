@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings, SettingsError
 
-from . import _parsers
+from . import _forksafe, _parsers
 from ._config import ReloadConfig
 from ._digest import hasher
 from ._diff import diff_snapshots
@@ -106,7 +106,10 @@ class Candidate:
 class HotReloadLoader:
     """Builds validated candidate snapshots from the sources (the brief's "Config Loader").
 
-    Not thread-safe on its own: the engine runs one load at a time.
+    One load runs at a time: the engine serialises reloads, and a dry run (``check()``) from
+    another thread waits for the load in flight, because loads share what the last one left
+    (kept sources, section instances, the env memo). A load started from inside a load (a
+    source or validator calling ``check()``) raises ``RuntimeError``.
     """
 
     def __init__(
@@ -134,10 +137,21 @@ class HotReloadLoader:
         # Validating into a fresh instance skips only BaseSettings.__init__ (the sources), unless
         # the class has an __init__ of its own, which must run.
         self._direct = snapshot_cls.__init__ is BaseSettings.__init__
+        self._busy = threading.Lock()
+        self._busy_owner: int | None = None
         self.loaded: Candidate | None = None  # the last accepted load
         self._inputs: dict[str, Callable[[], str | None]] = {}  # the accepted load's non-file inputs
         self._feeds: dict[str, Callable[[], ChangeFeed]] = {}
         self._file_feed: Any = None
+        _forksafe.register(self)
+
+    def _fork_reset(self) -> None:
+        """A forked child: a fresh lock, and nothing kept that a load in flight in the parent may
+        have been changing (the next load builds its sources again)."""
+        self._busy = threading.Lock()
+        self._busy_owner = None
+        self._kept = None
+        self.sections.discard()
 
     # -- digests ---------------------------------------------------------------------------
     def digest(self) -> Inputs:
@@ -160,6 +174,16 @@ class HotReloadLoader:
 
         ``prefetched`` file bytes and the ``environ`` digest come from a ``digest()`` just made.
         """
+        if self._busy_owner == threading.get_ident():
+            raise RuntimeError(f"{self.name}: a load started from inside its own load (a source or validator)")
+        with self._busy:
+            self._busy_owner = threading.get_ident()
+            try:
+                return self._load(reloading, prefetched, environ)
+            finally:
+                self._busy_owner = None
+
+    def _load(self, reloading: bool, prefetched: Mapping[Path, Fetched] | None, environ: int | None) -> Candidate:
         environ = environ_digest() if environ is None else environ
         ctx = LoadContext(self.reader, reloading=reloading)
         ctx.memo = self._memo
