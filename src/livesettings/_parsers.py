@@ -486,7 +486,7 @@ def parse_yaml(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[
         _LAYOUTS[source] = _Layout(text, result, tuple(found), limits)
     else:
         _LAYOUTS.pop(source, None)
-    return result
+    return result  # type: ignore[no-any-return]  # a mapping or None: _fast_yaml(mapping=True)
 
 
 class _Layout(NamedTuple):
