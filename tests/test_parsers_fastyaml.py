@@ -358,18 +358,22 @@ class TestEditedDocuments:
     @example(("é: 1\nb: ü\nc: 3\n", "é: 1\nb: üü\nc: 3\n"))
     def test_an_edit_parses_as_the_whole_text(self, pair: tuple[str, str]) -> None:
         old, new = pair
-        _parsers._LAYOUTS.clear()
+        layouts: dict[str, Any] = {}
         try:
-            _parsers.parse_yaml(old.encode(), "app.yaml")  # records the layout an edit may patch
+            _parsers.parse_yaml(old.encode(), "app.yaml", layouts=layouts)  # records the layout an edit may patch
         except SourceError:
             pass
-        assert outcome(_parsers.parse_yaml, new.encode()) == outcome(_parsers._parse_yaml_strict, new.encode())
+
+        def patched(data: bytes, source: str, limits: ParseLimits) -> Any:
+            return _parsers.parse_yaml(data, source, limits, layouts=layouts)
+
+        assert outcome(patched, new.encode()) == outcome(_parsers._parse_yaml_strict, new.encode())
 
     def test_a_one_value_edit_parses_only_its_entry(self) -> None:
         """The unchanged entries of an edited document are the very objects parsed before (shared)."""
-        _parsers._LAYOUTS.clear()
-        before = _parsers.parse_yaml(b"a: {x: 1}\nb:\n  y: [1, 2]\nc: {z: 3}\n", "app.yaml")
-        after = _parsers.parse_yaml(b"a: {x: 1}\nb:\n  y: [1, 5]\nc: {z: 3}\n", "app.yaml")
+        layouts: dict[str, Any] = {}
+        before = _parsers.parse_yaml(b"a: {x: 1}\nb:\n  y: [1, 2]\nc: {z: 3}\n", "app.yaml", layouts=layouts)
+        after = _parsers.parse_yaml(b"a: {x: 1}\nb:\n  y: [1, 5]\nc: {z: 3}\n", "app.yaml", layouts=layouts)
         assert before is not None and after is not None
         assert after == {"a": {"x": 1}, "b": {"y": [1, 5]}, "c": {"z": 3}}
         assert after["a"] is before["a"] and after["c"] is before["c"] and after["b"] is not before["b"]

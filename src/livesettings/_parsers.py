@@ -458,34 +458,41 @@ def _yaml_error(exc: yaml.YAMLError, text: str, source: str) -> SourceError:
     return SourceError.at(source, f"invalid YAML: {message}", line=line, column=col)
 
 
-def parse_yaml(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[str, Any] | None:
+def parse_yaml(
+    data: bytes, source: str, limits: ParseLimits = _LIMITS, *, layouts: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """Parse one YAML document whose top level is a mapping with string keys (safe loading only).
 
     Ordinary documents are built straight from libyaml's events; anything unusual (and every error) goes
     through the strict loader, whose composed node graph is checked against ``limits`` before any Python
     object is constructed. Both give the same result.
 
+    ``layouts``: the caller's memo of the last document parsed per ``source`` (see ``_Layout``);
+    with it, an edit inside one top-level entry of that document parses only that entry. The file
+    reader of each settings object keeps one, so the memo lives and dies with the object.
+
     Raises:
         SourceError: syntax errors, duplicate or non-string keys, limits exceeded, non-mapping top level.
     """
     text = _prepare(data, source, limits)
-    last = _LAYOUTS.get(source)
+    if layouts is None:
+        result = _fast_yaml(text, limits, mapping=True)
+        return _strict_mapping(text, data, source, limits) if result is _FALLBACK else result
+    last = layouts.get(source)
     if last is not None and last.limits == limits:
         patched = last.patch(text)
         if patched is not None:
-            _LAYOUTS[source] = patched
-            return patched.result
+            layouts[source] = patched
+            return patched.result  # type: ignore[no-any-return]
     found: list[Any] = []
     result = _fast_yaml(text, limits, mapping=True, layout=found)
     if result is _FALLBACK:
-        _LAYOUTS.pop(source, None)
+        layouts.pop(source, None)
         return _strict_mapping(text, data, source, limits)
     if type(result) is dict and found and found[-1][1] is None and len(found) == len(result) + 1:
-        if len(_LAYOUTS) >= _LAYOUTS_MAX:
-            _LAYOUTS.clear()
-        _LAYOUTS[source] = _Layout(text, result, tuple(found), limits)
+        layouts[source] = _Layout(text, result, tuple(found), limits)
     else:
-        _LAYOUTS.pop(source, None)
+        layouts.pop(source, None)
     return result  # type: ignore[no-any-return]  # a mapping or None: _fast_yaml(mapping=True)
 
 
@@ -557,11 +564,6 @@ class _Layout(NamedTuple):
 
 
 _NOT_IN_ENTRY = ("\n---", "\n...", "\r---", "\r...", "\x85", "\u2028", "\u2029", "\ufeff")
-
-# The last layout of each YAML source (by the name errors give it: its path), for _Layout.patch.
-_LAYOUTS: dict[str, _Layout] = {}
-_LAYOUTS_MAX = 64
-
 
 def _parse_yaml_strict(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[str, Any] | None:
     """[parse_yaml][livesettings._parsers.parse_yaml] through the strict loader only (the reference)."""

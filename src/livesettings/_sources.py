@@ -265,6 +265,7 @@ class FileReader:
         self.secret_limits: dict[str, int] = {}
         self._lock = threading.Lock()
         self._parsed: dict[tuple[Path, str], tuple[str, Mapping[str, Any] | None]] = {}
+        self._layouts: dict[str, Any] = {}  # YAML: the last document per file, to parse only an edited entry
         self.last_good: dict[Path, FileState] = {}
         _forksafe.register(self)
 
@@ -422,6 +423,8 @@ class FileReader:
         else:
             if fmt == "dotenv":
                 kw.setdefault("interpolate", self.dotenv_interpolate)
+            elif fmt == "yaml":
+                kw.setdefault("layouts", self._layouts)
             parsed = _parsers.parse(fmt, data, str(path), self.limits, **kw)
             with self._lock:
                 self._parsed[(path, fmt)] = (digest, parsed)
