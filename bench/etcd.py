@@ -5,16 +5,22 @@ loopback, temp data dir) and two fleets of N processes:
 
 * **raw**: a bare streaming ``POST /v3/watch`` per process (requests), reporting as soon as an
   event message is parsed: the floor;
-* **livesettings**: a ``ReloadableSettings`` with ``EtcdSource`` per process, reporting from a
+* **livesettings**: a ``ReloadableSettings`` with ``EtcdSource`` per process, watching on (the
+  engine starts the etcd feed, as in any application), reporting from a
   ``settings.watch("value", ...)`` handler, i.e. after the feed delivered the revision, the
   source decoded it, pydantic validated it and the new version was swapped in. ACK records are
-  off (they are written after the apply and would only load etcd for the next put).
+  off (they are written after the apply, and on the cores the other processes are applying on;
+  ``BENCH_ETCD_ACK=1`` turns them on to measure that).
 
-Trials alternate between the two fleets (each on its own prefix), so both see the same machine
-load; a trial's latency runs from just before the put to the last of the N reports (the clock is
-``CLOCK_MONOTONIC``, shared by all processes). The livesettings worker runs with watching off
-and starts the etcd feed the source asked for itself, reloading on each ``on_change()`` (what the
-engine does when watching is on, minus its file watcher), so the row measures the etcd path only.
+Both fleets have N processes: the raw floor is N watchers in N processes too, so the overhead
+compares like with like. Trials alternate between the two fleets (each on its own prefix), so
+both see the same machine load; a trial's latency runs from just before the put to the last of
+the N reports (the clock is ``CLOCK_MONOTONIC``, shared by all processes).
+
+Each report also carries when that process's feed handed the revision over (the raw watcher:
+when it parsed the event) and the process's CPU time since its previous report. When N
+processes share fewer cores, the last one can only finish after about N × (CPU per update) /
+cores: the breakdown table prints that floor for the extra CPU livesettings spends per update.
 """
 
 from __future__ import annotations
