@@ -319,7 +319,8 @@ def render(results: list[dict[str, Any]], quick: bool) -> Report:
         rows,
         notes=[
             "raw: a bare streaming /v3/watch per process; livesettings: feed → source → validate → swap → handler.",
-            "Both fleets run at once on the same etcd, trials alternate between them; etcd's fsync dominates both.",
+            "Both fleets have N processes and run at once on the same etcd; trials alternate between them.",
+            "With N above the core count the overhead is CPU: see the next table.",
             f"median of medians across sizes: {fmt_ms(median(percentile(r['samples']['ours'], 50) for r in results))} ms",
         ],
     )
