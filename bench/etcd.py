@@ -5,16 +5,22 @@ loopback, temp data dir) and two fleets of N processes:
 
 * **raw**: a bare streaming ``POST /v3/watch`` per process (requests), reporting as soon as an
   event message is parsed: the floor;
-* **livesettings**: a ``ReloadableSettings`` with ``EtcdSource`` per process, reporting from a
+* **livesettings**: a ``ReloadableSettings`` with ``EtcdSource`` per process, watching on (the
+  engine starts the etcd feed, as in any application), reporting from a
   ``settings.watch("value", ...)`` handler, i.e. after the feed delivered the revision, the
   source decoded it, pydantic validated it and the new version was swapped in. ACK records are
-  off (they are written after the apply and would only load etcd for the next put).
+  off (they are written after the apply, and on the cores the other processes are applying on;
+  ``BENCH_ETCD_ACK=1`` turns them on to measure that).
 
-Trials alternate between the two fleets (each on its own prefix), so both see the same machine
-load; a trial's latency runs from just before the put to the last of the N reports (the clock is
-``CLOCK_MONOTONIC``, shared by all processes). The livesettings worker runs with watching off
-and starts the etcd feed the source asked for itself, reloading on each ``on_change()`` (what the
-engine does when watching is on, minus its file watcher), so the row measures the etcd path only.
+Both fleets have N processes: the raw floor is N watchers in N processes too, so the overhead
+compares like with like. Trials alternate between the two fleets (each on its own prefix), so
+both see the same machine load; a trial's latency runs from just before the put to the last of
+the N reports (the clock is ``CLOCK_MONOTONIC``, shared by all processes).
+
+Each report also carries when that process's feed handed the revision over (the raw watcher:
+when it parsed the event) and the process's CPU time since its previous report. When N
+processes share fewer cores, the last one can only finish after about N × (CPU per update) /
+cores: the breakdown table prints that floor for the extra CPU livesettings spends per update.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from bench._util import ROOT, Check, Job, Report, Table, fmt_ms, median, module_
 SIZES = (1, 10, 50)
 TRIAL_TIMEOUT_S = 10.0
 TARGET_P50_OVERHEAD_S = {1: 0.001, 50: 0.002}
+ACK_ENV = "BENCH_ETCD_ACK"  # =1: the livesettings workers write their ACK records (off by default, see above)
 
 
 def jobs(quick: bool) -> list[Job]:
@@ -112,6 +119,7 @@ def _worker_raw(endpoint: str, prefix: str) -> None:
     body = {"create_request": {"key": b64(prefix), "range_end": b64(end), "progress_notify": True}}
     resp = requests.post(endpoint + "/v3/watch", json=body, stream=True, timeout=(5, None))
     buf = b""
+    cpu = time.process_time_ns()
     for chunk in resp.iter_content(chunk_size=None):
         buf += chunk
         while b"\n" in buf:
@@ -120,8 +128,11 @@ def _worker_raw(endpoint: str, prefix: str) -> None:
             result = json.loads(line).get("result", {})
             if result.get("created"):
                 print("ready", flush=True)
+                cpu = time.process_time_ns()
             for event in result.get("events", ()):
-                print(f"{event['kv']['mod_revision']} {now}", flush=True)
+                # received = done: the floor; CPU: this process's, since the previous report
+                spent, cpu = -cpu, time.process_time_ns()
+                print(f"{event['kv']['mod_revision']} {now} {now} {spent + cpu}", flush=True)
                 break
 
 
@@ -129,11 +140,12 @@ def _worker_ours(endpoint: str, prefix: str) -> None:
     from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
     from livesettings import ReloadableSettings, ReloadConfig
-    from livesettings._etcd.source import mirrors
     from livesettings.sources import EtcdSource
 
+    ack = os.environ.get(ACK_ENV) == "1"
+
     class App(ReloadableSettings):
-        reload_config = ReloadConfig(enabled=False)
+        reload_config = ReloadConfig(enabled=True)
         value: int = 0
         name: str = "bench"
         port: int = 8000
@@ -144,24 +156,40 @@ def _worker_ours(endpoint: str, prefix: str) -> None:
             env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (init_settings, EtcdSource(settings_cls, prefix, endpoint, ack=False, progress_interval=5.0))
+            return (init_settings, EtcdSource(settings_cls, prefix, endpoint, ack=ack, progress_interval=5.0))
 
+    delivered = [0]
+    cpu = [0]
     settings = App()
-    engine = settings._ls_engine  # type: ignore[attr-defined]
-    (mirror,) = mirrors(engine.loader.reader).values()
-    feed = mirror.new_feed()
-    settings.watch("value", lambda diff: print(f"{mirror.current()} {time.monotonic_ns()}", flush=True))
+    (feed,) = _feeds(settings)
+
+    def applied(diff: object) -> None:
+        now = time.monotonic_ns()
+        spent, cpu[0] = -cpu[0], time.process_time_ns()
+        print(f"{feed.current()} {now} {delivered[0]} {spent + cpu[0]}", flush=True)
+
+    settings.watch("value", applied)
+    # The engine started the feed; stamp the moment it hands a revision over (bench only: a
+    # private attribute, wrapped before the first put).
+    reload = feed._on_change
 
     def on_change() -> None:
-        settings.reload()
+        delivered[0] = time.monotonic_ns()  # the feed parsed the revision and hands it over
+        reload()
 
-    feed.start(on_change)
+    feed._on_change = on_change
     while not (feed.status is not None and feed.status.state == "running"):
         time.sleep(0.005)
+    cpu[0] = time.process_time_ns()
     print("ready", flush=True)
     sys.stdin.read()  # until the parent closes our stdin
-    feed.close()
     settings.close()
+
+
+def _feeds(settings: Any) -> list[Any]:
+    """The change feeds the engine started for ``settings`` (the etcd one)."""
+    engine = settings._ls_engine
+    return [engine.feeds.get(key) for key in engine.loader.feeds() if engine.feeds.get(key) is not None]
 
 
 # -------------------------------------------------------------------------------------------- parent
@@ -174,7 +202,7 @@ class Fleet:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
         self.n = n
-        self.reports: dict[int, list[int]] = {}
+        self.reports: dict[int, list[tuple[int, int, int]]] = {}  # revision -> (done, received, cpu ns)
         self.ready = 0
         self.cond = threading.Condition()
         self.procs = [
@@ -195,8 +223,8 @@ class Fleet:
                 if line.startswith("ready"):
                     self.ready += 1
                 else:
-                    rev, stamp = line.split()
-                    self.reports.setdefault(int(rev), []).append(int(stamp))
+                    rev, done, received, cpu = (int(x) for x in line.split())
+                    self.reports.setdefault(rev, []).append((done, received, cpu))
                 self.cond.notify_all()
 
     def wait_ready(self) -> None:
@@ -204,12 +232,12 @@ class Fleet:
             if not self.cond.wait_for(lambda: self.ready >= self.n, timeout=120):
                 raise RuntimeError(f"only {self.ready}/{self.n} workers started")
 
-    def wait(self, revision: int) -> int | None:
-        """The last report time for ``revision`` once all N reported; None on timeout."""
+    def wait(self, revision: int) -> list[tuple[int, int, int]] | None:
+        """The N reports (done, received, cpu ns) for ``revision`` once all arrived; None on timeout."""
         with self.cond:
             if not self.cond.wait_for(lambda: len(self.reports.get(revision, ())) >= self.n, timeout=TRIAL_TIMEOUT_S):
                 return None
-            return max(self.reports[revision])
+            return list(self.reports[revision])
 
     def stop(self) -> None:
         for p in self.procs:
@@ -239,6 +267,9 @@ def run_job(name: str, quick: bool) -> dict[str, Any]:
             f.wait_ready()
         progress(f"etcd: {n} + {n} workers ready")
         samples: dict[str, list[float]] = {"raw": [], "ours": []}
+        # per trial: the last process to receive the revision, the median process's CPU per update
+        received: dict[str, list[float]] = {"raw": [], "ours": []}
+        cpu: dict[str, list[float]] = {"raw": [], "ours": []}
         misses = {"raw": 0, "ours": 0}
         for i in range(5 + trials):
             order = ("raw", "ours") if i % 2 else ("ours", "raw")
@@ -251,9 +282,12 @@ def run_job(name: str, quick: bool) -> dict[str, Any]:
                 if done is None:
                     misses[kind] += 1
                 else:
-                    samples[kind].append((done - t0) / 1e9)
+                    samples[kind].append((max(r[0] for r in done) - t0) / 1e9)
+                    received[kind].append((max(r[1] for r in done) - t0) / 1e9)
+                    cpu[kind].append(median(r[2] for r in done) / 1e9)
                 time.sleep(0.01)
-        return {"n": n, "samples": samples, "misses": misses}
+        return {"n": n, "samples": samples, "received": received, "cpu": cpu, "misses": misses,
+                "cores": os.cpu_count() or 1}
     finally:
         for f in fleets.values():
             f.stop()
@@ -285,11 +319,40 @@ def render(results: list[dict[str, Any]], quick: bool) -> Report:
         rows,
         notes=[
             "raw: a bare streaming /v3/watch per process; livesettings: feed → source → validate → swap → handler.",
-            "Both fleets run at once on the same etcd, trials alternate between them; etcd's fsync dominates both.",
+            "Both fleets have N processes and run at once on the same etcd; trials alternate between them.",
+            "With N above the core count the overhead is CPU: see the next table.",
             f"median of medians across sizes: {fmt_ms(median(percentile(r['samples']['ours'], 50) for r in results))} ms",
         ],
     )
-    return Report([table], checks)
+    breakdown = []
+    for res in sorted(results, key=lambda r: r["n"]):
+        if "cpu" not in res:
+            continue
+        n, cores = res["n"], res["cores"]
+        cpu = {k: median(v) for k, v in res["cpu"].items()}
+        extra = cpu["ours"] - cpu["raw"]
+        breakdown.append([
+            str(n), fmt_ms(percentile(res["received"]["raw"], 50)), fmt_ms(percentile(res["received"]["ours"], 50)),
+            fmt_ms(percentile(res["samples"]["ours"], 50)), fmt_ms(cpu["raw"]), fmt_ms(cpu["ours"]), fmt_ms(extra),
+            fmt_ms(extra * n / min(n, cores)),
+        ])
+    tables = [table]
+    if breakdown:
+        tables.append(Table(
+            "etcd: where the time goes (ms, p50 over trials)",
+            ["processes", "raw: last received", "ours: last handed to reload", "ours: last applied",
+             "raw CPU/update/process", "ours CPU/update/process", "extra CPU/update/process",
+             "extra CPU × N / cores"],
+            breakdown,
+            notes=[
+                "last received / handed / applied: after the put, of the N processes the last one to get there.",
+                "CPU/update/process: the median process's CPU time (all its threads) from one update's report to "
+                "the next (the raw watcher's floor: read the stream, parse the JSON, print).",
+                "extra CPU × N / cores: what the fleet's extra work costs in wall time when N processes share the "
+                "cores: the overhead's floor from CPU alone.",
+            ],
+        ))
+    return Report(tables, checks)
 
 
 if __name__ == "__main__":

@@ -378,3 +378,67 @@ class TestEditedDocuments:
         assert after == {"a": {"x": 1}, "b": {"y": [1, 5]}, "c": {"z": 3}}
         assert after["a"] is before["a"] and after["c"] is before["c"] and after["b"] is not before["b"]
         assert list(after) == ["a", "b", "c"]
+
+
+class TestValueShortcuts:
+    """``parse_yaml_value`` (an etcd key's value): one plain word skips libyaml, and bytes parsed before to an
+    immutable scalar give it again; both agree with the strict loader, the first time and the next."""
+
+    WORDS = INTS + FLOATS + BOOLS + NULLS + OTHERS + ["---", "...", "--- x", "-- x", "-.5", "+.inf", "a-b", "_x",
+                                                      "x.y", "- x", "? x", "x: 1", "'5'", "!!str 5", "&a 5", "*a"]
+
+    @pytest.mark.parametrize("text", WORDS)
+    def test_words_match_the_strict_loader_twice(self, text: str) -> None:
+        """Every implicit scalar form and near-miss: same result or error, uncached and then cached."""
+        for _ in range(2):
+            data = text.encode()
+            assert outcome(_parsers.parse_yaml_value, data) == outcome(_parsers._parse_yaml_value_strict, data)
+
+    @SETTINGS
+    @given(st.one_of(plain, PLAIN_WORD, quoted))
+    def test_generated_values_match_twice(self, text: str) -> None:
+        for _ in range(2):
+            data = text.encode()
+            assert outcome(_parsers.parse_yaml_value, data) == outcome(_parsers._parse_yaml_value_strict, data)
+
+    @pytest.mark.parametrize("text", ["5", "-17", "+.inf", "true", "web-1", "1_000", "0x1F", "_", "null"])
+    def test_plain_words_skip_libyaml(self, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A plain word never reaches libyaml (so the shortcut above is not vacuous)."""
+        monkeypatch.setattr(_parsers, "_VALUES", {})
+        monkeypatch.setattr(_parsers, "_fast_yaml", lambda *a, **k: pytest.fail("libyaml ran"))
+        assert canon(_parsers.parse_yaml_value(text.encode(), "k")) == canon(
+            _parsers._parse_yaml_value_strict(text.encode(), "k"))
+
+    def test_cached_values_skip_parsing_and_keep_the_limits(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A value seen before is not parsed again, but a smaller ``max_bytes`` still rejects it."""
+        monkeypatch.setattr(_parsers, "_VALUES", {})
+        data = b"'quoted text'"
+        assert _parsers.parse_yaml_value(data, "k") == "quoted text"
+        monkeypatch.setattr(_parsers, "_fast_yaml", lambda *a, **k: pytest.fail("parsed again"))
+        assert _parsers.parse_yaml_value(data, "k") == "quoted text"
+        tight = ParseLimits(max_bytes=4)
+        assert outcome(_parsers.parse_yaml_value, data, tight) == outcome(
+            _parsers._parse_yaml_value_strict, data, tight)
+
+    def test_containers_are_not_cached(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A list or mapping is built anew each time (a caller may keep or change it)."""
+        monkeypatch.setattr(_parsers, "_VALUES", {})
+        first, second = (_parsers.parse_yaml_value(b"[1, 2]", "k") for _ in range(2))
+        assert first == second == [1, 2] and first is not second
+        assert _parsers._VALUES == {}
+
+    def test_a_swapped_loader_takes_every_value(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With another ``YAML_LOADER`` in place neither shortcut is used."""
+        import yaml
+
+        seen: list[str] = []
+
+        class PyStrict(_parsers._StrictConstructorMixin, yaml.SafeLoader):
+            def __init__(self, stream: str) -> None:
+                seen.append(stream)
+                super().__init__(stream)
+
+        monkeypatch.setattr(_parsers, "YAML_LOADER", PyStrict)
+        _parsers.parse_yaml_value(b"5", "k")
+        _parsers.parse_yaml_value(b"5", "k")
+        assert seen == ["5", "5"]

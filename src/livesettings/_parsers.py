@@ -597,18 +597,73 @@ def _strict_mapping(text: str, data: bytes, source: str, limits: ParseLimits) ->
     return result
 
 
+# parse_yaml_value's results that are immutable scalars, by the bytes parsed: an etcd prefix is
+# decoded whole on every revision while most of its keys hold what they held before.
+_VALUES: dict[bytes, Any] = {}
+_VALUES_MAX = 8192
+_VALUE_BYTES_MAX = 256  # longer values are not kept: bounded memory, and no long text outlives its key
+_SCALAR_TYPES = (str, int, float, bool, type(None))
+# One ASCII word that libyaml reads as a single plain scalar: no space, quote, comment, flow or
+# block indicator, tag, anchor or alias; it starts with a letter, digit or `_`, or with a sign
+# and one of those or `.` (`-5`, `+.inf`; never `--`, so never a `---` document marker).
+_PLAIN_TOKEN = re.compile(r"(?:[A-Za-z0-9_]|[-+][A-Za-z0-9_.])[A-Za-z0-9_.+-]*")
+
+
+def _plain_token(text: str) -> Any:
+    """What the fast path makes of a one-word document matching ``_PLAIN_TOKEN`` (no libyaml call),
+    or _FALLBACK. The same lookups as ``_fast_yaml``'s plain scalars."""
+    rules = _IMPLICIT.get(text[:1]) if _IMPLICIT is not None else None
+    if rules is None:
+        return text if _IMPLICIT is not None else _FALLBACK
+    resolved = _RESOLVED.get(text, _FALLBACK)
+    if resolved is _FALLBACK:
+        try:
+            resolved = _plain_scalar(text, rules)
+        except ValueError:  # an int past the digit limit: the strict loader reports it
+            return _FALLBACK
+        if resolved is _FALLBACK:
+            return _FALLBACK
+        if len(_RESOLVED) >= _RESOLVED_MAX:
+            _RESOLVED.clear()
+        _RESOLVED[text] = resolved
+    return resolved
+
+
 def parse_yaml_value(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> Any:
     """Parse one YAML document of any kind (a scalar, a list or a mapping), under the same rules.
 
     For values that are not whole config files, such as an etcd key holding one setting.
     Empty input is ``None``.
 
+    Bytes parsed before to an immutable scalar give the same scalar again, and a single plain
+    word (``5``, ``true``, ``web-1``) is resolved without running libyaml; both only while the
+    strict loader is the one in place (the results are its own).
+
     Raises:
         SourceError: syntax errors, duplicate or non-string keys, limits exceeded.
     """
-    text = _prepare(data, source, limits)
-    result = _fast_yaml(text, limits, mapping=False)
-    return _strict_value(text, data, source, limits) if result is _FALLBACK else result
+    # a scalar is one node (depth and aliases do not apply); past max_bytes _prepare reports it
+    fast = _CParser is not None and YAML_LOADER is _StrictLoader and len(data) <= limits.max_bytes
+    fast = fast and limits.max_nodes >= 1
+    result: Any = _FALLBACK
+    if fast:
+        result = _VALUES.get(data, _FALLBACK)
+        if result is not _FALLBACK:
+            return result
+        if data.isascii():
+            text = data.decode("ascii")
+            if _PLAIN_TOKEN.fullmatch(text):
+                result = _plain_token(text)
+    if result is _FALLBACK:
+        text = _prepare(data, source, limits)
+        result = _fast_yaml(text, limits, mapping=False)
+        if result is _FALLBACK:
+            result = _strict_value(text, data, source, limits)
+    if fast and type(result) in _SCALAR_TYPES and len(data) <= _VALUE_BYTES_MAX:
+        if len(_VALUES) >= _VALUES_MAX:
+            _VALUES.clear()
+        _VALUES[data] = result
+    return result
 
 
 def _parse_yaml_value_strict(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> Any:
