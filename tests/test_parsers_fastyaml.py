@@ -18,8 +18,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from livesettings import _parsers
-from livesettings._parsers import _FALLBACK, _LIMITS, ParseLimits, _fast_yaml
+from livesettings import _yamlparse
+from livesettings._parsebase import _LIMITS, ParseLimits
+from livesettings._yamlparse import _FALLBACK, _fast_yaml
 from livesettings.exceptions import SourceError
 
 # FASTYAML_EXAMPLES=4000 for a deeper search by hand (4000 each found nothing more on 2026-12-03)
@@ -193,9 +194,9 @@ def outcome(parse: Any, data: bytes, limits: ParseLimits = _LIMITS) -> Any:
 def assert_same(text: str, limits: ParseLimits = _LIMITS) -> None:
     """Both entry points agree with their strict reference on ``text``."""
     data = text.encode()
-    assert outcome(_parsers.parse_yaml, data, limits) == outcome(_parsers._parse_yaml_strict, data, limits)
-    assert outcome(_parsers.parse_yaml_value, data, limits) == outcome(
-        _parsers._parse_yaml_value_strict, data, limits
+    assert outcome(_yamlparse.parse_yaml, data, limits) == outcome(_yamlparse._parse_yaml_strict, data, limits)
+    assert outcome(_yamlparse.parse_yaml_value, data, limits) == outcome(
+        _yamlparse._parse_yaml_value_strict, data, limits
     )
 
 
@@ -258,7 +259,7 @@ class TestFastPathTaken:
         text = yaml.safe_dump(tree, allow_unicode=True)
         fast = _fast_yaml(text, _LIMITS, mapping=True)
         assert fast is not _FALLBACK, text
-        assert canon(fast) == canon(_parsers._parse_yaml_strict(text.encode(), "app.yaml"))
+        assert canon(fast) == canon(_yamlparse._parse_yaml_strict(text.encode(), "app.yaml"))
 
     @pytest.mark.parametrize(
         "text",
@@ -273,7 +274,7 @@ class TestFastPathTaken:
         """Every implicit int, float, bool and null form, quoted text with ``!``/``&``/``*`` and block scalars."""
         fast = _fast_yaml(text, _LIMITS, mapping=True)
         assert fast is not _FALLBACK
-        assert canon(fast) == canon(_parsers._parse_yaml_strict(text.encode(), "app.yaml"))
+        assert canon(fast) == canon(_yamlparse._parse_yaml_strict(text.encode(), "app.yaml"))
 
     @pytest.mark.parametrize(
         "text",
@@ -300,10 +301,10 @@ class TestFastPathTaken:
         """With another ``YAML_LOADER`` in place (the pure-Python one in the parser tests) every document uses it."""
         import yaml
 
-        class PyStrict(_parsers._StrictConstructorMixin, yaml.SafeLoader):
+        class PyStrict(_yamlparse._StrictConstructorMixin, yaml.SafeLoader):
             pass
 
-        monkeypatch.setattr(_parsers, "YAML_LOADER", PyStrict)
+        monkeypatch.setattr(_yamlparse, "YAML_LOADER", PyStrict)
         assert _fast_yaml("a: 1\n", _LIMITS, mapping=True) is _FALLBACK
 
 
@@ -358,18 +359,18 @@ class TestEditedDocuments:
     @example(("é: 1\nb: ü\nc: 3\n", "é: 1\nb: üü\nc: 3\n"))
     def test_an_edit_parses_as_the_whole_text(self, pair: tuple[str, str]) -> None:
         old, new = pair
-        _parsers._LAYOUTS.clear()
+        _yamlparse._LAYOUTS.clear()
         try:
-            _parsers.parse_yaml(old.encode(), "app.yaml")  # records the layout an edit may patch
+            _yamlparse.parse_yaml(old.encode(), "app.yaml")  # records the layout an edit may patch
         except SourceError:
             pass
-        assert outcome(_parsers.parse_yaml, new.encode()) == outcome(_parsers._parse_yaml_strict, new.encode())
+        assert outcome(_yamlparse.parse_yaml, new.encode()) == outcome(_yamlparse._parse_yaml_strict, new.encode())
 
     def test_a_one_value_edit_parses_only_its_entry(self) -> None:
         """The unchanged entries of an edited document are the very objects parsed before (shared)."""
-        _parsers._LAYOUTS.clear()
-        before = _parsers.parse_yaml(b"a: {x: 1}\nb:\n  y: [1, 2]\nc: {z: 3}\n", "app.yaml")
-        after = _parsers.parse_yaml(b"a: {x: 1}\nb:\n  y: [1, 5]\nc: {z: 3}\n", "app.yaml")
+        _yamlparse._LAYOUTS.clear()
+        before = _yamlparse.parse_yaml(b"a: {x: 1}\nb:\n  y: [1, 2]\nc: {z: 3}\n", "app.yaml")
+        after = _yamlparse.parse_yaml(b"a: {x: 1}\nb:\n  y: [1, 5]\nc: {z: 3}\n", "app.yaml")
         assert before is not None and after is not None
         assert after == {"a": {"x": 1}, "b": {"y": [1, 5]}, "c": {"z": 3}}
         assert after["a"] is before["a"] and after["c"] is before["c"] and after["b"] is not before["b"]
