@@ -297,6 +297,15 @@ class TestFastPathTaken:
         assert _fast_yaml(text, ParseLimits(max_nodes=7), mapping=True) is not _FALLBACK
         assert _fast_yaml(text, ParseLimits(max_nodes=6), mapping=True) is _FALLBACK
 
+    def test_a_repeated_key_is_one_string(self) -> None:
+        """The same key in two sections, and in the next parse, is one str object (the parse stays cached)."""
+        text = "a:\n  port: 1\nb:\n  port: 2\n"
+        first = _fast_yaml(text, _LIMITS, mapping=True)
+        again = _fast_yaml(text.replace("2", "3"), _LIMITS, mapping=True)
+        keys = [next(iter(first["a"])), next(iter(first["b"])), next(iter(again["a"]))]
+        assert keys == ["port"] * 3 and keys[0] is keys[1] is keys[2]
+        assert again == {"a": {"port": 1}, "b": {"port": 3}}
+
     def test_a_swapped_loader_is_respected(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """With another ``YAML_LOADER`` in place (the pure-Python one in the parser tests) every document uses it."""
         import yaml

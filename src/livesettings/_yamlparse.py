@@ -176,6 +176,13 @@ def _plain_scalar(value: str, rules: _Rules) -> Any:
 _RESOLVED: dict[str, Any] = {}
 _RESOLVED_MAX = 8192
 
+# Mapping keys as the fast path last made them: a config repeats the same keys in many sections and
+# in every reload, and the parsed documents stay cached (here and by the sources), so each distinct
+# key is one string (about 50 bytes each saved per repeat). A dict of our own, not sys.intern: that
+# would keep every key any document ever had (CPython 3.12 makes interned strings immortal).
+_KEYS: dict[str, str] = {}
+_KEYS_MAX = 8192
+
 
 def _fast_yaml(text: str, limits: ParseLimits, *, mapping: bool, layout: list[Any] | None = None) -> Any:
     """Build the document from libyaml's events, or return _FALLBACK for the strict loader to decide.
@@ -191,6 +198,7 @@ def _fast_yaml(text: str, limits: ParseLimits, *, mapping: bool, layout: list[An
         return _FALLBACK
     rules_for = _IMPLICIT.get
     seen = _RESOLVED.get
+    keys = _KEYS.get
     checked = "!" in text or "&" in text  # a tag needs a '!' and an anchor a '&': without both, no event has one
     max_depth = limits.max_depth
     parser = _CParser(text)
@@ -251,7 +259,11 @@ def _fast_yaml(text: str, limits: ParseLimits, *, mapping: bool, layout: list[An
             elif key is None:
                 if type(value) is not str or value in container:  # not a string, or a duplicate
                     return _FALLBACK
-                key = value
+                key = keys(value, None)
+                if key is None:  # one str object per distinct key, shared by every mapping and reload
+                    if len(_KEYS) >= _KEYS_MAX:
+                        _KEYS.clear()
+                    key = _KEYS[value] = value
                 if layout is not None and len(parents) == 1:  # a top-level key
                     mark = event.start_mark
                     if mark.column:
