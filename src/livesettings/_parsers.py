@@ -81,11 +81,13 @@ def _check_depth(fmt: str, obj: object, text: str, source: str, limits: ParseLim
             stack.extend((child, depth + 1, [*path, key]) for key, child in items)
 
 
-_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+# Regular expressions are kept as text and compiled where used (re caches them): most are for errors
+# and locations, and compiling them all at import took about a millisecond.
+_TOML_AT = r"\s*\(at line (\d+), column (\d+)\)$"
 
 
 # Strings and comments (skipped) or a decimal integer that is not part of a float, date or key.
-_TOML_SCAN = re.compile(
+_TOML_SCAN = (
     r'"""[\s\S]*?"""' r"|'''[\s\S]*?'''" r'|"(?:[^"\\\n]|\\.)*"' r"|'[^'\n]*'" r"|\#[^\n]*"
     r"|(?<![\w.:+-])(?P<int>[+-]?\d[\d_]*)(?![\w.:-])(?!\s*=)"
 )
@@ -93,7 +95,7 @@ _TOML_SCAN = re.compile(
 
 def _toml_huge_int(text: str) -> tuple[int, int, str | None] | None:
     """(line, column, dotted key) of the first TOML integer with more digits than CPython converts."""
-    for match in _TOML_SCAN.finditer(text):
+    for match in re.finditer(_TOML_SCAN, text):
         if match["int"] and _too_many_digits(match["int"]):
             line, col = _line_col(text, match.start("int"))
             return line, col, _toml_key_before(text, line)
@@ -104,9 +106,10 @@ def _toml_key_before(text: str, line: int) -> str | None:
     """Best effort: the dotted key assigned last at or before ``line`` (its table included)."""
     table: list[str] = []
     key: list[str] | None = None
+    header_rx, assign_rx = re.compile(_TOML_HEADER), re.compile(_TOML_ASSIGN)
     for content in text.splitlines()[:line]:
-        header = _TOML_HEADER.match(content)
-        assign = None if header else _TOML_ASSIGN.match(content)
+        header = header_rx.match(content)
+        assign = None if header else assign_rx.match(content)
         found = header or assign
         if found is None:
             continue
@@ -135,7 +138,7 @@ def parse_toml(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[
         except tomllib.TOMLDecodeError as exc:
             line, col = getattr(exc, "lineno", None), getattr(exc, "colno", None)  # Python 3.14+
             message = str(getattr(exc, "msg", None) or exc)
-            at = _TOML_AT.search(message)
+            at = re.search(_TOML_AT, message)
             if at:
                 message, line, col = message[: at.start()], line or int(at[1]), col or int(at[2])
             raise SourceError.at(source, f"invalid TOML: {message}", line=line, column=col) from None
@@ -172,13 +175,13 @@ def _too_many_digits(token: str) -> bool:
     return limit > 0 and len(token.lstrip("+-").replace("_", "")) > limit
 
 
-_JSON_INT = re.compile(r"-?\d+(?![\d.eE])")
+_JSON_INT = r"-?\d+(?![\d.eE])"
 
 
 def _json_huge_int(text: str) -> tuple[tuple[str | int, ...], int] | None:
     """(path, offset) of the first integer in valid JSON text with more digits than CPython converts."""
     for path, _key_off, value_off, _container in _json_walk(text):
-        match = _JSON_INT.match(text, value_off)
+        match = re.compile(_JSON_INT).match(text, value_off)
         if match and _too_many_digits(match[0]):
             return path, value_off
     return None
@@ -227,17 +230,18 @@ def parse_json(data: bytes, source: str, limits: ParseLimits = _LIMITS) -> dict[
 # -------------------------------------------------------------------------------------------- dotenv
 
 _DOTENV_LOCK = threading.Lock()
-_NEWLINES = re.compile(r"\r\n|\r|\n")
-_QUOTE_START = re.compile(r"""\s*(?:export\s+)?[^=\s]+\s*=\s*['"]""")
+_NEWLINES = r"\r\n|\r|\n"
+_QUOTE_START = r"""\s*(?:export\s+)?[^=\s]+\s*=\s*['"]"""
 
 
 def _bindings(text: str) -> Iterator[tuple[str | None, int, str, bool]]:
     """Yield (key, line, first line text, error) per statement, the line skipping leading blank lines."""
+    newlines = re.compile(_NEWLINES)
     for binding in parse_stream(io.StringIO(text)):
         raw = binding.original.string
         body = raw.lstrip()
-        line = binding.original.line + len(_NEWLINES.findall(raw, 0, len(raw) - len(body)))
-        yield binding.key, line, _NEWLINES.split(body, maxsplit=1)[0], binding.error
+        line = binding.original.line + len(newlines.findall(raw, 0, len(raw) - len(body)))
+        yield binding.key, line, newlines.split(body, maxsplit=1)[0], binding.error
 
 
 def parse_dotenv(
@@ -261,7 +265,7 @@ def parse_dotenv(
     seen: dict[str, int] = {}
     for key, line, first, error in _bindings(text):
         if error:
-            what = "unclosed quote" if _QUOTE_START.match(first) else "expected NAME=value"
+            what = "unclosed quote" if re.match(_QUOTE_START, first) else "expected NAME=value"
             raise SourceError.at(source, f"invalid .env statement: {what}", line=line, column=1)
         if key is not None and key in seen:
             raise SourceError.at(source, f"duplicate variable {key!r} (first defined at line {seen[key]})",
@@ -325,7 +329,7 @@ def _locate_yaml(text: str, path: _Path, key: bool = False) -> tuple[int, int] |
     return _yamlparse.locate_yaml(text, path, key)
 
 
-_JSON_TOKEN = re.compile(r'\s*("(?:[^"\\]|\\.)*"|[^\s,:\[\]{}"]+|\S)', re.DOTALL)
+_JSON_TOKEN = r'(?s)\s*("(?:[^"\\]|\\.)*"|[^\s,:\[\]{}"]+|\S)'
 
 
 def _json_walk(text: str) -> Iterator[tuple[tuple[str | int, ...], int | None, int, bool]]:
@@ -334,7 +338,7 @@ def _json_walk(text: str) -> Iterator[tuple[tuple[str | int, ...], int | None, i
     containers: list[str] = []
     key_off: int | None = None
     want_key = False
-    for match in _JSON_TOKEN.finditer(text):
+    for match in re.finditer(_JSON_TOKEN, text):
         token, offset = match[1], match.start(1)
         if want_key and token.startswith('"'):
             path[-1], key_off, want_key = json.loads(token), offset, False
@@ -362,23 +366,24 @@ def _locate_json(text: str, path: _Path, key: bool = False) -> tuple[int, int] |
 
 
 _TOML_KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
-_TOML_HEADER = re.compile(rf"\s*(\[\[?)\s*({_TOML_KEY}(?:\s*\.\s*{_TOML_KEY})*)\s*\]")
-_TOML_ASSIGN = re.compile(rf"\s*({_TOML_KEY}(?:\s*\.\s*{_TOML_KEY})*)\s*=")
+_TOML_HEADER = rf"\s*(\[\[?)\s*({_TOML_KEY}(?:\s*\.\s*{_TOML_KEY})*)\s*\]"
+_TOML_ASSIGN = rf"\s*({_TOML_KEY}(?:\s*\.\s*{_TOML_KEY})*)\s*="
 
 
 def _locate_toml(text: str, path: _Path, _key: bool = False) -> tuple[int, int] | None:
     """Find ``key =`` (under the current table) or a ``[table]`` header; else the longest matching prefix."""
     target, table = list(path), []
     best: tuple[int, tuple[int, int]] | None = None
+    header_rx, assign_rx = re.compile(_TOML_HEADER), re.compile(_TOML_ASSIGN)
     counts: dict[tuple[str | int, ...], int] = {}  # array-of-tables name -> entries seen
     in_string = False
     for number, line in enumerate(text.splitlines(), 1):
         was_in_string = in_string
         in_string ^= (line.count('"""') + line.count("'''")) % 2 == 1
-        match = None if was_in_string else _TOML_HEADER.match(line) or _TOML_ASSIGN.match(line)
+        match = None if was_in_string else header_rx.match(line) or assign_rx.match(line)
         if match is None:
             continue
-        header = match.re is _TOML_HEADER
+        header = match.re is header_rx
         keys = [k[1:-1] if k[0] in "\"'" else k for k in re.findall(_TOML_KEY, match[2 if header else 1])]
         if header:
             table = keys
