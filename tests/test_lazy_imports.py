@@ -102,3 +102,63 @@ class TestLazyWatchdog:
         """, tmp_path, prelude=False)
         assert out.split() == ["<class", "'livesettings.watch.FileFeed'>", "<class", "'livesettings.watch.FileWatcher'>",
                                "[]"]
+
+
+# Imported on the first document of their format (or the first error message that needs them), not by
+# ``import livesettings``: pydantic-settings imports PyYAML only when its YAML source is used, too.
+PARSER_MODULES = ("difflib", "livesettings._yamlparse", "tomllib", "yaml")
+
+
+def loaded_of(modules: tuple[str, ...]) -> str:
+    return f"print(','.join(sorted(m for m in {modules!r} if m in sys.modules)) or '-')"
+
+
+class TestLazyParsers:
+    """PyYAML, tomllib and difflib wait for the first document (or unknown key) that needs them."""
+
+    def test_import_leaves_the_parsers_out(self, tmp_path: Path) -> None:
+        """``import livesettings`` and its public namespaces import neither PyYAML, tomllib nor difflib."""
+        out = run(f"""
+            import livesettings
+            import livesettings.components, livesettings.watch, livesettings.sources, livesettings.exceptions
+            {loaded_of(PARSER_MODULES)}
+        """, tmp_path)
+        assert out.split() == ["-"]
+
+    def test_a_toml_only_settings_object_leaves_yaml_out(self, tmp_path: Path) -> None:
+        """A settings object reading only TOML imports tomllib on its first load and never PyYAML."""
+        (tmp_path / "app.toml").write_text("port = 1\n")
+        out = run(f"""
+            from pydantic_settings import SettingsConfigDict
+            from livesettings import ReloadConfig, ReloadableSettings
+
+            class App(ReloadableSettings):
+                model_config = SettingsConfigDict(toml_file="app.toml")
+                reload_config = ReloadConfig(enabled=False)
+                port: int = 0
+
+            with App() as settings:
+                open("app.toml", "w").write("port = 2\\n")
+                assert settings.reload() is not None and settings.port == 2
+                {loaded_of(PARSER_MODULES)}
+        """, tmp_path)
+        assert out.split() == ["tomllib"]
+
+    def test_yaml_is_imported_on_the_first_yaml_document(self, tmp_path: Path) -> None:
+        """The first YAML load imports PyYAML and the YAML parser, and parses the file."""
+        (tmp_path / "app.yaml").write_text("port: 1\n")
+        out = run(f"""
+            from pydantic_settings import SettingsConfigDict
+            from livesettings import ReloadConfig, ReloadableSettings
+
+            class App(ReloadableSettings):
+                model_config = SettingsConfigDict(yaml_file="app.yaml")
+                reload_config = ReloadConfig(enabled=False)
+                port: int = 0
+
+            {loaded_of(PARSER_MODULES)}
+            with App() as settings:
+                print(settings.port)
+                {loaded_of(PARSER_MODULES)}
+        """, tmp_path)
+        assert out.split() == ["-", "1", "livesettings._yamlparse,yaml"]

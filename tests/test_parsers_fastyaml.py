@@ -18,8 +18,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from livesettings import _parsers
-from livesettings._parsers import _FALLBACK, _LIMITS, ParseLimits, _fast_yaml
+from livesettings import _yamlparse
+from livesettings._parsebase import _LIMITS, ParseLimits
+from livesettings._yamlparse import _FALLBACK, _fast_yaml
 from livesettings.exceptions import SourceError
 
 # FASTYAML_EXAMPLES=4000 for a deeper search by hand (4000 each found nothing more on 2026-12-03)
@@ -193,9 +194,9 @@ def outcome(parse: Any, data: bytes, limits: ParseLimits = _LIMITS) -> Any:
 def assert_same(text: str, limits: ParseLimits = _LIMITS) -> None:
     """Both entry points agree with their strict reference on ``text``."""
     data = text.encode()
-    assert outcome(_parsers.parse_yaml, data, limits) == outcome(_parsers._parse_yaml_strict, data, limits)
-    assert outcome(_parsers.parse_yaml_value, data, limits) == outcome(
-        _parsers._parse_yaml_value_strict, data, limits
+    assert outcome(_yamlparse.parse_yaml, data, limits) == outcome(_yamlparse._parse_yaml_strict, data, limits)
+    assert outcome(_yamlparse.parse_yaml_value, data, limits) == outcome(
+        _yamlparse._parse_yaml_value_strict, data, limits
     )
 
 
@@ -258,7 +259,7 @@ class TestFastPathTaken:
         text = yaml.safe_dump(tree, allow_unicode=True)
         fast = _fast_yaml(text, _LIMITS, mapping=True)
         assert fast is not _FALLBACK, text
-        assert canon(fast) == canon(_parsers._parse_yaml_strict(text.encode(), "app.yaml"))
+        assert canon(fast) == canon(_yamlparse._parse_yaml_strict(text.encode(), "app.yaml"))
 
     @pytest.mark.parametrize(
         "text",
@@ -273,7 +274,7 @@ class TestFastPathTaken:
         """Every implicit int, float, bool and null form, quoted text with ``!``/``&``/``*`` and block scalars."""
         fast = _fast_yaml(text, _LIMITS, mapping=True)
         assert fast is not _FALLBACK
-        assert canon(fast) == canon(_parsers._parse_yaml_strict(text.encode(), "app.yaml"))
+        assert canon(fast) == canon(_yamlparse._parse_yaml_strict(text.encode(), "app.yaml"))
 
     @pytest.mark.parametrize(
         "text",
@@ -296,14 +297,23 @@ class TestFastPathTaken:
         assert _fast_yaml(text, ParseLimits(max_nodes=7), mapping=True) is not _FALLBACK
         assert _fast_yaml(text, ParseLimits(max_nodes=6), mapping=True) is _FALLBACK
 
+    def test_a_repeated_key_is_one_string(self) -> None:
+        """The same key in two sections, and in the next parse, is one str object (the parse stays cached)."""
+        text = "a:\n  port: 1\nb:\n  port: 2\n"
+        first = _fast_yaml(text, _LIMITS, mapping=True)
+        again = _fast_yaml(text.replace("2", "3"), _LIMITS, mapping=True)
+        keys = [next(iter(first["a"])), next(iter(first["b"])), next(iter(again["a"]))]
+        assert keys == ["port"] * 3 and keys[0] is keys[1] is keys[2]
+        assert again == {"a": {"port": 1}, "b": {"port": 3}}
+
     def test_a_swapped_loader_is_respected(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """With another ``YAML_LOADER`` in place (the pure-Python one in the parser tests) every document uses it."""
         import yaml
 
-        class PyStrict(_parsers._StrictConstructorMixin, yaml.SafeLoader):
+        class PyStrict(_yamlparse._StrictConstructorMixin, yaml.SafeLoader):
             pass
 
-        monkeypatch.setattr(_parsers, "YAML_LOADER", PyStrict)
+        monkeypatch.setattr(_yamlparse, "YAML_LOADER", PyStrict)
         assert _fast_yaml("a: 1\n", _LIMITS, mapping=True) is _FALLBACK
 
 
@@ -360,20 +370,20 @@ class TestEditedDocuments:
         old, new = pair
         layouts: dict[str, Any] = {}
         try:
-            _parsers.parse_yaml(old.encode(), "app.yaml", layouts=layouts)  # records the layout an edit may patch
+            _yamlparse.parse_yaml(old.encode(), "app.yaml", layouts=layouts)  # records the layout an edit may patch
         except SourceError:
             pass
 
         def patched(data: bytes, source: str, limits: ParseLimits) -> Any:
-            return _parsers.parse_yaml(data, source, limits, layouts=layouts)
+            return _yamlparse.parse_yaml(data, source, limits, layouts=layouts)
 
-        assert outcome(patched, new.encode()) == outcome(_parsers._parse_yaml_strict, new.encode())
+        assert outcome(patched, new.encode()) == outcome(_yamlparse._parse_yaml_strict, new.encode())
 
     def test_a_one_value_edit_parses_only_its_entry(self) -> None:
         """The unchanged entries of an edited document are the very objects parsed before (shared)."""
         layouts: dict[str, Any] = {}
-        before = _parsers.parse_yaml(b"a: {x: 1}\nb:\n  y: [1, 2]\nc: {z: 3}\n", "app.yaml", layouts=layouts)
-        after = _parsers.parse_yaml(b"a: {x: 1}\nb:\n  y: [1, 5]\nc: {z: 3}\n", "app.yaml", layouts=layouts)
+        before = _yamlparse.parse_yaml(b"a: {x: 1}\nb:\n  y: [1, 2]\nc: {z: 3}\n", "app.yaml", layouts=layouts)
+        after = _yamlparse.parse_yaml(b"a: {x: 1}\nb:\n  y: [1, 5]\nc: {z: 3}\n", "app.yaml", layouts=layouts)
         assert before is not None and after is not None
         assert after == {"a": {"x": 1}, "b": {"y": [1, 5]}, "c": {"z": 3}}
         assert after["a"] is before["a"] and after["c"] is before["c"] and after["b"] is not before["b"]
@@ -392,40 +402,40 @@ class TestValueShortcuts:
         """Every implicit scalar form and near-miss: same result or error, uncached and then cached."""
         for _ in range(2):
             data = text.encode()
-            assert outcome(_parsers.parse_yaml_value, data) == outcome(_parsers._parse_yaml_value_strict, data)
+            assert outcome(_yamlparse.parse_yaml_value, data) == outcome(_yamlparse._parse_yaml_value_strict, data)
 
     @SETTINGS
     @given(st.one_of(plain, PLAIN_WORD, quoted))
     def test_generated_values_match_twice(self, text: str) -> None:
         for _ in range(2):
             data = text.encode()
-            assert outcome(_parsers.parse_yaml_value, data) == outcome(_parsers._parse_yaml_value_strict, data)
+            assert outcome(_yamlparse.parse_yaml_value, data) == outcome(_yamlparse._parse_yaml_value_strict, data)
 
     @pytest.mark.parametrize("text", ["5", "-17", "+.inf", "true", "web-1", "1_000", "0x1F", "_", "null"])
     def test_plain_words_skip_libyaml(self, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
         """A plain word never reaches libyaml (so the shortcut above is not vacuous)."""
-        monkeypatch.setattr(_parsers, "_VALUES", {})
-        monkeypatch.setattr(_parsers, "_fast_yaml", lambda *a, **k: pytest.fail("libyaml ran"))
-        assert canon(_parsers.parse_yaml_value(text.encode(), "k")) == canon(
-            _parsers._parse_yaml_value_strict(text.encode(), "k"))
+        monkeypatch.setattr(_yamlparse, "_VALUES", {})
+        monkeypatch.setattr(_yamlparse, "_fast_yaml", lambda *a, **k: pytest.fail("libyaml ran"))
+        assert canon(_yamlparse.parse_yaml_value(text.encode(), "k")) == canon(
+            _yamlparse._parse_yaml_value_strict(text.encode(), "k"))
 
     def test_cached_values_skip_parsing_and_keep_the_limits(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """A value seen before is not parsed again, but a smaller ``max_bytes`` still rejects it."""
-        monkeypatch.setattr(_parsers, "_VALUES", {})
+        monkeypatch.setattr(_yamlparse, "_VALUES", {})
         data = b"'quoted text'"
-        assert _parsers.parse_yaml_value(data, "k") == "quoted text"
-        monkeypatch.setattr(_parsers, "_fast_yaml", lambda *a, **k: pytest.fail("parsed again"))
-        assert _parsers.parse_yaml_value(data, "k") == "quoted text"
+        assert _yamlparse.parse_yaml_value(data, "k") == "quoted text"
+        monkeypatch.setattr(_yamlparse, "_fast_yaml", lambda *a, **k: pytest.fail("parsed again"))
+        assert _yamlparse.parse_yaml_value(data, "k") == "quoted text"
         tight = ParseLimits(max_bytes=4)
-        assert outcome(_parsers.parse_yaml_value, data, tight) == outcome(
-            _parsers._parse_yaml_value_strict, data, tight)
+        assert outcome(_yamlparse.parse_yaml_value, data, tight) == outcome(
+            _yamlparse._parse_yaml_value_strict, data, tight)
 
     def test_containers_are_not_cached(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """A list or mapping is built anew each time (a caller may keep or change it)."""
-        monkeypatch.setattr(_parsers, "_VALUES", {})
-        first, second = (_parsers.parse_yaml_value(b"[1, 2]", "k") for _ in range(2))
+        monkeypatch.setattr(_yamlparse, "_VALUES", {})
+        first, second = (_yamlparse.parse_yaml_value(b"[1, 2]", "k") for _ in range(2))
         assert first == second == [1, 2] and first is not second
-        assert _parsers._VALUES == {}
+        assert _yamlparse._VALUES == {}
 
     def test_a_swapped_loader_takes_every_value(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """With another ``YAML_LOADER`` in place neither shortcut is used."""
@@ -433,12 +443,12 @@ class TestValueShortcuts:
 
         seen: list[str] = []
 
-        class PyStrict(_parsers._StrictConstructorMixin, yaml.SafeLoader):
+        class PyStrict(_yamlparse._StrictConstructorMixin, yaml.SafeLoader):
             def __init__(self, stream: str) -> None:
                 seen.append(stream)
                 super().__init__(stream)
 
-        monkeypatch.setattr(_parsers, "YAML_LOADER", PyStrict)
-        _parsers.parse_yaml_value(b"5", "k")
-        _parsers.parse_yaml_value(b"5", "k")
+        monkeypatch.setattr(_yamlparse, "YAML_LOADER", PyStrict)
+        _yamlparse.parse_yaml_value(b"5", "k")
+        _yamlparse.parse_yaml_value(b"5", "k")
         assert seen == ["5", "5"]

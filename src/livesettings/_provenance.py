@@ -17,22 +17,23 @@ class name, and a leaf no source set ``default``. Values are always masked
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import AliasChoices, AliasPath, BaseModel
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from . import _parsers
+from . import _parsebase, _parsers
 from ._diff import _same_leaf
 from ._paths import MISSING, entries, join
 from ._paths import find as find_path
 from ._redact import field_is_secret, fingerprint, is_secret, mask_url_passwords, safe_repr
 from ._sources import FileState, LoadContext, SourceRecord
+
+if TYPE_CHECKING:
+    from yaml.nodes import Node
 
 __all__ = ["Origin", "Provenance", "ShadowedEdit", "build_provenance", "explain_served", "shadowed_edits"]
 
@@ -242,7 +243,11 @@ def _shown_path(path: Path) -> str:
 
 def _yaml_positions(text: str) -> dict[tuple[str | int, ...], tuple[int, int]]:
     """Every path of a YAML document -> (line, column), by the rules of ``_parsers.locate``, in one pass."""
-    loader = _parsers.YAML_LOADER(text)
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode  # noqa: PLC0415 - PyYAML on first use
+
+    from . import _yamlparse  # noqa: PLC0415
+
+    loader = _yamlparse.YAML_LOADER(text)
     try:
         root = loader.get_single_node()
     finally:
@@ -255,7 +260,7 @@ def _yaml_positions(text: str) -> dict[tuple[str | int, ...], tuple[int, int]]:
         if isinstance(node, MappingNode):
             pairs = list(node.value)
             for key_node, value_node in pairs:  # own keys first, then `<<` sources in order
-                if key_node.tag == _parsers._MERGE:
+                if key_node.tag == _yamlparse._MERGE:
                     sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
                     pairs.extend(p for src in sources if isinstance(src, MappingNode) for p in src.value)
                 elif isinstance(key_node, ScalarNode):
@@ -277,7 +282,7 @@ def _json_positions(text: str) -> dict[tuple[str | int, ...], tuple[int, int]]:
     out: dict[tuple[str | int, ...], tuple[int, int]] = {}
     for path, key_off, value_off, container in _parsers._json_walk(text):
         offset = key_off if container and key_off is not None else value_off
-        out.setdefault(path, _parsers._line_col(text, offset))
+        out.setdefault(path, _parsebase._line_col(text, offset))
     return out
 
 
@@ -383,6 +388,8 @@ class Provenance:
         prefix = ".".join(found)
         rest = path.split(".")[len(found) + 1:]
         candidates = [".".join([join(prefix, k), *rest]) for k in items]
+        import difflib  # noqa: PLC0415 - only for an error message
+
         close = difflib.get_close_matches(path, candidates, n=1, cutoff=0.5)
         hint = close[0] if close else (candidates[0] if candidates else None)
         return f"unknown setting {path!r}" + (f"; did you mean {hint!r}?" if hint else "")

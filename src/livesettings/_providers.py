@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
@@ -38,6 +37,8 @@ def _coerce(raw: str | None) -> Any:
     """``"10"`` → 10, ``"true"`` → True, ``"1.5"`` → 1.5; anything else stays a string."""
     if raw is None:
         return None
+    import yaml  # noqa: PLC0415 - PyYAML on first use, not at import
+
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:

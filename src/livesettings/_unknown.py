@@ -32,7 +32,6 @@ import collections.abc as cabc
 import dataclasses
 import datetime
 import decimal
-import difflib
 import enum
 import types
 import typing
@@ -389,6 +388,8 @@ def _suggest(info: _ModelInfo, key: str) -> str | None:
     if hint is not None:
         return hint
     folded = {k.lower(): k for k in info.shown}  # a wrong case is a typo too
+    import difflib  # noqa: PLC0415 - only when a key is unknown
+
     close = difflib.get_close_matches(key.lower(), list(folded), n=1)
     return info.shown[folded[close[0]]] if close else None
 
@@ -665,6 +666,8 @@ def _check_parts(cls: type[BaseModel], parts: list[str], aliases: bool) -> None:
                 elif info.extra == "allow":
                     return
                 else:
+                    import difflib  # noqa: PLC0415 - only when a key is unknown
+
                     matches = difflib.get_close_matches(part, list(known), n=1)
                     failures.append((f"no field {part!r} in {info.name}", matches[0] if matches else None))
             elif isinstance(shape, _MapShape):

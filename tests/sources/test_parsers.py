@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from livesettings import _parsers
+from livesettings import _parsers, _yamlparse
 from livesettings._parsers import (
-    YAML_LOADER,
     ParseLimits,
     decode_text,
     locate,
@@ -28,10 +27,11 @@ from livesettings._parsers import (
     parse_toml,
     parse_yaml,
 )
+from livesettings._yamlparse import YAML_LOADER
 from livesettings.exceptions import SourceError, UntrustedSourceError
 
 
-class _PyStrictLoader(_parsers._StrictConstructorMixin, yaml.SafeLoader):
+class _PyStrictLoader(_yamlparse._StrictConstructorMixin, yaml.SafeLoader):
     """The strict constructor on top of the pure-Python loader (what runs without libyaml)."""
 
 
@@ -39,8 +39,8 @@ class _PyStrictLoader(_parsers._StrictConstructorMixin, yaml.SafeLoader):
 def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[type]:
     """Run a YAML test with the default loader and again with the pure-Python one."""
     if request.param == "pure-python":
-        monkeypatch.setattr(_parsers, "YAML_LOADER", _PyStrictLoader)
-    yield _parsers.YAML_LOADER
+        monkeypatch.setattr(_yamlparse, "YAML_LOADER", _PyStrictLoader)
+    yield _yamlparse.YAML_LOADER
 
 
 def _err(exc: pytest.ExceptionInfo[SourceError]) -> tuple[int | None, int | None, str]:
@@ -379,13 +379,14 @@ class TestYamlLoader:
             assert issubclass(YAML_LOADER, yaml.CSafeLoader)
         else:  # pragma: no cover - depends on the PyYAML build
             assert issubclass(YAML_LOADER, yaml.SafeLoader)
-        assert issubclass(YAML_LOADER, _parsers._StrictConstructorMixin)
+        assert issubclass(YAML_LOADER, _yamlparse._StrictConstructorMixin)
 
     def test_only_safe_loading_appears_in_source(self) -> None:
-        """Y13: the module never calls yaml.load, unsafe_load, full_load or the unsafe loaders."""
-        source = Path(_parsers.__file__).read_text(encoding="utf-8")
+        """Y13: the parser modules never call yaml.load, unsafe_load, full_load or the unsafe loaders."""
         forbidden = r"\b(unsafe_load|full_load|yaml\.load\b|FullLoader|UnsafeLoader|yaml\.Loader\b)"
-        assert not re.search(forbidden, source)
+        for module in (_parsers, _yamlparse):
+            source = Path(module.__file__).read_text(encoding="utf-8")
+            assert not re.search(forbidden, source), module.__name__
 
 
 class TestToml:
