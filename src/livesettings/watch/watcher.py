@@ -428,7 +428,8 @@ class FileWatcher:
         """Sleep until an event or a timer is due, then ingest, tick timers and fire what is due."""
         if self._unseeded:  # after the last batch's on_change, off the way from event to reload
             targets, self._unseeded = self._unseeded, set()
-            self._scanner.seed(targets, self._routes)
+            routes = self._routes  # on_change may have retargeted: only what is still tracked
+            self._scanner.seed(targets & routes.targets, routes)
         with self._state_lock:
             mode = self._mode
             probe = min((t for t, _ in self._waiting.values()), default=float("inf"))
