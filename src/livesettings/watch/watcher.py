@@ -153,7 +153,13 @@ class FileWatcher:
         self._step_lock = threading.Lock()
         self._generation = getattr(self, "_generation", 0) + 1  # a forked child's threads are new ones
         self._state_lock = threading.RLock()
-        self._cond = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # the thread holding the step waits on it
+        # The spare thread (the one not stepping) waits on _spare, same lock: it is woken only when
+        # the step was handed off (_free) and there is work, so a hand-off itself wakes no thread.
+        self._spare = threading.Condition(lock)
+        self._free = False
+        self._deadline = float("inf")  # when the step is next due for a timer (published at a hand-off)
         self._raw: list[Raw] = []
         self._rescan_all = False
         self._dirty = False
@@ -222,7 +228,7 @@ class FileWatcher:
                     self._fall_back(exc)
         with self._cond:
             self._dirty = True
-            self._cond.notify()
+            self._wake()
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the worker (and the relief thread), join them (up to `timeout` seconds in all) and
@@ -241,6 +247,7 @@ class FileWatcher:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
+            self._spare.notify_all()
         self._stop.set()
         deadline = time.monotonic() + max(0.0, timeout)
         with self._state_lock:  # the relief thread starts under it, and not once CLOSED
@@ -316,7 +323,7 @@ class FileWatcher:
         self.start()
         with self._cond:  # a change the parent had not reported yet must reach the child too
             self._rescan_all = True
-            self._cond.notify()
+            self._wake()
 
     # ------------------------------------------------------------- called from watchdog's threads
 
@@ -337,6 +344,14 @@ class FileWatcher:
             else:
                 self._raw.append(rec)
             self._cond.notify()
+            if self._free:  # the step was handed off and nobody has taken it yet
+                self._spare.notify()
+
+    def _wake(self) -> None:
+        """Wake whoever takes the next step (``_cond`` held)."""
+        self._cond.notify()
+        if self._free:
+            self._spare.notify()
 
     # ------------------------------------------------------------------------- targets and watches
 
@@ -391,16 +406,22 @@ class FileWatcher:
     # ----------------------------------------------------------------------------------- worker
 
     def _run(self, generation: int) -> None:
-        """The loop of the worker and of the relief thread: take the step lock, run one step."""
+        """The loop of the worker and of the relief thread: take the step, run it, and again."""
         step_lock = self._step_lock
 
         def let_go() -> None:  # handoff.hand_off() from inside on_change
             self._start_relief()
+            deadline = self._timers()[2]
+            with self._cond:
+                self._deadline, self._free = deadline, True
+                if self._raw or self._rescan_all or self._dirty or deadline <= time.monotonic():
+                    self._spare.notify()
             step_lock.release()
 
         while not self._closing and generation == self._generation:
             failed = False
-            step_lock.acquire()
+            if not self._take_step(step_lock):
+                return
             handoff.arm(let_go)
             try:
                 if not self._closing:
@@ -414,8 +435,42 @@ class FileWatcher:
             if failed:
                 self._stop.wait(0.1)
 
+    def _take_step(self, step_lock: threading.Lock) -> bool:
+        """Take the step: at once if it is free, else as the spare, once it was handed off and there
+        is work (an event, a due timer). ``False``: the watcher is closing."""
+        if not step_lock.acquire(blocking=False):
+            with self._cond:
+                while not self._closing:
+                    if self._free:
+                        timeout = self._deadline - time.monotonic()
+                        if self._raw or self._rescan_all or self._dirty or timeout <= 0:
+                            break
+                        self._spare.wait(timeout)
+                    else:
+                        self._spare.wait()
+                if self._closing:
+                    return False
+            step_lock.acquire()
+        with self._cond:
+            self._free = False
+        return True
+
+    def _timers(self) -> tuple[str, float, float]:
+        """``(mode, next probe of a missing directory, deadline of the next step)`` (step held)."""
+        with self._state_lock:
+            mode = self._mode
+            probe = min((t for t, _ in self._waiting.values()), default=float("inf"))
+        deadline = min(self._next_safety, probe, self._next_poll if mode == "poll" else float("inf"))
+        due = self._debouncer.due()
+        if due is not None:
+            deadline = min(deadline, due)
+        return mode, probe, deadline
+
     def _start_relief(self) -> None:
         """Inside ``on_change``, on the thread holding the step: start the relief thread unless it runs."""
+        relief = self._relief
+        if relief is not None and relief.is_alive():  # the common case: no lock
+            return
         with self._state_lock:
             relief = self._relief
             if (relief is None or not relief.is_alive()) and self._state is State.RUNNING and not self._closing:
@@ -430,13 +485,7 @@ class FileWatcher:
             targets, self._unseeded = self._unseeded, set()
             routes = self._routes  # on_change may have retargeted: only what is still tracked
             self._scanner.seed(targets & routes.targets, routes)
-        with self._state_lock:
-            mode = self._mode
-            probe = min((t for t, _ in self._waiting.values()), default=float("inf"))
-        deadline = min(self._next_safety, probe, self._next_poll if mode == "poll" else float("inf"))
-        due = self._debouncer.due()
-        if due is not None:
-            deadline = min(deadline, due)
+        mode, probe, deadline = self._timers()
         with self._cond:
             while not (self._closing or self._raw or self._rescan_all or self._dirty):
                 timeout = deadline - time.monotonic()
