@@ -555,6 +555,33 @@ class TestHandOff:
         assert not worker.is_alive()
         assert len(calls) == 2
 
+    def test_debounced_batch_fires_on_time_while_a_handed_off_call_blocks(self, tmp_path: Path) -> None:
+        """A normal target still in its quiet window when a priority batch hands off and blocks is
+        reported by the spare thread when its window ends (a timer, no event), not after the call."""
+        normal, urgent = tmp_path / "a.yaml", tmp_path / "b.yaml"
+        normal.write_text("a: 1\n")
+        urgent.write_text("b: 1\n")
+        batches: list[frozenset[Path]] = []
+        release = threading.Event()
+
+        def on_change(paths: frozenset[Path]) -> None:
+            batches.append(paths)
+            if urgent in paths:
+                handoff.hand_off()
+                release.wait(3 * TIMEOUT)  # longer than the wait below: the normal batch cannot wait for it
+
+        watcher = FileWatcher([normal, urgent], on_change, WatchOptions(debounce_ms=300), priority=[urgent])
+        watcher.start()
+        try:
+            atomic_write(normal, "a: 2\n")
+            atomic_write(urgent, "b: 2\n")
+            assert wait_until(lambda: len(batches) == 2)
+            assert batches == [frozenset({urgent}), frozenset({normal})]
+            assert not release.is_set()
+        finally:
+            release.set()
+            watcher.close()
+
     def test_no_op_outside_a_watcher(self) -> None:
         """On a thread that runs no watcher's step (a manual reload, a timer), hand_off does nothing."""
         assert handoff.hand_off() is False

@@ -411,10 +411,14 @@ class FileWatcher:
 
         def let_go() -> None:  # handoff.hand_off() from inside on_change
             self._start_relief()
-            deadline = self._timers()[2]
+            mode, _, deadline = self._timers()
+            # A timer other than the safety re-check (a batch in its quiet window, a missing directory,
+            # polling) must not wait for the call: wake the spare to wait for it. The safety re-check
+            # alone may (the next event or the call's return runs it), so the fast path wakes no one.
+            timers = bool(self._debouncer) or bool(self._waiting) or mode == "poll"
             with self._cond:
                 self._deadline, self._free = deadline, True
-                if self._raw or self._rescan_all or self._dirty or deadline <= time.monotonic():
+                if self._raw or self._rescan_all or self._dirty or timers:
                     self._spare.notify()
             step_lock.release()
 
