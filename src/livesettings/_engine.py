@@ -9,7 +9,9 @@ the change rules. Pipeline runs are serialised (``_serial``); the state they cha
 under ``_lock``, which is never held while user code (sources, validators, preparers, handlers,
 log handlers) runs; the swap is one reference assignment; handlers run after both are released.
 Preparers run inside the pipeline (so versions stay ordered), before ``_lock`` is taken for the
-commit, and are told the outcome after it is released.
+commit, and are told the outcome after it is released. A reload a feed triggered calls
+[hand_off][livesettings.watch.handoff.hand_off] before the handlers run, so a file watcher takes
+new events on its relief thread while a slow handler runs on its worker.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from ._store import AtomicConfigStore, DeferredLog, ReloadMetrics
 from ._streams import VersionWaiters
 from ._validate import ConfigChangeValidator, ValidationResult
 from .exceptions import ClosedError, ReloadError
+from .watch import handoff
 
 __all__ = ["AtomicConfigStore", "Engine", "ReloadMetrics"]
 
@@ -190,6 +193,8 @@ class Engine:
             version, error, outcome = self._run(source, trigger)
         if outcome is not None:
             self.feeds.report(outcome)
+        if trigger == "feed" and (error is not None or self.notifier.pending):
+            handoff.hand_off()  # user code follows: a file watcher's worker lets its relief take new events
         if error is not None:
             self.notifier.report_error(error)
             if trigger == "manual":

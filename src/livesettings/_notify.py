@@ -430,6 +430,11 @@ class ConfigChangeNotifier:
         """Queue a committed version for delivery. Call while still holding the commit lock."""
         self._queue.append(_Pending(version, old, new, changes))
 
+    @property
+    def pending(self) -> bool:
+        """Whether a committed version waits for delivery (read without the lock: a hint)."""
+        return bool(self._queue)
+
     def drain(self, on_critical: Callable[[Version, DeadLetter], None] | None = None) -> None:
         """Deliver queued versions in order, unless another thread is already doing so."""
         with self._lock:

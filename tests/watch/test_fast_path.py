@@ -105,6 +105,31 @@ class TestOneHop:
             assert seen == [(16, "new")]
             assert app.last_error is None
 
+    def test_in_place_write_in_two_parts_is_never_read_half_written(self, tmp_path: Path) -> None:
+        """open, write part 1, (the watcher has seen it), write part 2, close: no reload starts before
+        the close, and the one after it applies the whole file."""
+        cfg = tmp_path / "app.yaml"
+        cfg.write_text("count: 0\nname: old\n")
+        seen: list[tuple[int, str]] = []
+        with settings_class(cfg, seen)() as app:
+            engine: Any = app._ls_engine
+            status = lambda: app.hot_reload.status  # noqa: E731
+            attempted, events = engine.metrics.attempted, status().events_seen
+            with open(cfg, "w") as fh:
+                fh.write("count: 7\n")  # a valid file on its own: applying it early would be a new version
+                fh.flush()
+                os.utime(fh.fileno())  # an attrib event behind the writes: once it is counted, so are they
+                wait_for(lambda: status().events_seen >= events + 2)
+                # at debounce 0 the attrib alone would fire at once: only the open write holds it
+                assert engine.metrics.attempted == attempted
+                assert (app.count, app.name) == (0, "old")
+                fh.write("name: done\n")
+            wait_for(lambda: seen != [])
+            assert seen == [(7, "done")]
+            assert [(v.snapshot.count, v.snapshot.name) for v in app.history] == [(0, "old"), (7, "done")]
+            assert engine.metrics.attempted == attempted + 1
+            assert app.last_error is None
+
     def test_kubernetes_data_swap(self, tmp_path: Path) -> None:
         """The kubelet's ``..data`` swap is applied at debounce 0 although no event names app.yaml."""
         d = tmp_path / "cm"
@@ -138,39 +163,55 @@ class TestSlowHandler:
                 assert inside.wait(TIMEOUT)  # A's worker is now inside A's handler
                 atomic_write(b_cfg, "count: 2\n")
                 wait_for(lambda: b.count == 2)
+                wait_for(lambda: b_seen != [])  # the handler runs just after the commit, on B's own worker
                 assert b_seen == [(2, "")]
                 assert not release.is_set() and a_seen == [(1, "")]  # A's handler is still running
             finally:
                 release.set()
             wait_for(lambda: a.count == 1)
 
-    def test_edits_during_a_slow_handler_are_applied_after_it(self, tmp_path: Path) -> None:
-        """Edits made while the handler blocks are read meanwhile; the latest one is applied once it returns."""
+    def test_edits_during_a_slow_handler_are_applied_meanwhile(self, tmp_path: Path) -> None:
+        """While the handler of version 1 blocks, later edits are detected, applied and readable at once;
+        the handler then sees each later version once, in commit order."""
         cfg = tmp_path / "app.yaml"
         cfg.write_text("count: 0\n")
         inside, release = threading.Event(), threading.Event()
+        seen: list[tuple[int, int]] = []  # (new count, version number)
+        threads: set[str] = set()
 
-        def block(app: Any) -> None:
-            if app.count == 1:
-                inside.set()
-                release.wait(TIMEOUT)
+        class App(ReloadableSettings):
+            model_config = SettingsConfigDict(yaml_file=str(cfg))
+            reload_config = ZERO
+            count: int = 0
 
-        seen: list[tuple[int, str]] = []
-        with settings_class(cfg, seen, during=block)() as app:
+            @on_change("count")
+            def _slow(self, diff: Diff) -> None:
+                assert diff.version is not None
+                seen.append((diff.new_value, diff.version.number))
+                threads.add(threading.current_thread().name)
+                if diff.new_value == 1:
+                    inside.set()
+                    release.wait(TIMEOUT)
+
+        with App() as app:
             try:
                 atomic_write(cfg, "count: 1\n")
                 assert inside.wait(TIMEOUT)
-                watcher = app._ls_engine.feeds.get("files").watcher  # type: ignore[attr-defined, union-attr]
                 for i in range(2, 6):
                     atomic_write(cfg, f"count: {i}\n")
-                # the reader thread recorded the renames for the worker, which is still in the handler
-                wait_for(lambda: any(r[2] == str(cfg) for r in list(watcher._raw)))
-                assert not release.is_set() and seen == [(1, "")]
+                    wait_for(lambda i=i: app.count == i)  # applied while the handler of version 1 still blocks
+                assert not release.is_set() and [c for c, _ in seen] == [1]
+                watcher = app._ls_engine.feeds.get("files").watcher  # type: ignore[attr-defined, union-attr]
+                assert watcher._relief is not None and watcher._relief.is_alive()
             finally:
                 release.set()
-            wait_for(lambda: app.count == 5)
-            assert seen[0] == (1, "") and seen[-1] == (5, "")
+            wait_for(lambda: len(seen) == 5)
+            assert [c for c, _ in seen] == [1, 2, 3, 4, 5]
+            numbers = [n for _, n in seen]
+            assert numbers == sorted(numbers)
             assert app.last_error is None
+        assert threads <= {watcher._thread.name, watcher._relief.name}
+        assert not watcher._thread.is_alive() and not watcher._relief.is_alive()  # close() joined both
 
 
 @pytest.mark.skipif(not _observer._DIRECT, reason="the direct inotify backend needs Linux and watchdog >= 7")

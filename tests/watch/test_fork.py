@@ -310,3 +310,76 @@ class TestForkDuringReload:
             s.close()
         """)
         assert result == {"code": 0, "child": {"calls": [3], "port": 3}, "parent": True}
+
+
+class TestForkWithRelief:
+    """The relief thread that takes new events while a handler blocks is the process's own."""
+
+    def test_child_gets_its_own_worker_and_relief(self, tmp_path: Path) -> None:
+        """Forked while the parent's handler blocks (its relief thread running): the child starts a
+        worker of its own, and a relief of its own once its handler blocks; both processes keep
+        applying edits while their handler blocks, and close() leaves no livesettings thread."""
+        result = run(tmp_path, """
+            entered, release = threading.Event(), threading.Event()
+            child_entered, child_release = threading.Event(), threading.Event()
+            calls = []
+
+            class Held(ReloadableSettings):
+                model_config = SettingsConfigDict(yaml_file=str(CFG))
+                reload_config = ReloadConfig(debounce_ms=0, safety_interval_s=3600)
+                port: int = 0
+
+            s = Held()
+
+            def handler(diff):
+                calls.append(diff.new_value)
+                if os.getpid() == PARENT and diff.new_value == 2:
+                    entered.set()
+                    release.wait(30)
+                if os.getpid() != PARENT and diff.new_value == 4:
+                    child_entered.set()
+                    child_release.wait(30)
+
+            def reliefs():
+                return sum(name.endswith("-relief") for name in live_threads())
+
+            s.watch("port", handler)
+            save(CFG, "port: 2\\n")
+            assert entered.wait(10)
+            parent_threads = (len(live_threads()), reliefs())
+            pid = os.fork()
+            if pid == 0:
+                del calls[:]
+                inherited = (len(live_threads()), reliefs())
+                save(CFG, "port: 4\\n")
+                held = child_entered.wait(10)
+                save(CFG, "port: 5\\n")
+                applied = wait_until(lambda: s.port == 5)
+                during = (len(live_threads()), reliefs())
+                child_release.set()
+                delivered = wait_until(lambda: calls[-1:] == [5])
+                s.close()
+                child_result(inherited=inherited, held=held, applied=applied, during=during,
+                             delivered=delivered, first=calls[0], after=live_threads())
+                sys.exit(0)
+            code = wait_child(pid)
+            applied = wait_until(lambda: s.port == 5)  # the child's edits, applied while 2's handler still blocks
+            release.set()
+            delivered = wait_until(lambda: calls[-1:] == [5])
+            s.close()
+            report(code=code, child=read_child(pid), parent_threads=parent_threads, applied=applied,
+                   delivered=delivered, first=calls[0], after=live_threads())
+        """)
+        # (livesettings threads, of which relief): the inotify reader, the worker, the relief
+        assert result == {
+            "code": 0,
+            "child": {
+                "inherited": [2, 0], "held": True, "applied": True, "during": [3, 1],
+                "delivered": True, "first": 4, "after": [],
+            },
+            "parent_threads": [3, 1],
+            "applied": True,
+            "delivered": True,
+            "first": 2,
+            "after": [],
+        }

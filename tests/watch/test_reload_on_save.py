@@ -158,6 +158,7 @@ class TestNothingHappens:
             sentinel.write_text("x: 1\n")  # not tracked: ignored
             atomic_write(conf, "level: INFO\ncount: 1\n")  # the sentinel change
             wait_for(lambda: s.count == 1)
+            wait_for(lambda: s.seen != [])  # the handler runs just after the commit
             assert [v.source for v in s.history] == ["initial", "file"]
             assert len(s.seen) == 1
 

@@ -18,7 +18,7 @@ from watchdog.observers import Observer
 from livesettings.watch import observer as _observer
 from livesettings.watch import watcher as _watch
 from conftest import kubelet_mount, kubelet_swap
-from livesettings.watch import FileWatcher, WatchOptions
+from livesettings.watch import FileWatcher, WatchOptions, handoff
 
 TIMEOUT = 10.0
 FAST = WatchOptions(debounce_ms=20, max_wait_ms=1000)
@@ -514,6 +514,77 @@ class TestLifecycle:
                 assert done.wait(TIMEOUT)
         failures = [r for r in caplog.records if r.exc_info and "on_change raised" in r.getMessage()]
         assert len(failures) == 1 and failures[0].levelno == logging.WARNING
+
+
+class TestHandOff:
+    """``handoff.hand_off()`` inside ``on_change``: the next change is reported meanwhile, on the relief thread."""
+
+    def test_next_change_overlaps_a_handed_off_call_and_close_joins_both(
+        self, cfg: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A call that handed off and then blocks does not hold up the next change; close() joins the
+        relief thread and warns about the worker still blocked; the worker exits once released."""
+        calls: list[str] = []
+        inside, release = threading.Event(), threading.Event()
+
+        def on_change(paths: frozenset[Path]) -> None:
+            calls.append(threading.current_thread().name)
+            assert handoff.hand_off()
+            assert not handoff.hand_off()  # once: this thread holds nothing any more
+            if len(calls) == 1:
+                inside.set()
+                release.wait(TIMEOUT)
+
+        watcher = FileWatcher([cfg], on_change, WatchOptions(debounce_ms=0))
+        watcher.start()
+        try:
+            atomic_write(cfg, "a: 2\n")
+            assert inside.wait(TIMEOUT)
+            atomic_write(cfg, "a: 3\n")
+            assert wait_until(lambda: len(calls) == 2)
+            worker, relief = watcher._thread, watcher._relief
+            assert worker is not None and relief is not None
+            assert calls == [worker.name, relief.name]
+            with caplog.at_level(logging.WARNING, logger="livesettings.watch.watcher"):
+                watcher.close(timeout=0.2)
+            assert not relief.is_alive() and worker.is_alive()
+            assert any(worker.name in r.getMessage() for r in caplog.records)
+        finally:
+            release.set()
+        worker.join(TIMEOUT)
+        assert not worker.is_alive()
+        assert len(calls) == 2
+
+    def test_debounced_batch_fires_on_time_while_a_handed_off_call_blocks(self, tmp_path: Path) -> None:
+        """A normal target still in its quiet window when a priority batch hands off and blocks is
+        reported by the spare thread when its window ends (a timer, no event), not after the call."""
+        normal, urgent = tmp_path / "a.yaml", tmp_path / "b.yaml"
+        normal.write_text("a: 1\n")
+        urgent.write_text("b: 1\n")
+        batches: list[frozenset[Path]] = []
+        release = threading.Event()
+
+        def on_change(paths: frozenset[Path]) -> None:
+            batches.append(paths)
+            if urgent in paths:
+                handoff.hand_off()
+                release.wait(3 * TIMEOUT)  # longer than the wait below: the normal batch cannot wait for it
+
+        watcher = FileWatcher([normal, urgent], on_change, WatchOptions(debounce_ms=300), priority=[urgent])
+        watcher.start()
+        try:
+            atomic_write(normal, "a: 2\n")
+            atomic_write(urgent, "b: 2\n")
+            assert wait_until(lambda: len(batches) == 2)
+            assert batches == [frozenset({urgent}), frozenset({normal})]
+            assert not release.is_set()
+        finally:
+            release.set()
+            watcher.close()
+
+    def test_no_op_outside_a_watcher(self) -> None:
+        """On a thread that runs no watcher's step (a manual reload, a timer), hand_off does nothing."""
+        assert handoff.hand_off() is False
 
 
 class TestHalfWrittenFiles:

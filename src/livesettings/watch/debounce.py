@@ -147,6 +147,8 @@ class Debouncer:
 
     def due(self) -> float | None:
         """Return the monotonic time at which the next batch is due, or ``None`` if nothing is pending."""
+        if not (self._normal.targets or self._priority.targets):  # holds never outlive their targets
+            return None
         times = [t for _, t in self._due()]
         return min(times) if times else None
 

@@ -13,6 +13,12 @@ reference-counted, stopped and joined when the last inotify-mode watcher closes)
 non-recursive watch per directory, shared across watchers, never one per file. watchdog's thread
 only records raw events and wakes the worker; the worker (one per watcher) filters, debounces and
 calls ``on_change``, never concurrently with itself and never while holding an internal lock.
+Whoever does that holds the watcher's *step lock*; an ``on_change`` call may let go of it early
+with [hand_off][livesettings.watch.handoff.hand_off] (the engine does, after a reload committed
+and before its handlers run), and the watcher's *relief* thread, started on the first hand-off,
+takes the next step meanwhile. So a slow ``@on_change`` handler never stops later changes from
+being seen and applied, and the fast path keeps one hop: reader thread → worker, which reloads
+and then runs the handlers itself. ``close()`` joins both threads.
 
 Which event counts for which target is decided by the pure functions of
 [routes][livesettings.watch.routes]; signatures, hashes and polling are in
@@ -54,6 +60,7 @@ from typing import Literal
 from .. import _forksafe
 from .._state import State
 from ..exceptions import ClosedError
+from . import handoff
 from .debounce import Debouncer
 from .options import _FALLBACK_POLL_MS, WatchOptions, WatchStatus, _default_poll_interval_ms
 from .observer import HUB, _DirEntry
@@ -121,7 +128,9 @@ class FileWatcher:
         self._poll_s = (poll_ms or _FALLBACK_POLL_MS) / 1000
         self._fallback_reason: str | None = None
         self._state = State.NEW
-        self._thread: threading.Thread | None = None
+        self._thread: threading.Thread | None = None  # the worker
+        self._relief: threading.Thread | None = None  # takes the step while the worker is handed off
+        self._unseeded: set[Path] = set()  # fired targets whose signature the next step records
         self._entries: dict[str, _DirEntry] = {}
         self._identity: dict[str, tuple[int, int]] = {}  # dir -> (st_dev, st_ino) when it was watched
         self._waiting: dict[str, tuple[float, float]] = {}  # dir -> (next probe, backoff)
@@ -137,10 +146,20 @@ class FileWatcher:
 
     def _fresh_sync(self) -> None:
         """Create the locks, the hand-off and the debouncer (at construction, and in a forked child)."""
-        # Lock order: _state_lock -> hub lock -> observer lock -> _cond. watchdog's thread only
-        # ever takes _cond (in _record), so nothing waits on the observer while holding _cond.
+        # Lock order: _step_lock -> _state_lock -> hub lock -> observer lock -> _cond. watchdog's
+        # thread only ever takes _cond (in _record), so nothing waits on the observer while
+        # holding _cond. _step_lock is held by the thread running the worker's step (the worker
+        # or the relief thread): everything below "worker" belongs to it.
+        self._step_lock = threading.Lock()
+        self._generation = getattr(self, "_generation", 0) + 1  # a forked child's threads are new ones
         self._state_lock = threading.RLock()
-        self._cond = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # the thread holding the step waits on it
+        # The spare thread (the one not stepping) waits on _spare, same lock: it is woken only when
+        # the step was handed off (_free) and there is work, so a hand-off itself wakes no thread.
+        self._spare = threading.Condition(lock)
+        self._free = False
+        self._deadline = float("inf")  # when the step is next due for a timer (published at a hand-off)
         self._raw: list[Raw] = []
         self._rescan_all = False
         self._dirty = False
@@ -170,7 +189,13 @@ class FileWatcher:
                 except OSError as exc:
                     self._fall_back(exc)
             HUB.open_watchers.add(self)
-            self._thread = threading.Thread(target=self._run, name=f"livesettings-{self._name}", daemon=True)
+            now = time.monotonic()
+            safety_s = self._options.safety_interval_s
+            self._next_safety = now + safety_s if safety_s > 0 else float("inf")
+            self._next_poll = now + self._poll_s
+            self._thread = threading.Thread(
+                target=self._run, args=(self._generation,), name=f"livesettings-{self._name}", daemon=True
+            )
             self._state = State.RUNNING
             self._thread.start()
 
@@ -203,13 +228,14 @@ class FileWatcher:
                     self._fall_back(exc)
         with self._cond:
             self._dirty = True
-            self._cond.notify()
+            self._wake()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the worker, join it (up to `timeout` seconds) and release the watches; idempotent.
+        """Stop the worker (and the relief thread), join them (up to `timeout` seconds in all) and
+        release the watches; idempotent.
 
         No new ``on_change`` call starts once ``close()`` has begun. If a running one outlasts
-        `timeout`, a WARNING says so and the worker exits on its own when that call returns.
+        `timeout`, a WARNING says so and its thread exits on its own when that call returns.
 
         Args:
             timeout: how long to wait for a running ``on_change`` to return.
@@ -221,14 +247,19 @@ class FileWatcher:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
+            self._spare.notify_all()
         self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(max(0.0, timeout))
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._state_lock:  # the relief thread starts under it, and not once CLOSED
+            threads = [t for t in (self._thread, self._relief) if t is not None]
+        for thread in threads:
+            if thread is threading.current_thread():
+                continue
+            thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 logger.warning(
-                    "file watcher %s: worker still busy in on_change after %.1f s; it exits when that call "
-                    "returns, and starts nothing new", self._name, timeout,
+                    "file watcher %s: %s still busy in on_change after %.1f s; it exits when that call "
+                    "returns, and starts nothing new", self._name, thread.name, timeout,
                 )  # fmt: skip
         with self._state_lock:
             self._detach_all()
@@ -275,7 +306,7 @@ class FileWatcher:
         """In a forked child: fresh locks; forget the parent's watches and thread without touching them."""
         self._restart_in_child = self._state is State.RUNNING and not self._closing
         self._fresh_sync()
-        self._thread = None
+        self._thread = self._relief = None
         self._entries.clear()  # the parent's watches: the hub forgets them too, unscheduling nothing
         self._identity.clear()
         self._waiting.clear()
@@ -292,7 +323,7 @@ class FileWatcher:
         self.start()
         with self._cond:  # a change the parent had not reported yet must reach the child too
             self._rescan_all = True
-            self._cond.notify()
+            self._wake()
 
     # ------------------------------------------------------------- called from watchdog's threads
 
@@ -313,6 +344,14 @@ class FileWatcher:
             else:
                 self._raw.append(rec)
             self._cond.notify()
+            if self._free:  # the step was handed off and nobody has taken it yet
+                self._spare.notify()
+
+    def _wake(self) -> None:
+        """Wake whoever takes the next step (``_cond`` held)."""
+        self._cond.notify()
+        if self._free:
+            self._spare.notify()
 
     # ------------------------------------------------------------------------- targets and watches
 
@@ -366,20 +405,62 @@ class FileWatcher:
 
     # ----------------------------------------------------------------------------------- worker
 
-    def _run(self) -> None:
-        now = time.monotonic()
-        safety_s = self._options.safety_interval_s
-        self._next_safety = now + safety_s if safety_s > 0 else float("inf")
-        self._next_poll = now + self._poll_s
-        while not self._closing:
+    def _run(self, generation: int) -> None:
+        """The loop of the worker and of the relief thread: take the step, run it, and again."""
+        step_lock = self._step_lock
+
+        def let_go() -> None:  # handoff.hand_off() from inside on_change
+            self._start_relief()
+            mode, _, deadline = self._timers()
+            # A timer other than the safety re-check (a batch in its quiet window, a missing directory,
+            # polling) must not wait for the call: wake the spare to wait for it. The safety re-check
+            # alone may (the next event or the call's return runs it), so the fast path wakes no one.
+            timers = bool(self._debouncer) or bool(self._waiting) or mode == "poll"
+            with self._cond:
+                self._deadline, self._free = deadline, True
+                if self._raw or self._rescan_all or self._dirty or timers:
+                    self._spare.notify()
+            step_lock.release()
+
+        while not self._closing and generation == self._generation:
+            failed = False
+            if not self._take_step(step_lock):
+                return
+            handoff.arm(let_go)
             try:
-                self._step()
+                if not self._closing:
+                    self._step()
             except Exception:  # a bug or an odd file system must not end the watching
                 logger.warning("file watcher %s: unexpected error; carrying on", self._name, exc_info=True)
+                failed = True
+            finally:
+                if handoff.disarm():  # not handed off inside on_change
+                    step_lock.release()
+            if failed:
                 self._stop.wait(0.1)
 
-    def _step(self) -> None:
-        """Sleep until an event or a timer is due, then ingest, tick timers and fire what is due."""
+    def _take_step(self, step_lock: threading.Lock) -> bool:
+        """Take the step: at once if it is free, else as the spare, once it was handed off and there
+        is work (an event, a due timer). ``False``: the watcher is closing."""
+        if not step_lock.acquire(blocking=False):
+            with self._cond:
+                while not self._closing:
+                    if self._free:
+                        timeout = self._deadline - time.monotonic()
+                        if self._raw or self._rescan_all or self._dirty or timeout <= 0:
+                            break
+                        self._spare.wait(timeout)
+                    else:
+                        self._spare.wait()
+                if self._closing:
+                    return False
+            step_lock.acquire()
+        with self._cond:
+            self._free = False
+        return True
+
+    def _timers(self) -> tuple[str, float, float]:
+        """``(mode, next probe of a missing directory, deadline of the next step)`` (step held)."""
         with self._state_lock:
             mode = self._mode
             probe = min((t for t, _ in self._waiting.values()), default=float("inf"))
@@ -387,6 +468,28 @@ class FileWatcher:
         due = self._debouncer.due()
         if due is not None:
             deadline = min(deadline, due)
+        return mode, probe, deadline
+
+    def _start_relief(self) -> None:
+        """Inside ``on_change``, on the thread holding the step: start the relief thread unless it runs."""
+        relief = self._relief
+        if relief is not None and relief.is_alive():  # the common case: no lock
+            return
+        with self._state_lock:
+            relief = self._relief
+            if (relief is None or not relief.is_alive()) and self._state is State.RUNNING and not self._closing:
+                self._relief = threading.Thread(
+                    target=self._run, args=(self._generation,), name=f"livesettings-{self._name}-relief", daemon=True
+                )
+                self._relief.start()
+
+    def _step(self) -> None:
+        """Sleep until an event or a timer is due, then ingest, tick timers and fire what is due."""
+        if self._unseeded:  # after the last batch's on_change, off the way from event to reload
+            targets, self._unseeded = self._unseeded, set()
+            routes = self._routes  # on_change may have retargeted: only what is still tracked
+            self._scanner.seed(targets & routes.targets, routes)
+        mode, probe, deadline = self._timers()
         with self._cond:
             while not (self._closing or self._raw or self._rescan_all or self._dirty):
                 timeout = deadline - time.monotonic()
@@ -528,8 +631,9 @@ class FileWatcher:
         return out
 
     def _fire(self, targets: frozenset[Path]) -> None:
+        """Call ``on_change``; it may hand the step off (`handoff.hand_off`), so nothing after it touches the worker's state."""
         if self._mode == "inotify":
-            self._scanner.seed(targets, self._routes)
+            self._unseeded |= targets
         if self._closing:
             return
         self._batches += 1
