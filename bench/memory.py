@@ -10,8 +10,7 @@ Rows (all measured in one process, model classes built before tracing starts):
 * ten independent snapshots: what a history without sharing would cost;
 * the settings object with 1 and with 10 versions (everything it retains: history, façade dict,
   the parsed-file cache, the engine);
-* the 10-version history alone: ``settings.history`` kept, the settings object closed and dropped
-  (and the YAML parser's module-level last-layout entry for the file, which would outlive it, emptied).
+* the 10-version history alone: ``settings.history`` kept, the settings object closed and dropped.
 
 The ``vs-N`` jobs compare one loaded settings object of each library, on the same generated YAML file
 (``N`` leaves): livesettings, pydantic-settings (its stock ``YamlConfigSettingsSource``), dynaconf
@@ -20,9 +19,9 @@ validated snapshot (frozen models from the parsed file: the floor). Every librar
 class built before tracing starts; each object is first built once and dropped (lazy imports,
 module-level caches), then traced: *retained* is what tracemalloc still counts as allocated after the
 object is built and ``gc.collect()`` ran, i.e. the object and everything it keeps alive that was not
-there before. livesettings' last-layout cache of the YAML parser (module level, one entry per file:
-the text and its parse) is emptied before its traced load, so that load builds its own entry and it
-is counted; its scalar cache (shared by every file of the process) stays warm. Watching is off
+there before. What livesettings keeps to parse only an edited YAML entry (the file's last layout)
+belongs to the object's file reader and is counted with it; the parser's scalar cache (shared by every
+file of the process) stays warm. Watching is off
 (``ReloadConfig(enabled=False)``): no watcher thread or inotify buffer is counted.
 """
 
@@ -75,7 +74,7 @@ def _retained(fn: Callable[[], Any]) -> tuple[Any, int]:
     return obj, tracemalloc.get_traced_memory()[0] - before
 
 
-def _builders(n: int) -> tuple[dict[str, Callable[[], Any]], Callable[[str], None], list[str], int]:
+def _builders(n: int) -> tuple[dict[str, Callable[[], Any]], list[str], int]:
     """``{library: build one loaded object}`` on one generated ``n``-leaf YAML file, classes built."""
     import yaml
     from pydantic_settings import SettingsConfigDict
@@ -121,16 +120,11 @@ def _builders(n: int) -> tuple[dict[str, Callable[[], Any]], Callable[[str], Non
     except ImportError:
         missing.append("omegaconf")
 
-    def before_livesettings(lib: str) -> None:
-        # Nothing to empty: the YAML layouts (the text and parse kept to find an edited entry) belong
-        # to each settings object's file reader, so the traced object builds and is charged for its own.
-        return None
-
-    return builders, before_livesettings, missing, len(text.encode())
+    return builders, missing, len(text.encode())
 
 
 def run_vs(n: int) -> dict[str, Any]:
-    builders, before, missing, size = _builders(n)
+    builders, missing, size = _builders(n)
     for lib, build in builders.items():  # warm up: lazy imports, module caches, first-use paths
         obj = build()
         if lib == "livesettings":
@@ -140,7 +134,6 @@ def run_vs(n: int) -> dict[str, Any]:
     tracemalloc.start()
     retained: dict[str, int] = {}
     for lib, build in builders.items():
-        before(lib)
         obj, retained[lib] = _retained(build)
         if lib == "livesettings":
             obj.close()  # watching is off: closing frees nothing the object held for reads
@@ -249,7 +242,7 @@ def _render_vs(results: list[dict[str, Any]]) -> tuple[Table, list[Check]]:
             "once untraced first, then traced; retained = allocated and still alive after `gc.collect()`.",
             "livesettings counts everything its object keeps for reloads: the snapshot (version 1 of the "
             "history), the per-file parse cache and bytes digest, the kept pydantic-settings sources, the "
-            "engine, and the YAML parser's last-layout entry for the file; watching is off.",
+            "engine, and its file reader's YAML layout of the file (to parse only an edited entry); watching is off.",
         ],
     )
     missing = sorted({m for r in results for m in r.get("missing", [])})
