@@ -723,7 +723,9 @@ class YamlSource(_FileSourceMixin, YamlConfigSettingsSource, _KeysOnce):
         **kwargs: Any,
     ) -> None:
         self._set_merge(settings_cls, merge, _merge_probe)
-        self._remake = functools.partial(YamlSource, settings_cls, yaml_file, yaml_file_encoding, yaml_config_section, deep_merge, merge=merge, **kwargs)
+        self._remake = functools.partial(
+            YamlSource, settings_cls, yaml_file, yaml_file_encoding, yaml_config_section, deep_merge, merge=merge, **kwargs
+        )
         super().__init__(settings_cls, yaml_file, yaml_file_encoding, yaml_config_section, deep_merge, **kwargs)
 
 
@@ -750,7 +752,9 @@ class TomlSource(_FileSourceMixin, TomlConfigSettingsSource, _KeysOnce):
         **kwargs: Any,
     ) -> None:
         self._set_merge(settings_cls, merge, _merge_probe)
-        self._remake = functools.partial(TomlSource, settings_cls, toml_file, toml_table_header, deep_merge, merge=merge, **kwargs)
+        self._remake = functools.partial(
+            TomlSource, settings_cls, toml_file, toml_table_header, deep_merge, merge=merge, **kwargs
+        )
         super().__init__(settings_cls, toml_file, toml_table_header, deep_merge, **kwargs)
 
 
@@ -777,7 +781,9 @@ class JsonSource(_FileSourceMixin, JsonConfigSettingsSource, _KeysOnce):
         **kwargs: Any,
     ) -> None:
         self._set_merge(settings_cls, merge, _merge_probe)
-        self._remake = functools.partial(JsonSource, settings_cls, json_file, json_file_encoding, deep_merge, merge=merge, **kwargs)
+        self._remake = functools.partial(
+            JsonSource, settings_cls, json_file, json_file_encoding, deep_merge, merge=merge, **kwargs
+        )
         super().__init__(settings_cls, json_file, json_file_encoding, deep_merge, **kwargs)
 
 
