@@ -111,6 +111,15 @@ class TestEtcdSource:
         with pytest.raises(ValueError, match=ENDPOINT_ENV):
             EtcdSource(BaseSettings, prefix)
 
+    def test_repr_of_an_instance_whose_init_failed(self, prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A traceback or debugger showing a half-built source gets a repr, not an AttributeError."""
+        monkeypatch.delenv(ENDPOINT_ENV, raising=False)
+        half = EtcdSource.__new__(EtcdSource)
+        with pytest.raises(ValueError, match=ENDPOINT_ENV):
+            half.__init__(BaseSettings, prefix)  # type: ignore[misc]
+        assert repr(half).startswith("EtcdSource(")
+        assert repr(EtcdSource(BaseSettings, prefix, "http://u:secret@127.0.0.1:9")) == f"EtcdSource('http://127.0.0.1:9', {prefix!r})"
+
     def test_unreachable_is_a_source_error(self, prefix: str) -> None:
         """An etcd that cannot be reached fails the load with a SourceError naming the endpoint."""
         with pytest.raises(SourceError, match="cannot read etcd.*127.0.0.1:9"):

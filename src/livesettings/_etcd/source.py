@@ -186,7 +186,8 @@ class EtcdSource(PydanticBaseSettingsSource):
         self.key = f"etcd:{self.label}{self.prefix}"
 
     def __repr__(self) -> str:
-        return f"EtcdSource({self.label!r}, {self.prefix!r})"
+        # getattr: a debugger or traceback may show an instance whose __init__ raised part way
+        return f"EtcdSource({getattr(self, 'label', '?')!r}, {getattr(self, 'prefix', '?')!r})"
 
     @property
     def client(self) -> EtcdClient:
