@@ -239,9 +239,11 @@ def new_version_id() -> tuple[str, datetime]:
         now = max(time.time_ns(), _last_ns + 1)
         _last_ns = now
     secs, nanos = divmod(now, 1_000_000_000)
-    stamp = datetime.fromtimestamp(secs, tz=timezone.utc)
-    vid = f"{stamp:%Y%m%dT%H%M%S}.{nanos:09d}Z"
-    return vid, stamp.replace(microsecond=nanos // 1000)
+    # One datetime, formatted field by field: strftime and a second datetime (replace) cost more
+    # than the rest of a small reload's commit.
+    stamp = datetime.fromtimestamp(secs, tz=timezone.utc).replace(microsecond=nanos // 1000)
+    vid = "%04d%02d%02dT%02d%02d%02d.%09dZ" % (stamp.year, stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second, nanos)
+    return vid, stamp
 
 
 @dataclass(frozen=True)
