@@ -416,8 +416,19 @@ def environ_digest() -> int:
     through on every CPython), a tenth of the cost of decoding every item through the public
     mapping; that runs on every reload. Falls back to the public items where it is missing.
     """
+    global _environ_seen
     data = getattr(os.environ, "_data", None)
-    return hash(frozenset((data if isinstance(data, dict) else os.environ).items()))
+    if not isinstance(data, dict):
+        return hash(frozenset(os.environ.items()))
+    seen = _environ_seen
+    if seen is not None and seen[0] == data:  # compares in place, allocating nothing: the usual case
+        return seen[1]
+    digest = hash(frozenset(data.items()))
+    _environ_seen = (dict(data), digest)  # one reference, replaced whole (any thread may be here)
+    return digest
+
+
+_environ_seen: tuple[dict[Any, Any], int] | None = None  # the environment last digested, and its digest
 
 
 def digest_inputs(files: Mapping[Path, str | None], environ: int, others: Mapping[str, str | None] | None = None) -> str:
