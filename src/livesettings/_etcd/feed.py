@@ -58,7 +58,9 @@ def default_instance() -> str:
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``2026-12-03T13:29:14.123456Z`` (field by field: strftime costs more than the rest of a record)."""
+    t = datetime.now(timezone.utc)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (t.year, t.month, t.day, t.hour, t.minute, t.second, t.microsecond)
 
 
 class Mirror:
