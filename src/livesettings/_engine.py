@@ -206,8 +206,9 @@ class Engine:
             return ReloadOutcome(dict(inputs), result, m.last_good_version, str(error) if error else None)
 
         try:
-            # Another input's feed fired while the file feed follows the files: a changed file fires its own reload.
-            now = self.loader.digest(files_followed=trigger == "feed" and source != "file" and "files" in self.feeds)
+            # Another input's feed fired while the file feed follows the files (a changed one fires its own reload).
+            followed = trigger == "feed" and source != "file" and "files" in self.feeds
+            now = self.loader.digest(files_followed=followed)
             quick, inputs = now.digest, now.others
             if quick == self._applied:  # back to (or still at) what is being served
                 with self._lock:

@@ -242,7 +242,9 @@ def new_version_id() -> tuple[str, datetime]:
     # One datetime, formatted field by field: strftime and a second datetime (replace) cost more
     # than the rest of a small reload's commit.
     stamp = datetime.fromtimestamp(secs, tz=timezone.utc).replace(microsecond=nanos // 1000)
-    vid = "%04d%02d%02dT%02d%02d%02d.%09dZ" % (stamp.year, stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second, nanos)
+    vid = "%04d%02d%02dT%02d%02d%02d.%09dZ" % (
+        stamp.year, stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second, nanos,
+    )
     return vid, stamp
 
 
