@@ -19,8 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic_settings import BaseSettings
@@ -165,23 +164,13 @@ class Engine:
         self.feeds.stop()
 
     # -- the pipeline --------------------------------------------------------------------
-    @contextmanager
-    def _pipeline(self) -> Iterator[None]:
+    def _pipeline(self) -> _Pipeline:
         """One pipeline run at a time; a source or validator that reloads its own object fails loudly."""
         if self.state is State.CLOSED:
             raise ClosedError(f"{self.name} is closed")
         if self._serial_owner == threading.get_ident():
             raise RuntimeError(f"{self.name}: reload() called from inside its own load (a source or validator)")
-        try:
-            with self._serial:
-                self._serial_owner = threading.get_ident()
-                try:
-                    yield
-                finally:
-                    self._serial_owner = None
-        finally:
-            self._logs.flush()  # log handlers and recorders are user code: after the pipeline let go
-            self.waiters.notify(self.store.current)
+        return _Pipeline(self)
 
     def reload(self, *, source: str = "reload", trigger: str = "manual") -> Version | None:
         """Reload now. Returns the new version, or ``None`` if nothing changed.
@@ -217,7 +206,9 @@ class Engine:
             return ReloadOutcome(dict(inputs), result, m.last_good_version, str(error) if error else None)
 
         try:
-            now = self.loader.digest()
+            # Another input's feed fired while the file feed follows the files (a changed one fires its own reload).
+            followed = trigger == "feed" and source != "file" and "files" in self.feeds
+            now = self.loader.digest(files_followed=followed)
             quick, inputs = now.digest, now.others
             if quick == self._applied:  # back to (or still at) what is being served
                 with self._lock:
@@ -374,3 +365,36 @@ class Engine:
             self.reload(source=source, trigger="breaker")
         except ClosedError:
             pass
+
+
+class _Pipeline:
+    """``with engine._pipeline():`` (a class, not a generator: it runs on every reload).
+
+    Holds ``_serial`` for the block; after it, flushes the deferred logs and wakes the version
+    waiters (user code, run once the pipeline let go), whether the block raised or not.
+    """
+
+    __slots__ = ("engine",)
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> None:
+        engine = self.engine
+        try:
+            engine._serial.acquire()
+        except BaseException:
+            self._after()
+            raise
+        engine._serial_owner = threading.get_ident()
+
+    def __exit__(self, *exc: object) -> None:
+        engine = self.engine
+        engine._serial_owner = None
+        engine._serial.release()
+        self._after()
+
+    def _after(self) -> None:
+        engine = self.engine
+        engine._logs.flush()  # log handlers and recorders are user code: after the pipeline let go
+        engine.waiters.notify(engine.store.current)

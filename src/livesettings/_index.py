@@ -72,6 +72,8 @@ class PathIndex(Generic[S]):
     ) -> list[tuple[S, tuple[Change, ...], str]]:
         """The subscriptions that care about ``changes``, in registration order, each with its changes and path."""
         index, keys = self.by_path, self.keys
+        if not index:  # nobody subscribed (no preparers, most often): nothing to walk
+            return []
         if keys is None:
             with lock:
                 keys = self.keys = tuple(sorted(self.by_path)) if self.keys is None else self.keys

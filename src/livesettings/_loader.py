@@ -141,6 +141,7 @@ class HotReloadLoader:
         self._busy_owner: int | None = None
         self.loaded: Candidate | None = None  # the last accepted load
         self._inputs: dict[str, Callable[[], str | None]] = {}  # the accepted load's non-file inputs
+        self._files_seen: dict[Path, str | None] | None = None  # what the last look at the files found
         self._feeds: dict[str, Callable[[], ChangeFeed]] = {}
         self._file_feed: Any = None
         _forksafe.register(self)
@@ -151,20 +152,46 @@ class HotReloadLoader:
         self._busy = threading.Lock()
         self._busy_owner = None
         self._kept = None
+        self._files_seen = None
         self.sections.discard()
 
     # -- digests ---------------------------------------------------------------------------
-    def digest(self) -> Inputs:
+    def digest(self, *, files_followed: bool = False) -> Inputs:
         """Every known input as it is now: one digest of them all, the file bytes read to make it
         (handed to the ``load`` that may follow, so each file is read once), the environment's
-        digest and each non-file input's digest."""
-        paths = dict.fromkeys(self.reader.last_good)
-        paths.update(dict.fromkeys(self.secret_files()))
-        fetched = {path: self.reader.fetch(path) for path in paths}
-        others = {key: current() for key, current in self._inputs.items()}
+        digest and each non-file input's digest.
+
+        ``files_followed``: another input's feed fired and the file feed follows the files, so a
+        file that changed will fire a reload of its own. Then, while the files the last look
+        found are the ones being served, they are taken as they were instead of being read,
+        checked and hashed again: an etcd update costs no file I/O. Any doubt reads them: a
+        rejected file (the next update must still say why), secret files (their bytes are not
+        kept), sources that will be built again (the environment changed).
+        """
         environ = environ_digest()
+        others = {key: current() for key, current in self._inputs.items()}
+        fetched = self._served_files(environ) if files_followed else None
+        if fetched is None:
+            paths = dict.fromkeys(self.reader.last_good)
+            paths.update(dict.fromkeys(self.secret_files()))
+            fetched = {path: self.reader.fetch(path) for path in paths}
+            self._files_seen = {p: d for p, (_, d) in fetched.items()}
         digest = digest_inputs({p: d for p, (_, d) in fetched.items()}, environ, others)
         return Inputs(digest, fetched, others, environ)
+
+    def _served_files(self, environ: int) -> dict[Path, Fetched] | None:
+        """The served files' states as a ``digest`` would fetch them, if nothing says they changed (see there)."""
+        served = self.reader.last_good
+        kept = self._kept
+        if kept is None or kept[2] != environ or self._files_seen is None or len(self._files_seen) != len(served):
+            return None
+        fetched: dict[Path, Fetched] = {}
+        seen = self._files_seen
+        for path, state in served.items():
+            if state.fmt == "secret" or seen.get(path, "") != state.digest:
+                return None
+            fetched[path] = (state.data, state.digest) if state.digest is not None else (None, None)
+        return fetched
 
     # -- loading ---------------------------------------------------------------------------
     def load(
@@ -416,8 +443,19 @@ def environ_digest() -> int:
     through on every CPython), a tenth of the cost of decoding every item through the public
     mapping; that runs on every reload. Falls back to the public items where it is missing.
     """
+    global _environ_seen
     data = getattr(os.environ, "_data", None)
-    return hash(frozenset((data if isinstance(data, dict) else os.environ).items()))
+    if not isinstance(data, dict):
+        return hash(frozenset(os.environ.items()))
+    seen = _environ_seen
+    if seen is not None and seen[0] == data:  # compares in place, allocating nothing: the usual case
+        return seen[1]
+    digest = hash(frozenset(data.items()))
+    _environ_seen = (dict(data), digest)  # one reference, replaced whole (any thread may be here)
+    return digest
+
+
+_environ_seen: tuple[dict[Any, Any], int] | None = None  # the environment last digested, and its digest
 
 
 def digest_inputs(files: Mapping[Path, str | None], environ: int, others: Mapping[str, str | None] | None = None) -> str:

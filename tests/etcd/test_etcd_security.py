@@ -85,6 +85,7 @@ class TestTls:
             assert got["ok"] is True
             assert d.delivered == [rev]
             assert d.feed.status is not None and d.feed.status.endpoint.startswith("https://127.0.0.1:")
+            assert d.feed._writer is not None and d.feed._writer.fast_writes >= 1  # over its own TLS connection
         key_text = tls_setup.client.key.read_text()
         body = key_text.splitlines()[1]  # a line of the key's base64
         assert body not in debug_logs.text
@@ -197,6 +198,7 @@ class TestAuth:
             rev = etcd.put(prefix + "port", "2")
             wait_until(lambda: d.settings.port == 2)  # type: ignore[attr-defined]
             got = wait_until(lambda: (r := record(etcd, prefix, d.feed.instance)) and r["revision"] == rev and r)
+            assert d.feed._writer is not None and d.feed._writer.fast_writes >= 1  # with the token, on its own connection
             loop_client = d.feed._loop.client
             token = loop_client._auth.token
             assert token is not None
@@ -246,12 +248,15 @@ class TestAuth:
             wait_until(lambda: d.settings.port == 2)  # type: ignore[attr-defined]
             wait_until(lambda: (r := record(etcd, prefix, d.feed.instance)) and r["revision"] == rev)
             logins = d.feed._loop.client.authentications
+            assert d.feed._writer is not None
+            fast = d.feed._writer.fast_writes
             etcd.restart()  # every token is gone; the watch's next create is canceled "invalid auth token"
             rev = etcd.put(prefix + "port", "3")
             wait_until(lambda: d.settings.port == 3, timeout=20)  # type: ignore[attr-defined]
             wait_until(lambda: (r := record(etcd, prefix, d.feed.instance)) and r["revision"] == rev, timeout=20)
             assert d.feed._loop.client.authentications > logins
             assert d.delivered[-1] == rev
+            assert d.feed._writer.fast_writes > fast  # the ACK writer's own connection came back too, with a new token
 
     def test_password_changed_under_a_running_process(
         self, etcd_auth: EtcdServer, prefix: str, debug_logs: pytest.LogCaptureFixture

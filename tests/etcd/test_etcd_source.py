@@ -262,3 +262,75 @@ class TestEngineWiring:
             wait_until(lambda: (r := record(etcd, prefix, "engine-wired")) and r["revision"] == bad, timeout=3)
         finally:
             settings.close()
+
+
+class TestEtcdUpdatesBesideFiles:
+    """An etcd update while the file feed follows a YAML file: the file is not read again unless in doubt."""
+
+    @staticmethod
+    def settings(etcd: EtcdServer, prefix: str, path: Any) -> Any:
+        from pydantic_settings import SettingsConfigDict
+
+        from livesettings import ReloadableSettings, ReloadConfig
+
+        class Mixed(ReloadableSettings):
+            model_config = SettingsConfigDict(yaml_file=str(path))
+            reload_config = ReloadConfig(enabled=True, debounce_ms=20)
+            port: int = 0
+            name: str = "x"
+
+            @classmethod
+            def settings_customise_sources(
+                cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                file_secret_settings: PydanticBaseSettingsSource,
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                return (init_settings, EtcdSource(settings_cls, prefix, etcd.url, instance="mixed", progress_interval=1.0))
+
+        return Mixed()
+
+    def test_files_are_read_only_when_they_may_have_changed(self, etcd: EtcdServer, prefix: str, tmp_path: Any) -> None:
+        """Etcd updates take the served file as it was; a rejected file is still read (and still NACKs
+        the next revision with its error); once fixed, the file feed applies it and etcd updates skip it again."""
+        path = tmp_path / "app.yaml"
+        path.write_text("name: one\n")
+        etcd.put(prefix + "port", "1")
+        settings = self.settings(etcd, prefix, path)
+        engine = settings._ls_engine
+        reader = engine.loader.reader
+        fetched: list[Any] = []
+        fetch = reader.fetch
+
+        def counting(p: Any) -> Any:
+            fetched.append(p)
+            return fetch(p)
+
+        reader.fetch = counting
+        try:
+            etcd_key = next(k for k in engine.loader.feeds() if k.startswith("etcd:"))
+            wait_until(lambda: "files" in engine.feeds and (f := engine.feeds.get(etcd_key)) and f.status.state == "running")
+            for port in (2, 3):
+                fetched.clear()
+                etcd.put(prefix + "port", str(port))
+                wait_until(lambda port=port: settings.port == port)
+            assert fetched == []  # the second update read no file (the first one looked once)
+            assert settings.name == "one"
+
+            path.write_text("name: [unclosed\n")
+            wait_until(lambda: engine.health.last_error is not None)  # the file feed's reload rejected it
+            fetched.clear()
+            bad = etcd.put(prefix + "port", "4")
+            got = wait_until(lambda: (r := record(etcd, prefix, "mixed")) and r["revision"] == bad and r)
+            assert got["ok"] is False and "app.yaml" in got["error"]  # the file is read: it is why
+            assert fetched and settings.port == 3
+
+            path.write_text("name: two\n")
+            wait_until(lambda: settings.name == "two" and settings.port == 4)
+            etcd.put(prefix + "port", "5")
+            wait_until(lambda: settings.port == 5)
+            fetched.clear()
+            etcd.put(prefix + "port", "6")
+            wait_until(lambda: settings.port == 6)
+            assert fetched == [] and settings.name == "two"
+        finally:
+            settings.close()

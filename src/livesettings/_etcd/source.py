@@ -81,9 +81,9 @@ def decode_prefix(
             raise SourceError.at(_label(key, state.revision), "empty path segment in the key (expected a/b/c)")
         leaves.append((len(parts), rel, parts, value))
     leaves.sort()
-    for _depth, _rel, parts, value in leaves:
-        key = prefix + "/".join(parts)
-        parsed = _parsers.parse_yaml_value(value, _label(key, state.revision), limits)
+    for _depth, rel, parts, value in leaves:
+        label = _label(prefix + rel, state.revision)
+        parsed = _parsers.parse_yaml_value(value, label, limits)
         node = data
         for part in parts[:-1]:
             child = node.get(part)
@@ -98,7 +98,7 @@ def decode_prefix(
         nested: dict[str, Any] = {parts[-1]: parsed}
         for part in reversed(parts[:-1]):
             nested = {part: nested}
-        records.append(SourceRecord(_label(key, state.revision), nested))
+        records.append(SourceRecord(label, nested))
     records.reverse()  # deepest (winning) keys first: attribution takes the first record that has the path
     return data, records
 

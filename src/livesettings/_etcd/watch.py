@@ -274,13 +274,14 @@ class WatchLoop:
             if "permission denied" in reason:
                 raise _Lost(f"etcd user {self.client.username!r} may not read {self.prefix} ({reason})")
             raise _Lost(f"etcd canceled the watch: {reason}")
-        self._check_identity(Header.of(result.get("header")))
+        header = Header.of(result.get("header"))
+        self._check_identity(header)
         if result.get("created"):
             self.backoff.reset()
             self._on_state("running", None)
         events = result.get("events")
         if events:
-            self._apply(events, Header.of(result.get("header")))
+            self._apply(events, header)
 
     def _apply(self, events: list[dict[str, Any]], header: Header) -> None:
         """Deliver each revision of one response in order; advance ``applied`` at the end."""
