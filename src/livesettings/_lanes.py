@@ -28,6 +28,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from . import _homes
 from ._diff import changes_at
 from ._model import Change, Diff, Version
 from ._paths import resolve
@@ -347,3 +348,5 @@ class LoopLane:
             if error is not None:
                 self.host.record(DeadLetter.of(self.sub.name, self.sub.paths, delivery.version, error))
 
+
+_homes.settle("livesettings", namespace=globals())  # imported on first use: point the public names home

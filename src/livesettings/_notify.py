@@ -38,6 +38,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _homes
 from . import _forksafe
 from ._index import PathIndex
 from ._lanes import LOOP_GRACE_S, DeadLetter, Delivery, LoopLane, ThreadLane, calls_for
@@ -648,3 +649,6 @@ class ConfigChangeNotifier:
 
 async def _as_coroutine(awaitable: Any) -> Any:
     return await awaitable
+
+
+_homes.settle("livesettings", namespace=globals())  # imported on first use: point the public names home
