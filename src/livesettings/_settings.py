@@ -209,10 +209,21 @@ class SnapshotSettings(BaseSettings):
         # sources and validation): the one point where the built sources and the merged input exist
         # before validation, so the only place a load can keep the sources for the next one and
         # swap unchanged sections for their last instances. A reload calls it directly (_loader).
-        from ._sources import merged  # noqa: PLC0415
-
         values = super()._settings_build_values(sources, init_kwargs)
-        return merged(cls, sources, init_kwargs, values)
+        return (_merged or _load_merged())(cls, sources, init_kwargs, values)
+
+
+# ``_sources.merged``, imported by the first load and kept here: every reload calls it, and a reload
+# should not pay for an import statement (a few thousand instructions) each time.
+_merged: Callable[..., dict[str, Any]] | None = None
+
+
+def _load_merged() -> Callable[..., dict[str, Any]]:
+    global _merged
+    from ._sources import merged  # noqa: PLC0415 - the engine side loads with the first object
+
+    _merged = merged
+    return merged
 
 
 def _as_base_settings(exc: Exception) -> Exception:
