@@ -210,6 +210,26 @@ class TestLazyEngine:
             "<class", "'livesettings.watch.WatchOptions'>",
         ]
 
+    def test_component_classes_report_their_home_before_components_is_imported(self, tmp_path: Path) -> None:
+        """A class reached through a settings object names ``livesettings.components`` (or ``.watch``) already."""
+        out = run("""
+            import sys
+            import livesettings
+
+            class App(livesettings.ReloadableSettings):
+                reload_config = livesettings.ReloadConfig(enabled=False)
+                port: int = 0
+
+            with App() as settings:
+                before = {t.__qualname__: t.__module__ for t in (type(settings.hot_reload.store),
+                          type(settings.hot_reload.notifier), type(settings.hot_reload.loader))}
+            assert "livesettings.components" not in sys.modules
+            import livesettings.components as c
+            after = {n: getattr(c, n).__module__ for n in before}
+            print(before == after, sorted(set(before.values())))
+        """, tmp_path, prelude=False)
+        assert out.split() == ["True", "['livesettings.components']"]
+
     def test_star_import_gives_every_public_name(self, tmp_path: Path) -> None:
         """``from livesettings import *`` binds all of ``__all__``, the names imported on first use too."""
         out = run("""

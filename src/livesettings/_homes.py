@@ -2,8 +2,9 @@
 
 ``livesettings/__init__.py`` does it for the names it imports at once; a module imported on first use
 (the engine side, loaded by the first settings object) calls [settle][livesettings._homes.settle] at
-its end for the top-level names it defines, and ``livesettings.components`` / ``livesettings.watch``
-for theirs when they are imported.
+its end for the top-level names and the ``livesettings.components`` names it defines (so a class
+reached through a settings object reports the same home whether or not its namespace was imported),
+and ``livesettings.components`` / ``livesettings.watch`` for theirs when they are imported.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = ["settle"]
+
+_PUBLIC = frozenset({"livesettings", "livesettings.components", "livesettings.watch"})
 
 
 def settle(home: str, names: Iterable[str] | None = None, namespace: Mapping[str, Any] | None = None) -> None:
@@ -31,8 +34,8 @@ def settle(home: str, names: Iterable[str] | None = None, namespace: Mapping[str
         if obj is None:
             continue
         where = getattr(obj, "__module__", None)
-        if not isinstance(where, str) or not where.startswith("livesettings"):
-            continue
+        if not isinstance(where, str) or not where.startswith("livesettings") or where in _PUBLIC:
+            continue  # another package's, or already homed (Debouncer: livesettings.watch, also in components)
         if getattr(obj, "__name__", name) != name:
             continue
         try:

@@ -669,3 +669,6 @@ async def _as_coroutine(awaitable: Any) -> Any:
 
 
 _homes.settle("livesettings", namespace=globals())  # imported on first use: point the public names home
+
+
+_homes.settle("livesettings.components", ('ConfigChangeNotifier',), globals())  # a component class: its public home

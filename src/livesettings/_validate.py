@@ -281,3 +281,6 @@ ValidationPipeline = ConfigChangeValidator
 
 
 _homes.settle("livesettings", namespace=globals())  # imported on first use: point the public names home
+
+
+_homes.settle("livesettings.components", ('ConfigChangeValidator', 'ValidationPipeline'), globals())  # a component class: its public home
