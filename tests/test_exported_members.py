@@ -30,10 +30,11 @@ REQUIRED = {
 
 def _public_names() -> list[str]:
     """Names a user could import: not private and not a submodule (``livesettings.exceptions`` ...)."""
+    # dir(), not vars(): most names are imported on first use (the module's __getattr__)
     return [
         name
-        for name, value in vars(livesettings).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+        for name in dir(livesettings)
+        if not name.startswith("_") and not isinstance(getattr(livesettings, name), types.ModuleType)
     ]
 
 

@@ -162,3 +162,80 @@ class TestLazyParsers:
                 {loaded_of(PARSER_MODULES)}
         """, tmp_path)
         assert out.split() == ["-", "1", "livesettings._yamlparse,yaml"]
+
+
+# Imported by the first settings object (or the first use of a name from them), not by ``import livesettings``.
+ENGINE_MODULES = ("livesettings._engine", "livesettings._loader", "livesettings._model", "livesettings._notify",
+                  "livesettings._provenance", "livesettings._sources", "livesettings._stats",
+                  "livesettings._unknown", "livesettings.components", "livesettings.watch")
+
+
+class TestLazyEngine:
+    """``import livesettings`` loads what declaring a settings class needs; the engine side waits."""
+
+    def test_import_and_declaring_a_class_leave_the_engine_side_out(self, tmp_path: Path) -> None:
+        """Importing and declaring a settings class (with a handler) import none of the engine side."""
+        out = run(f"""
+            import livesettings
+            {loaded_of(ENGINE_MODULES)}
+
+            class App(livesettings.ReloadableSettings):
+                port: int = 0
+
+                @livesettings.on_change("port")
+                def moved(self, diff): ...
+
+            {loaded_of(tuple(m for m in ENGINE_MODULES if m != "livesettings._unknown"))}
+        """, tmp_path)
+        assert out.split() == ["-", "-"]
+
+    def test_first_object_loads_it_and_names_keep_their_public_home(self, tmp_path: Path) -> None:
+        """A settings object works without any other import; its values' classes report ``livesettings``."""
+        out = run("""
+            import livesettings
+
+            class App(livesettings.ReloadableSettings):
+                reload_config = livesettings.ReloadConfig(enabled=False)
+                port: int = 0
+
+            with App() as settings:
+                print(repr(type(settings.version)), repr(type(settings.stats())), repr(type(settings.explain("port"))))
+            from livesettings import ConfigChange, Version, components, watch
+            assert Version is type(settings.version) and ConfigChange is livesettings.Change
+            print(repr(components.AtomicConfigStore), repr(watch.WatchOptions))
+        """, tmp_path, prelude=False)
+        assert out.split() == [
+            "<class", "'livesettings.Version'>", "<class", "'livesettings.ReloadStats'>",
+            "<class", "'livesettings.Origin'>", "<class", "'livesettings.components.AtomicConfigStore'>",
+            "<class", "'livesettings.watch.WatchOptions'>",
+        ]
+
+    def test_component_classes_report_their_home_before_components_is_imported(self, tmp_path: Path) -> None:
+        """A class reached through a settings object names ``livesettings.components`` (or ``.watch``) already."""
+        out = run("""
+            import sys
+            import livesettings
+
+            class App(livesettings.ReloadableSettings):
+                reload_config = livesettings.ReloadConfig(enabled=False)
+                port: int = 0
+
+            with App() as settings:
+                before = {t.__qualname__: t.__module__ for t in (type(settings.hot_reload.store),
+                          type(settings.hot_reload.notifier), type(settings.hot_reload.loader))}
+            assert "livesettings.components" not in sys.modules
+            import livesettings.components as c
+            after = {n: getattr(c, n).__module__ for n in before}
+            print(before == after, sorted(set(before.values())))
+        """, tmp_path, prelude=False)
+        assert out.split() == ["True", "['livesettings.components']"]
+
+    def test_star_import_gives_every_public_name(self, tmp_path: Path) -> None:
+        """``from livesettings import *`` binds all of ``__all__``, the names imported on first use too."""
+        out = run("""
+            import livesettings
+            ns = {}
+            exec("from livesettings import *", ns)
+            print(sorted(set(livesettings.__all__) - set(ns)) or "-", ns["Diff"] is livesettings.Diff)
+        """, tmp_path, prelude=False)
+        assert out.split() == ["-", "True"]

@@ -13,41 +13,61 @@ handles, and the brief's API. The brief's component classes live in
 
 import importlib as _importlib
 import warnings as _warnings
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
+from ._homes import settle as _settle
 from ._config import ReloadConfig as ReloadConfig
 from ._config import current_environment as current_environment
 from ._fields import Frozen as Frozen
 from ._fields import Live as Live
 from ._merge import Merge as Merge
 from ._fields import Restart as Restart
-from ._manager import ConfigReloadable as ConfigReloadable
-from ._manager import ConfigSubscriber as ConfigSubscriber
-from ._manager import HotReloadManager as HotReloadManager
-from ._model import Change as Change
-from ._model import ChangeType as ChangeType
-from ._model import Diff as Diff
-from ._model import Effect as Effect
-from ._model import Plan as Plan
-from ._model import PlannedChange as PlannedChange
-from ._model import Version as Version
-from ._notify import DeadLetter as DeadLetter
-from ._notify import SubscriptionHandle as SubscriptionHandle
-from ._notify import WatchHandle as WatchHandle
-from ._provenance import Origin as Origin
-from ._providers import EnvironmentConfigProvider as EnvironmentConfigProvider
-from ._providers import HotReloadableConfigProvider as HotReloadableConfigProvider
 from ._settings import ReloadableSettings as ReloadableSettings
-from ._stats import DurationHistogram as DurationHistogram
-from ._stats import FeedStats as FeedStats
-from ._stats import ReloadStats as ReloadStats
 from ._settings import on_change as on_change
-from ._validate import ValidationResult as ValidationResult
 from ._version_info import __version__ as __version__
 from .exceptions import ReloadError as ReloadError
 
-ConfigChange = Change
-"""The original design brief's name for [Change][livesettings.Change]."""
+if _TYPE_CHECKING:
+    from . import components as components
+    from . import watch as watch
+    from ._manager import ConfigReloadable as ConfigReloadable
+    from ._manager import ConfigSubscriber as ConfigSubscriber
+    from ._manager import HotReloadManager as HotReloadManager
+    from ._model import Change as Change
+    from ._model import ChangeType as ChangeType
+    from ._model import Diff as Diff
+    from ._model import Effect as Effect
+    from ._model import Plan as Plan
+    from ._model import PlannedChange as PlannedChange
+    from ._model import Version as Version
+    from ._notify import DeadLetter as DeadLetter
+    from ._notify import SubscriptionHandle as SubscriptionHandle
+    from ._notify import WatchHandle as WatchHandle
+    from ._provenance import Origin as Origin
+    from ._providers import EnvironmentConfigProvider as EnvironmentConfigProvider
+    from ._providers import HotReloadableConfigProvider as HotReloadableConfigProvider
+    from ._stats import DurationHistogram as DurationHistogram
+    from ._stats import FeedStats as FeedStats
+    from ._stats import ReloadStats as ReloadStats
+    from ._validate import ValidationResult as ValidationResult
+
+    ConfigChange = Change
+    """The original design brief's name for [Change][livesettings.Change]."""
+
+# Imported on first use (``from livesettings import Version`` or ``livesettings.Version``), with the
+# engine side they belong to: ``import livesettings`` loads the settings class and what declaring one
+# needs; the first settings object loads the engine, loader, sources, notifier and the rest.
+_LAZY = {
+    "Change": "._model", "ChangeType": "._model", "ConfigChange": "._model", "ConfigReloadable": "._manager",
+    "ConfigSubscriber": "._manager", "DeadLetter": "._notify", "Diff": "._model",
+    "DurationHistogram": "._stats", "Effect": "._model", "EnvironmentConfigProvider": "._providers",
+    "FeedStats": "._stats", "HotReloadManager": "._manager", "HotReloadableConfigProvider": "._providers",
+    "Origin": "._provenance", "Plan": "._model", "PlannedChange": "._model", "ReloadStats": "._stats",
+    "SubscriptionHandle": "._notify", "ValidationResult": "._validate", "Version": "._model",
+    "WatchHandle": "._notify", "components": ".components", "watch": ".watch",
+}  # fmt: skip
+_ALIASES = {"ConfigChange": "Change"}
 
 __all__ = [
     "Change",
@@ -103,44 +123,25 @@ _MOVED = {
 
 
 def __getattr__(name: str) -> _Any:
-    module = _MOVED.get(name)
-    if module is None:
+    lazy = _LAZY.get(name)
+    if lazy is not None:
+        module = _importlib.import_module(lazy, __name__)
+        value = module if name in ("components", "watch") else getattr(module, _ALIASES.get(name, name))
+        globals()[name] = value
+        return value
+    moved = _MOVED.get(name)
+    if moved is None:
         raise AttributeError(f"module 'livesettings' has no attribute {name!r}")
     _warnings.warn(
-        f"livesettings.{name} moved to {module}.{name} in 0.2; import it from there",
+        f"livesettings.{name} moved to {moved}.{name} in 0.2; import it from there",
         DeprecationWarning,
         stacklevel=2,
     )
-    return getattr(_importlib.import_module(module), name)
+    return getattr(_importlib.import_module(moved), name)
 
 
-def _set_public_modules() -> None:
-    """Point each public name's ``__module__`` at the namespace users import it from."""
-    import sys  # noqa: PLC0415
-
-    for module_name, names in (
-        ("livesettings", __all__),
-        ("livesettings.components", sys.modules["livesettings.components"].__all__),
-        ("livesettings.watch", sys.modules["livesettings.watch"].__all__),
-    ):
-        module = sys.modules[module_name]
-        for name in names:
-            if name not in vars(module):  # imported on first use (watchdog); that import sets its own home
-                continue
-            obj = getattr(module, name)
-            home = getattr(obj, "__module__", None)
-            if not isinstance(home, str) or not home.startswith("livesettings"):
-                continue
-            if getattr(obj, "__name__", name) != name:  # an alias (ConfigChange = Change) keeps its class's home
-                continue
-            try:
-                obj.__module__ = module_name
-            except (AttributeError, TypeError):
-                pass
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, "components", "watch"})
 
 
-from . import components as components  # noqa: E402 - after the front door, which it does not need
-from . import watch as watch  # noqa: E402
-
-_set_public_modules()
-del _set_public_modules
+_settle("livesettings")  # the names imported above; a module imported on first use settles its own

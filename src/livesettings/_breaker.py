@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["BreakerState", "CircuitBreaker", "timer"]
@@ -33,19 +32,26 @@ class BreakerState(str, enum.Enum):
     HALF_OPEN = "half-open"
 
 
-@dataclass
 class CircuitBreaker:
     """Counts consecutive rejections and opens after ``threshold`` of them for ``cooldown_s``.
 
     Not thread-safe: its owner (the engine) serialises every call under one lock.
     """
 
-    threshold: int
-    cooldown_s: float
-    state: BreakerState = BreakerState.CLOSED
-    failures: int = 0
-    open_until: float = 0.0
-    retry: Any = None  # the armed half-open retry (a timer with ``cancel()``), if any
+    # A plain class with slots, not a dataclass: generating dataclass methods costs import time.
+    __slots__ = ("cooldown_s", "failures", "open_until", "retry", "state", "threshold")
+
+    def __init__(self, threshold: int, cooldown_s: float) -> None:
+        self.threshold = threshold
+        self.cooldown_s = cooldown_s
+        self.state = BreakerState.CLOSED
+        self.failures = 0
+        self.open_until = 0.0
+        self.retry: Any = None  # the armed half-open retry (a timer with ``cancel()``), if any
+
+    def __repr__(self) -> str:
+        return (f"CircuitBreaker(threshold={self.threshold!r}, cooldown_s={self.cooldown_s!r}, state={self.state!r}, "
+                f"failures={self.failures!r}, open_until={self.open_until!r})")
 
     def arm(self, delay: float, callback: Callable[[], None], schedule: Callable[[float, Callable[[], None]], Any]) -> None:
         """Schedule the half-open retry ``delay`` seconds from now, unless one is armed already."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from . import _homes
 from ._model import Change, ChangeType
 from ._paths import MISSING, entries, find, join
 
@@ -210,3 +211,6 @@ def changes_at(path: str, old: Any, new: Any) -> list[Change]:
     else:
         _walk(path, before, after, out, share=False)
     return out
+
+
+_homes.settle("livesettings.components", ('detect_changes',), globals())  # a component class: its public home

@@ -6,7 +6,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 
-from . import _forksafe
+from . import _forksafe, _homes
 from ._model import Version
 from .exceptions import VersionNotFoundError
 
@@ -100,3 +100,6 @@ class ConfigVersionManager:
         if idx == 0:
             raise VersionNotFoundError("there is no earlier version to roll back to")
         return items[idx - 1]
+
+
+_homes.settle("livesettings.components", ('ConfigVersionManager',), globals())  # a component class: its public home

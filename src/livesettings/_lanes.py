@@ -28,6 +28,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from . import _homes
 from ._diff import changes_at
 from ._model import Change, Diff, Version
 from ._paths import resolve
@@ -63,19 +64,27 @@ class DeadLetter:
         return cls(handler, paths, version.id, exc, tb)
 
 
-@dataclass(frozen=True)
 class Delivery:
-    """One version on its way to one subscription.
+    """One version on its way to one subscription (never changed once built).
 
     ``changes`` is ``None`` for a merged delivery: the changes are found again between ``old``
     (the snapshot the subscriber last saw) and ``new``.
     """
 
-    version: Version
-    old: Any
-    new: Any
-    path: str | None = None
-    changes: tuple[Change, ...] | None = None
+    # A plain class with slots, not a dataclass: generating dataclass methods costs import time.
+    __slots__ = ("changes", "new", "old", "path", "version")
+
+    def __init__(
+        self, version: Version, old: Any, new: Any, path: str | None = None, changes: tuple[Change, ...] | None = None
+    ) -> None:
+        self.version = version
+        self.old = old
+        self.new = new
+        self.path = path
+        self.changes = changes
+
+    def __repr__(self) -> str:
+        return f"Delivery(version={self.version.id!r}, path={self.path!r})"  # values may be secrets
 
     def merge(self, newer: Delivery) -> Delivery:
         """One delivery from what this one's subscriber last saw to ``newer``'s version."""
@@ -143,14 +152,16 @@ class _Ticket:
         self.letter: DeadLetter | None = None
 
 
-@dataclass(eq=False)
 class _Call:
-    delivery: Delivery
-    deadline: float
-    tickets: list[_Ticket]
-    token: int
-    finished: bool = False
-    abandoned: bool = False
+    __slots__ = ("abandoned", "deadline", "delivery", "finished", "tickets", "token")
+
+    def __init__(self, delivery: Delivery, deadline: float, tickets: list[_Ticket], token: int) -> None:
+        self.delivery = delivery
+        self.deadline = deadline
+        self.tickets = tickets
+        self.token = token
+        self.finished = False
+        self.abandoned = False
 
 
 class ThreadLane:
@@ -347,3 +358,5 @@ class LoopLane:
             if error is not None:
                 self.host.record(DeadLetter.of(self.sub.name, self.sub.paths, delivery.version, error))
 
+
+_homes.settle("livesettings", namespace=globals())  # imported on first use: point the public names home

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings, SettingsError
 
-from . import _forksafe, _parsers
+from . import _forksafe, _homes, _parsers
 from ._config import ReloadConfig
 from ._digest import hasher
 from ._diff import diff_snapshots
@@ -468,3 +468,6 @@ def digest_inputs(files: Mapping[Path, str | None], environ: int, others: Mappin
     for key in sorted(others or ()):
         h.update(b"\1" + key.encode() + b"\0" + ((others or {})[key] or "-").encode())
     return h.hexdigest()
+
+
+_homes.settle("livesettings.components", ('HotReloadLoader',), globals())  # a component class: its public home

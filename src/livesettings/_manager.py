@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
+from . import _homes
 from ._engine import Engine, ReloadMetrics
 from ._model import Diff, Version
 from ._notify import ConfigChangeNotifier, DeadLetter, SubscriptionHandle
@@ -215,3 +216,6 @@ class HotReloadManager:
 
     def __repr__(self) -> str:
         return f"<HotReloadManager {self._engine.name} enabled={self.is_enabled()}>"
+
+
+_homes.settle("livesettings", namespace=globals())  # imported on first use: point the public names home

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from . import _homes
 from ._redact import safe_repr
 from .exceptions import ErrorDetail, FrozenFieldError
 
@@ -311,3 +312,6 @@ class ReloadOutcome:
     result: str
     version: str | None
     error: str | None = None
+
+
+_homes.settle("livesettings", namespace=globals())  # imported on first use: point the public names home

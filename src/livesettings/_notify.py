@@ -35,10 +35,9 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Any
 
-from . import _forksafe
+from . import _forksafe, _homes
 from ._index import PathIndex
 from ._lanes import LOOP_GRACE_S, DeadLetter, Delivery, LoopLane, ThreadLane, calls_for
 from ._model import Change, Diff, Version
@@ -53,23 +52,40 @@ log = logging.getLogger("livesettings.notify")
 _seq = itertools.count(1)
 
 
-@dataclass(eq=False)
 class Subscription:
     """One registered handler or preparer (internal)."""
 
-    paths: tuple[str, ...]
-    callback: Callable[..., Any] | weakref.WeakMethod[Callable[..., Any]]
-    style: str  # "diff": callback(Diff); "leaf": callback(path, old, new) once per leaf change
-    critical: bool = False
-    loop: asyncio.AbstractEventLoop | None = None  # the loop it was registered from, or bound to
-    name: str = ""
-    on_error: Callable[[BaseException], Any] | None = None  # told about rejected reloads while active
-    seq: int = field(default_factory=lambda: next(_seq))
-    active: bool = True
-    timeout: float | None = None  # seconds; None: runs on the delivering thread, no timeout
-    is_async: bool = False
-    bound: bool = False  # its loop was bound explicitly (handle.bind_loop)
-    lane: Any = None  # a ThreadLane / LoopLane, created at the first delivery; or a stream
+    # A plain class with slots, not a dataclass: generating dataclass methods costs import time.
+    __slots__ = ("active", "bound", "callback", "critical", "is_async", "lane", "loop", "name", "on_error",
+                 "paths", "seq", "style", "timeout", "__weakref__")
+
+    def __init__(
+        self,
+        paths: tuple[str, ...],
+        callback: Callable[..., Any] | weakref.WeakMethod[Callable[..., Any]],
+        style: str,  # "diff": callback(Diff); "leaf": callback(path, old, new) once per leaf change
+        critical: bool = False,
+        loop: asyncio.AbstractEventLoop | None = None,  # the loop it was registered from, or bound to
+        name: str = "",
+        on_error: Callable[[BaseException], Any] | None = None,  # told about rejected reloads while active
+        timeout: float | None = None,  # seconds; None: runs on the delivering thread, no timeout
+    ) -> None:
+        self.paths = paths
+        self.callback = callback
+        self.style = style
+        self.critical = critical
+        self.loop = loop
+        self.name = name
+        self.on_error = on_error
+        self.seq = next(_seq)
+        self.active = True
+        self.timeout = timeout
+        self.is_async = False
+        self.bound = False  # its loop was bound explicitly (handle.bind_loop)
+        self.lane: Any = None  # a ThreadLane / LoopLane, created at the first delivery; or a stream
+
+    def __repr__(self) -> str:
+        return f"Subscription(name={self.name!r}, paths={self.paths!r})"
 
     def target(self) -> Callable[..., Any] | None:
         cb = self.callback
@@ -138,12 +154,14 @@ class SubscriptionHandle:
 WatchHandle = SubscriptionHandle
 
 
-@dataclass
 class _Pending:
-    version: Version
-    old: Any
-    new: Any
-    changes: tuple[Change, ...]
+    __slots__ = ("changes", "new", "old", "version")
+
+    def __init__(self, version: Version, old: Any, new: Any, changes: tuple[Change, ...]) -> None:
+        self.version = version
+        self.old = old
+        self.new = new
+        self.changes = changes
 
 
 def _describe(cb: Callable[..., Any]) -> str:
@@ -648,3 +666,9 @@ class ConfigChangeNotifier:
 
 async def _as_coroutine(awaitable: Any) -> Any:
     return await awaitable
+
+
+_homes.settle("livesettings", namespace=globals())  # imported on first use: point the public names home
+
+
+_homes.settle("livesettings.components", ('ConfigChangeNotifier',), globals())  # a component class: its public home

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import AliasChoices, AliasPath, BaseModel
 
+from . import _homes
 from . import _parsebase, _parsers
 from ._diff import _same_leaf
 from ._paths import MISSING, entries, join
@@ -859,3 +860,6 @@ def explain_served(provenance: Provenance, loaded: Any, served: Any, path: str, 
     kind = source if source in ("rollback", "override") else "restart"
     where = {"rollback": f"rollback to {target}", "override": f"override {target}"}.get(kind, "held until a restart")
     return Origin(path, kind, where, safe_repr(now, path), shadowed=(origin,))
+
+
+_homes.settle("livesettings", namespace=globals())  # imported on first use: point the public names home

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
+from . import _homes
 from ._config import ReloadConfig, current_environment
 from ._engine import Engine
 from ._fields import Policy
@@ -245,3 +246,6 @@ class HotReloadableConfigProvider(EnvironmentConfigProvider):
         per leaf change.
         """
         return self._engine.notifier.subscribe(key, _adapt(callback), style="leaf")
+
+
+_homes.settle("livesettings", namespace=globals())  # imported on first use: point the public names home

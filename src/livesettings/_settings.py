@@ -24,7 +24,6 @@ import types
 import typing
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from pydantic import BaseModel, PydanticUndefinedAnnotation
@@ -34,23 +33,22 @@ from pydantic._internal._typing_extra import parent_frame_namespace
 from pydantic_settings import BaseSettings, CliSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from typing_extensions import Self
 
-from ._diff import diff_snapshots
-from ._model import Change, Diff, Version
 from ._redact import masked_repr_args, safe_repr
 from ._clicompat import install as install_cli_adaptation
 from ._config import ReloadConfig
-from ._engine import Engine
-from ._notify import SubscriptionHandle
-from ._streams import ChangeStream, iterate
-from ._sources import live_sources, merged
-from ._provenance import Origin
-from ._stats import ReloadStats
-from ._unknown import check_path
-from ._validate import ValidationResult, mask_source_state
 from .exceptions import ReloadError
 
+# The engine side (engine, loader, sources, validation, notifier, provenance, ...) is imported by the
+# first settings object, not by `import livesettings` (see docs/performance.md, "Import time"): the
+# methods below that need it import it themselves. None of them is on the read path.
 if TYPE_CHECKING:
+    from ._engine import Engine
     from ._manager import HotReloadManager
+    from ._model import Change, Diff, Version
+    from ._notify import SubscriptionHandle
+    from ._provenance import Origin
+    from ._stats import ReloadStats
+    from ._validate import ValidationResult
 
 __all__ = ["ReloadableSettings", "on_change"]
 
@@ -60,12 +58,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 # --------------------------------------------------------------------------- @on_change
 
 
-@dataclass(frozen=True)
 class _OnChangeSpec:
-    paths: tuple[str, ...]
-    critical: bool
-    prepare: bool = False
-    timeout: float | None = None
+    # A plain class, not a dataclass: generating a dataclass's methods costs import time.
+    __slots__ = ("critical", "paths", "prepare", "timeout")
+
+    def __init__(
+        self, paths: tuple[str, ...], critical: bool, prepare: bool = False, timeout: float | None = None
+    ) -> None:
+        self.paths = paths
+        self.critical = critical
+        self.prepare = prepare
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return (f"_OnChangeSpec(paths={self.paths!r}, critical={self.critical!r}, prepare={self.prepare!r}, "
+                f"timeout={self.timeout!r})")
 
 
 def _check_handler_options(func: Any, *, critical: bool, prepare: bool, timeout: float | None) -> None:
@@ -183,11 +190,15 @@ class SnapshotSettings(BaseSettings):
                 sources = tuple(user(settings_cls, *named.values()))
         else:
             sources = (init_settings, env_settings, dotenv_settings, file_secret_settings)
+        from ._sources import live_sources  # noqa: PLC0415 - the engine side loads with the first object
+
         return live_sources(settings_cls, sources)
 
     @classmethod
     def _settings_log_debug(cls, states: dict[str, dict[str, Any]]) -> None:
         # pydantic-settings' PYDANTIC_SETTINGS_DEBUG report, with secrets masked: they never reach a log.
+        from ._validate import mask_source_state  # noqa: PLC0415
+
         super()._settings_log_debug({name: mask_source_state(cls, name, state) for name, state in states.items()})
 
     @classmethod
@@ -199,7 +210,20 @@ class SnapshotSettings(BaseSettings):
         # before validation, so the only place a load can keep the sources for the next one and
         # swap unchanged sections for their last instances. A reload calls it directly (_loader).
         values = super()._settings_build_values(sources, init_kwargs)
-        return merged(cls, sources, init_kwargs, values)
+        return (_merged or _load_merged())(cls, sources, init_kwargs, values)
+
+
+# ``_sources.merged``, imported by the first load and kept here: every reload calls it, and a reload
+# should not pay for an import statement (a few thousand instructions) each time.
+_merged: Callable[..., dict[str, Any]] | None = None
+
+
+def _load_merged() -> Callable[..., dict[str, Any]]:
+    global _merged
+    from ._sources import merged  # noqa: PLC0415 - the engine side loads with the first object
+
+    _merged = merged
+    return merged
 
 
 def _as_base_settings(exc: Exception) -> Exception:
@@ -363,6 +387,7 @@ class _SettingsMeta(ModelMetaclass):
         snapshot_cls.__livesettings_facade__ = cls  # type: ignore[attr-defined]
         cls.__livesettings_handlers__ = _handlers(cls)
         for attr, spec in cls.__livesettings_handlers__:
+            from ._unknown import check_path  # noqa: PLC0415 - only a class with handlers needs it
             for path in spec.paths:
                 try:
                     check_path(snapshot_cls, path)
@@ -506,6 +531,8 @@ class ReloadableSettings(metaclass=_SettingsMeta):
             if obj is not None:
                 object.__setattr__(obj, "__dict__", _facade_dict(version.snapshot))
                 object.__setattr__(obj, "_ls_snapshot", version.snapshot)
+
+        from ._engine import Engine  # noqa: PLC0415 - the engine side loads with the first object
 
         engine = Engine(cls.__snapshot__, values, cls.reload_config, name=cls.__qualname__, publish=publish)
         object.__setattr__(self, "_ls_engine", engine)
@@ -730,6 +757,8 @@ class ReloadableSettings(metaclass=_SettingsMeta):
 
     def diff(self, a: str, b: str) -> tuple[Change, ...]:
         """Leaf changes from version ``a`` to version ``b`` (ids from ``history``)."""
+        from ._diff import diff_snapshots  # noqa: PLC0415
+
         find = self._ls_engine.history.get  # pinned versions too
         return diff_snapshots(find(a).snapshot, find(b).snapshot, share=False)
 
@@ -752,6 +781,8 @@ class ReloadableSettings(metaclass=_SettingsMeta):
 
         Changed in 0.3: ``timeout`` and ``prepare``.
         """
+        from ._unknown import check_path  # noqa: PLC0415
+
         check_path(type(self).__snapshot__, path)
         _check_handler_options(callback, critical=False, prepare=prepare, timeout=timeout)
         if prepare:
@@ -813,6 +844,9 @@ class ReloadableSettings(metaclass=_SettingsMeta):
 
         Added in 0.3.
         """
+        from ._streams import ChangeStream, iterate  # noqa: PLC0415
+        from ._unknown import check_path  # noqa: PLC0415
+
         check_path(type(self).__snapshot__, path)
         stream = ChangeStream((path.strip("."),))
         handle = self._ls_engine.notifier.attach(path, stream, name=f"changes({path!r})")

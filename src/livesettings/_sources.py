@@ -24,7 +24,6 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,31 +52,61 @@ from .exceptions import ErrorDetail, SourceError, SourceMissingError, UntrustedS
 __all__ = ["FileReader", "FileState", "LoadContext", "SecretsSource", "current_context", "live_sources"]
 
 
-@dataclass
+# FileState and SourceRecord are plain classes with slots, not dataclasses: generating dataclass
+# methods costs import time. Their reprs leave out what was read (it may hold secrets).
+
+
 class FileState:
     """What one load saw of one file."""
 
-    path: Path
-    fmt: str
-    digest: str | None  # None: the file does not exist
-    data: bytes = field(default=b"", repr=False)
-    parsed: Mapping[str, Any] | None = field(default=None, repr=False)
+    __slots__ = ("data", "digest", "fmt", "parsed", "path")
+
+    def __init__(
+        self, path: Path, fmt: str, digest: str | None,  # digest None: the file does not exist
+        data: bytes = b"", parsed: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.digest = digest
+        self.data = data
+        self.parsed = parsed
+
+    def __repr__(self) -> str:
+        return f"FileState(path={self.path!r}, fmt={self.fmt!r}, digest={self.digest!r})"
 
 
-@dataclass
 class SourceRecord:
     """What one source returned during a load, for error attribution."""
 
-    label: str
-    data: Mapping[str, Any] = field(repr=False)  # may hold secrets
-    files: tuple[Path, ...] = ()
-    env_prefix: str = ""
-    env_delimiter: str | None = None
-    section: str | None = None  # a YAML source's ``yaml_config_section``: the files' data sits under it
-    # The source that returned ``data``: provenance asks an env-style source for its variable names.
-    source: Any = field(default=None, repr=False, compare=False)
-    # A file source's concatenated lists (``merge="append"``): raw keys -> ((file, item count), ...).
-    appended: Mapping[tuple[Any, ...], tuple[tuple[Path, int], ...]] = field(default_factory=dict, repr=False)
+    __slots__ = ("appended", "data", "env_delimiter", "env_prefix", "files", "label", "section", "source")
+
+    def __init__(
+        self,
+        label: str,
+        data: Mapping[str, Any],  # may hold secrets
+        files: tuple[Path, ...] = (),
+        env_prefix: str = "",
+        env_delimiter: str | None = None,
+        section: str | None = None,  # a YAML source's ``yaml_config_section``: the files' data sits under it
+        # The source that returned ``data``: provenance asks an env-style source for its variable names.
+        source: Any = None,
+        # A file source's concatenated lists (``merge="append"``): raw keys -> ((file, item count), ...).
+        appended: Mapping[tuple[Any, ...], tuple[tuple[Path, int], ...]] | None = None,
+    ) -> None:
+        self.label = label
+        self.data = data
+        self.files = files
+        self.env_prefix = env_prefix
+        self.env_delimiter = env_delimiter
+        self.section = section
+        self.source = source
+        self.appended: Mapping[tuple[Any, ...], tuple[tuple[Path, int], ...]] = (
+            {} if appended is None else appended
+        )
+
+    def __repr__(self) -> str:
+        return (f"SourceRecord(label={self.label!r}, files={self.files!r}, env_prefix={self.env_prefix!r}, "
+                f"env_delimiter={self.env_delimiter!r}, section={self.section!r})")
 
 
 class LoadContext:

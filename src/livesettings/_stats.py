@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import _homes
+
 __all__ = ["DURATION_BUCKETS", "DurationHistogram", "Durations", "FeedStats", "ReloadStats"]
 
 DURATION_BUCKETS: tuple[float, ...] = (
@@ -145,3 +147,6 @@ class ReloadStats:
     def breaker_open(self) -> bool:
         """Whether the circuit breaker holds feed-triggered reloads back now."""
         return self.breaker_state == "open"
+
+
+_homes.settle("livesettings", namespace=globals())  # imported on first use: point the public names home

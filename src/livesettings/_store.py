@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _forksafe
+from . import _forksafe, _homes
 from ._model import Version
 from ._stats import Durations
 
@@ -117,3 +117,6 @@ class DeferredLog:
         """In a forked child: a fresh lock, and nothing the parent had queued."""
         self._lock = threading.Lock()
         self._records, self._versions = [], []
+
+
+_homes.settle("livesettings.components", ('AtomicConfigStore', 'ReloadMetrics'), globals())  # a component class: its public home

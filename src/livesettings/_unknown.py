@@ -29,7 +29,6 @@ Type analysis is cached per model class, so a reload pays only for walking its o
 from __future__ import annotations
 
 import collections.abc as cabc
-import dataclasses
 import datetime
 import decimal
 import enum
@@ -128,31 +127,48 @@ _ANY = _Anything()
 _LEAF = _Leaf()
 
 
-@dataclass(frozen=True, eq=False)
+# Plain classes with slots, not dataclasses: generating dataclass methods costs import time, and
+# shapes need none of them (compared by identity, never changed after they are built).
+
+
 class _ModelShape(_Shape):
-    cls: type[BaseModel]
+    __slots__ = ("cls",)
+
+    def __init__(self, cls: type[BaseModel]) -> None:
+        self.cls = cls
 
 
-@dataclass(frozen=True, eq=False)
 class _MapShape(_Shape):
-    value: _Shape
+    __slots__ = ("value",)
+
+    def __init__(self, value: _Shape) -> None:
+        self.value = value
 
 
-@dataclass(frozen=True, eq=False)
 class _SeqShape(_Shape):
-    item: _Shape
+    __slots__ = ("item",)
+
+    def __init__(self, item: _Shape) -> None:
+        self.item = item
 
 
-@dataclass(frozen=True, eq=False)
 class _TupleShape(_Shape):
-    items: tuple[_Shape, ...]
+    __slots__ = ("items",)
+
+    def __init__(self, items: tuple[_Shape, ...]) -> None:
+        self.items = items
 
 
-@dataclass(frozen=True, eq=False)
 class _UnionShape(_Shape):
-    members: tuple[_Shape, ...]
-    tags: tuple[Any, ...]  # each member's ``Tag``, or None
-    discriminator: str | Callable[[Any], Any] | None = None
+    __slots__ = ("discriminator", "members", "tags")
+
+    def __init__(
+        self, members: tuple[_Shape, ...], tags: tuple[Any, ...],  # each member's ``Tag``, or None
+        discriminator: str | Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.members = members
+        self.tags = tags
+        self.discriminator = discriminator
 
 
 _LEAF_TYPES: tuple[type, ...] = (
@@ -236,7 +252,7 @@ def _discriminated(inner: _Shape, discriminator: Any) -> _Shape:
     if discriminator is None or not isinstance(inner, _UnionShape):
         return inner
     rule = discriminator.discriminator if isinstance(discriminator, Discriminator) else discriminator
-    return dataclasses.replace(inner, discriminator=rule)
+    return _UnionShape(inner.members, inner.tags, rule)
 
 
 def _union(members: tuple[_Shape, ...], tags: tuple[Any, ...]) -> _Shape:
@@ -297,20 +313,33 @@ def _rewrites_input(cls: type[BaseModel]) -> bool:
     return any(getattr(d.info, "mode", "after") != "after" for d in decorators.model_validators.values())
 
 
-@dataclass
 class _ModelInfo:
     """What one model class accepts: input keys for the file walk (``fold``: lower-cased), and
     output names for handler paths."""
 
-    name: str
-    extra: str | None  # the model's own ``extra`` rule; None: pydantic's default (ignore)
-    opaque: bool  # a model validator may rewrite the input: judge no key of it
-    keys: dict[str, tuple[int, int, _Shape]]  # input key -> (field index, priority, input shape)
-    shown: dict[str, str]  # input key (folded if folding) -> how to show it
-    hints: dict[str, str]  # a field name that is not an input key -> the alias to use instead
-    inputs: dict[str, tuple[str, ...]]  # field name -> its input keys, in the order pydantic tries them
-    names: dict[str, _Shape]  # field name -> output shape (what a snapshot holds)
-    aliases: dict[str, _Shape]  # field names and their input keys -> output shape
+    __slots__ = ("aliases", "extra", "hints", "inputs", "keys", "name", "names", "opaque", "shown")
+
+    def __init__(
+        self,
+        name: str,
+        extra: str | None,  # the model's own ``extra`` rule; None: pydantic's default (ignore)
+        opaque: bool,  # a model validator may rewrite the input: judge no key of it
+        keys: dict[str, tuple[int, int, _Shape]],  # input key -> (field index, priority, input shape)
+        shown: dict[str, str],  # input key (folded if folding) -> how to show it
+        hints: dict[str, str],  # a field name that is not an input key -> the alias to use instead
+        inputs: dict[str, tuple[str, ...]],  # field name -> its input keys, in the order pydantic tries them
+        names: dict[str, _Shape],  # field name -> output shape (what a snapshot holds)
+        aliases: dict[str, _Shape],  # field names and their input keys -> output shape
+    ) -> None:
+        self.name = name
+        self.extra = extra
+        self.opaque = opaque
+        self.keys = keys
+        self.shown = shown
+        self.hints = hints
+        self.inputs = inputs
+        self.names = names
+        self.aliases = aliases
 
 
 # Per model class (weakly: a class that goes away takes its entry along), so a config of thousands

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from . import _homes
 from . import _parsers
 from ._merge import appended_item
 from ._model import Plan
@@ -277,3 +278,9 @@ class ConfigChangeValidator:
 
 ValidationPipeline = ConfigChangeValidator
 """The brief's name for the multi-stage validation; the same class."""
+
+
+_homes.settle("livesettings", namespace=globals())  # imported on first use: point the public names home
+
+
+_homes.settle("livesettings.components", ('ConfigChangeValidator', 'ValidationPipeline'), globals())  # a component class: its public home

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import _homes
+
 from ._diff import detect_changes as detect_changes
 from ._engine import AtomicConfigStore as AtomicConfigStore
 from ._engine import ReloadMetrics as ReloadMetrics
@@ -61,3 +63,6 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
+
+
+_homes.settle(__name__)  # repr names the public home

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .. import _homes
+
 from .debounce import ConfigChangeQueue as ConfigChangeQueue
 from .debounce import Debouncer as Debouncer
 from .options import WatchOptions as WatchOptions
@@ -60,3 +62,6 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
+
+
+_homes.settle(__name__)  # repr names the public home (the names above; the lazy ones set theirs on first use)

@@ -7,7 +7,6 @@ asks when the next batch is due, which keeps every timing rule testable without 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -29,15 +28,21 @@ EventKind = Literal["write", "create", "close", "done", "touch"]
 """
 
 
-@dataclass
 class _Group:
     """The pending batch of one class of targets (normal or priority)."""
 
-    first: float = 0.0
-    last: float = 0.0
-    targets: set[Path] = field(default_factory=set)
-    # target -> {file key: (time the hold ends, whether it is an in-place write)}
-    holds: dict[Path, dict[str, tuple[float, bool]]] = field(default_factory=dict)
+    # A plain class with slots, not a dataclass: generating dataclass methods costs import time.
+    __slots__ = ("first", "holds", "last", "targets")
+
+    def __init__(self) -> None:
+        self.first = 0.0
+        self.last = 0.0
+        self.targets: set[Path] = set()
+        # target -> {file key: (time the hold ends, whether it is an in-place write)}
+        self.holds: dict[Path, dict[str, tuple[float, bool]]] = {}
+
+    def __repr__(self) -> str:
+        return f"_Group(first={self.first!r}, last={self.last!r}, targets={self.targets!r}, holds={self.holds!r})"
 
     def add(
         self, target: Path, now: float, kind: EventKind, key: str | None, create_s: float, write_s: float

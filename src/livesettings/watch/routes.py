@@ -18,7 +18,6 @@ import functools
 import os
 import stat
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from .debounce import EventKind
@@ -44,7 +43,6 @@ emacs ``.#`` lock symlinks and ``#autosave#`` files, JetBrains safe-write and VS
 K8S_DATA = "..data"
 
 
-@dataclass(frozen=True)
 class Routes:
     """Which event names map to which targets, per watched directory (immutable, swapped whole).
 
@@ -55,10 +53,20 @@ class Routes:
         targets: every target.
     """
 
-    files: Mapping[str, Mapping[str, Path]]
-    whole: Mapping[str, Path]
-    by_dir: Mapping[str, frozenset[Path]]
-    targets: frozenset[Path]
+    # A plain class with slots, not a dataclass: generating dataclass methods costs import time.
+    __slots__ = ("by_dir", "files", "targets", "whole")
+
+    def __init__(
+        self, files: Mapping[str, Mapping[str, Path]], whole: Mapping[str, Path], by_dir: Mapping[str, frozenset[Path]],
+        targets: frozenset[Path],
+    ) -> None:
+        self.files = files
+        self.whole = whole
+        self.by_dir = by_dir
+        self.targets = targets
+
+    def __repr__(self) -> str:
+        return f"Routes(files={self.files!r}, whole={self.whole!r}, by_dir={self.by_dir!r}, targets={self.targets!r})"
 
     @classmethod
     def build(cls, files: Iterable[Path], dirs: Iterable[Path]) -> Routes:
