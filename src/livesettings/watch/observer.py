@@ -7,12 +7,12 @@ watchdog's thread only forwards raw events to the subscribed watchers.
 
 Two backends, chosen when the observer is created:
 
-* **direct inotify** (Linux): one inotify instance and our reader thread (``_Reader``, over
-  watchdog's ctypes bindings), with a callback of ours on each directory watch. Each event is turned
-  into a raw event on that reader thread and handed to the subscribed watchers' workers at once.
-  watchdog's ``Observer`` would pass it through two more threads first (a per-directory emitter
-  behind a move grouper, then the observer's dispatch queue), about 0.5 ms on a 2-core machine, and
-  would hold every event behind an unpaired ``IN_MOVED_FROM`` for 0.5 s. A rename is reported from either side
+* **direct inotify** (Linux, watchdog >= 7): one watchdog ``InotifyFD``, the thread that reads the
+  inotify descriptor, with a callback of ours on each directory watch. Each event is turned into a
+  raw event on that reader thread and handed to the subscribed watchers' workers at once. watchdog's
+  ``Observer`` would pass it through two more threads first (a per-directory emitter behind a move
+  grouper, then the observer's dispatch queue), about 0.5 ms on a 2-core machine, and would hold
+  every event behind an unpaired ``IN_MOVED_FROM`` for 0.5 s. A rename is reported from either side
   alone (``moved`` with only ``src`` or only ``dest``), which is all a watcher needs: which names
   were replaced.
 * **watchdog observer** (other platforms, older watchdog): ``Observer().schedule(...)`` with an
@@ -31,17 +31,14 @@ descriptors, and the next watcher to start creates an observer of the child's ow
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import logging
 import os
-import select
-import struct
 import sys
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from watchdog import events as wde
 from watchdog.observers import Observer
@@ -49,20 +46,18 @@ from watchdog.observers import Observer
 from .. import _forksafe
 from .routes import Raw
 
-_inotify: Any = None
+_InotifyFD: Any = None
 if sys.platform.startswith("linux"):
-    try:  # watchdog's ctypes bindings of inotify_init / inotify_add_watch / inotify_rm_watch
-        from watchdog.observers import inotify_c as _inotify
+    try:  # watchdog >= 7: the inotify reader with per-watch callbacks
+        from watchdog.observers.inotify_c import InotifyFD as _InotifyFD
     except Exception:  # noqa: BLE001 - an older watchdog (ImportError), a libc without inotify (UnsupportedLibcError)
-        _inotify = None
+        _InotifyFD = None
 
 __all__ = ["HUB", "Raw", "Subscriber", "reset_for_tests", "shared_observer"]
 
 logger = logging.getLogger(__name__)
 
-_DIRECT = _inotify is not None and all(
-    hasattr(_inotify, name) for name in ("inotify_init", "inotify_add_watch", "inotify_rm_watch")
-)
+_DIRECT = _InotifyFD is not None and hasattr(_InotifyFD, "add_callback")
 """Use the direct inotify backend for the next observer created (tests switch it off to cover the other)."""
 
 
@@ -112,10 +107,8 @@ class _DirHandler:
 _IN_MODIFY, _IN_ATTRIB, _IN_CLOSE_WRITE = 0x2, 0x4, 0x8
 _IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x40, 0x80, 0x100, 0x200
 _IN_DELETE_SELF, _IN_MOVE_SELF, _IN_UNMOUNT = 0x400, 0x800, 0x2000
-_IN_Q_OVERFLOW, _IN_IGNORED = 0x4000, 0x8000
 _IN_ONLYDIR, _IN_DONT_FOLLOW, _IN_ISDIR = 0x01000000, 0x02000000, 0x40000000
 # What the direct backend asks of inotify: the events of _EVENT_FILTER, and the directory's own fate.
-_READ_BYTES = 64 * 1024  # up to about 2,000 events per read
 _DIRECT_MASK = (
     _IN_MODIFY | _IN_ATTRIB | _IN_CLOSE_WRITE | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE
     | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_ONLYDIR | _IN_DONT_FOLLOW
@@ -179,155 +172,36 @@ class _DirectWatch:
         _rescan_everything()
 
 
-class _Reader(threading.Thread):
-    """The direct backend's thread: reads the inotify descriptor and hands each event to its watch.
-
-    Written here rather than taken from watchdog (whose ctypes bindings it uses): watchdog's
-    ``InotifyFD`` builds a frozen dataclass per event and takes its lock around every read and
-    every event, which put its delivery 0.2–0.4 ms behind a bare ``read(2)`` loop on a 2-core
-    machine (``bench/latency.py``; an event's way to the worker is most of write-to-handler
-    latency outside the reload). This loop blocks in ``poll`` on the descriptor and a stop pipe,
-    reads, unpacks the events with ``struct`` and calls the watch's callback, nothing else.
-
-    Watches: ``add(path, mask, callback)`` adds (or extends) the inode's watch and returns its
-    descriptor; two paths of one directory share a descriptor, each with its own callback.
-    ``IN_IGNORED`` (the watch is gone: directory deleted, unmounted, or removed by us) drops its
-    callbacks, telling each ``on_watch_deleted``; ``IN_Q_OVERFLOW`` calls every callback's
-    ``on_queue_overflow``.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(name="livesettings-inotify", daemon=True)
-        fd = _inotify.inotify_init()
-        if fd == -1:
-            err = ctypes.get_errno()
-            raise OSError(err, "inotify instance limit reached" if err == errno.EMFILE else os.strerror(err))
-        self.fd = fd
-        os.set_inheritable(fd, False)
-        self._kill_r, self._kill_w = os.pipe()
-        self._lock = threading.Lock()  # add / remove; the reader reads ``_callbacks`` without it
-        self._callbacks: dict[int, dict[int, Any]] = {}  # wd -> {id: callback}, replaced whole
-        self._stopping = False
-
-    @property
-    def fds(self) -> tuple[int, ...]:
-        """The descriptors this reader owns (closed in a forked child that inherited them)."""
-        return (self.fd, self._kill_r, self._kill_w)
-
-    def add(self, path: str, mask: int, callback: Any, ident: int) -> int:
-        """Watch directory ``path`` for ``callback``; its watch descriptor (raises OSError)."""
-        with self._lock:
-            wd = _inotify.inotify_add_watch(self.fd, os.fsencode(path), mask)
-            if wd == -1:
-                err = ctypes.get_errno()
-                raise OSError(err, "inotify watch limit reached" if err == errno.ENOSPC else os.strerror(err), path)
-            callbacks = dict(self._callbacks.get(wd, {}))
-            callbacks[ident] = callback
-            self._callbacks = {**self._callbacks, wd: callbacks}
-            return int(wd)
-
-    def remove(self, wd: int, ident: int) -> None:
-        """Drop one callback; the last one of a watch removes the watch."""
-        with self._lock:
-            callbacks = dict(self._callbacks.get(wd, {}))
-            if callbacks.pop(ident, None) is None:
-                return
-            table = dict(self._callbacks)
-            if callbacks:
-                table[wd] = callbacks
-            else:
-                del table[wd]
-                _inotify.inotify_rm_watch(self.fd, wd)  # EINVAL: the watch is gone already
-            self._callbacks = table
-
-    def stop(self) -> None:
-        self._stopping = True
-        with contextlib.suppress(OSError):
-            os.write(self._kill_w, b"!")
-
-    def run(self) -> None:
-        poller = select.poll()
-        poller.register(self.fd, select.POLLIN)
-        poller.register(self._kill_r, select.POLLIN)
-        unpack = struct.unpack_from
-        try:
-            while not self._stopping:
-                try:
-                    poller.poll()
-                    if self._stopping:
-                        break
-                    data = os.read(self.fd, _READ_BYTES)
-                except InterruptedError:
-                    continue
-                at, end = 0, len(data)
-                while at + 16 <= end:
-                    wd, mask, _cookie, size = unpack("iIII", data, at)
-                    name = data[at + 16 : at + 16 + size].rstrip(b"\0")
-                    at += 16 + size
-                    self._deliver(wd, mask, name)
-        finally:
-            for fd in self.fds:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-
-    def _deliver(self, wd: int, mask: int, name: bytes) -> None:
-        if mask & _IN_Q_OVERFLOW:
-            logger.warning("inotify queue overflowed; file events were lost: every watcher rescans")
-            seen = {id(cb): cb for callbacks in self._callbacks.values() for cb in callbacks.values()}
-            for callback in seen.values():
-                callback.on_queue_overflow()
-            return
-        callbacks = self._callbacks.get(wd)
-        if callbacks is None:
-            return
-        if mask & _IN_IGNORED:
-            with self._lock:
-                table = dict(self._callbacks)
-                gone = table.pop(wd, {})
-                self._callbacks = table
-            for callback in gone.values():
-                callback.on_watch_deleted(wd)
-            return
-        event = _Event(mask, name)
-        for callback in callbacks.values():
-            callback.on_event(event)
-
-
-class _Event(NamedTuple):
-    """One inotify event as a watch's callback sees it."""
-
-    mask: int
-    name: bytes
-
-
 class _DirectObserver:
-    """The direct inotify backend: our reader thread and our callbacks, nothing else.
+    """The direct inotify backend: watchdog's inotify reader thread and our callbacks, nothing else.
 
     Same surface as the watchdog-observer backend (``start``/``stop``/``join``/``is_alive``,
-    ``schedule``/``unschedule``, ``paths``).
+    ``schedule``/``unschedule``, ``paths``). ``_inotify_fd`` is the reader, for the fork reset.
     """
 
     def __init__(self) -> None:
-        self._reader = _Reader()  # may raise OSError (EMFILE: inotify instance limit reached)
+        assert _InotifyFD is not None
+        self._inotify_fd: Any = _InotifyFD()  # may raise OSError (EMFILE: inotify instance limit reached)
+        self._inotify_fd.name = "livesettings-inotify"
         self._watches: dict[int, _DirectWatch] = {}
         self._next_id = 0
 
     def start(self) -> None:
-        self._reader.start()
+        self._inotify_fd.start()
 
     def stop(self) -> None:
-        self._reader.stop()
+        self._inotify_fd.stop()
 
     def join(self, timeout: float | None = None) -> None:
-        self._reader.join(timeout)
+        self._inotify_fd.join(timeout)
 
     def is_alive(self) -> bool:
-        return self._reader.is_alive()
+        return bool(self._inotify_fd.is_alive())
 
     @property
-    def reader(self) -> _Reader:
+    def reader(self) -> threading.Thread:
         """The thread that reads the inotify descriptor and delivers the events."""
-        return self._reader
+        return self._inotify_fd  # type: ignore[no-any-return]
 
     @property
     def paths(self) -> list[str]:
@@ -338,13 +212,17 @@ class _DirectObserver:
         """Watch directory `path` for `handler` (hub lock held; may raise OSError)."""
         self._next_id += 1
         watch = _DirectWatch(handler, self._next_id)
-        watch.wd = self._reader.add(path, _DIRECT_MASK, watch, watch.id)
+        wd = self._inotify_fd.add_callback(os.fsencode(path), _DIRECT_MASK, watch, watch.id)
+        if wd == -1:  # watchdog does not raise for EACCES
+            self._inotify_fd.remove_callbacks([(wd, watch.id)])
+            raise PermissionError(errno.EACCES, "permission denied", path)
+        watch.wd = wd
         self._watches[watch.id] = watch
         return watch
 
     def unschedule(self, watch: _DirectWatch) -> None:
         if self._watches.pop(watch.id, None) is not None:
-            self._reader.remove(watch.wd, watch.id)
+            self._inotify_fd.remove_callbacks([(watch.wd, watch.id)])
 
 
 class _WatchdogObserver:
@@ -488,14 +366,12 @@ class _Hub:
 def _inherited_fds(observer: Any) -> list[int]:
     """The file descriptors of an inherited observer's inotify instance (read by the parent's threads).
 
-    The direct backend's reader names its own. For the watchdog-observer backend this is the one
-    place that reaches into watchdog's private attributes: closing these descriptors in the child
-    (never calling watchdog's ``close``, which would ``inotify_rm_watch`` the parent's watches) is
-    the only way not to leak them. watchdog 7 keeps one ``InotifyFD`` per observer (``_inotify_fd``
-    with ``_kill_r``/``_kill_w``), watchdog 6 one inotify object per emitter.
+    The one place that reaches into watchdog's private attributes: closing these descriptors in
+    the child (never calling watchdog's ``close``, which would ``inotify_rm_watch`` the parent's
+    watches) is the only way not to leak them. watchdog 7 keeps one ``InotifyFD`` per observer
+    (``_inotify_fd`` with ``_kill_r``/``_kill_w``; the direct backend holds that reader itself),
+    watchdog 6 one inotify object per emitter.
     """
-    if isinstance(observer, _DirectObserver):
-        return list(observer.reader.fds)
     observer = getattr(observer, "observer", observer)  # the watchdog-observer backend wraps one
     holders: list[Any] = [getattr(observer, "_inotify_fd", None)]
     for emitter in list(getattr(observer, "emitters", ())):
