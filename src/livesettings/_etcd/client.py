@@ -529,11 +529,7 @@ class EtcdClient:
                 self.forget_token()
                 self.authenticate()
                 continue
-            if _is_compacted(text):
-                raise RevisionCompacted(_message(text))
-            if "user name is empty" in text:
-                raise EtcdAuthError(f"etcd at {self.endpoint.url} has auth enabled: pass username and password")
-            raise EtcdError(f"etcd at {self.endpoint.url}: {_message(text)}")
+            raise refusal(text, self.endpoint.url)
         raise AssertionError("unreachable")
 
     def range(self, prefix: str, *, revision: int | None = None) -> PrefixState:
@@ -587,6 +583,15 @@ def _message(text: str) -> str:
     if isinstance(data, dict) and isinstance(data.get("message") or data.get("error"), str):
         return str(data.get("message") or data.get("error"))
     return text
+
+
+def refusal(text: str, url: str) -> EtcdError:
+    """The error for etcd's refusal ``text`` (an error body) from the endpoint at ``url``."""
+    if _is_compacted(text):
+        return RevisionCompacted(_message(text))
+    if "user name is empty" in text:
+        return EtcdAuthError(f"etcd at {url} has auth enabled: pass username and password")
+    return EtcdError(f"etcd at {url}: {_message(text)}")
 
 
 def _redact_password(text: str, password: str) -> str:
@@ -644,11 +649,7 @@ class KeyWriter:
                     client.forget_token()
                     client.authenticate()
                     continue
-                if _is_compacted(text):
-                    raise RevisionCompacted(_message(text))
-                if "user name is empty" in text:
-                    raise EtcdAuthError(f"etcd at {client.endpoint.url} has auth enabled: pass username and password")
-                raise EtcdError(f"etcd at {client.endpoint.url}: {_message(text)}")
+                raise refusal(text, client.endpoint.url)
         client.put(self.key, value, lease=lease)
         if self._usable:
             self._misses += 1
