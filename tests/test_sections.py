@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from livesettings import ReloadableSettings, ReloadConfig
+from livesettings._packed import PACK_FROM, Packed
 from livesettings._sections import eligible
 from strategies import strict
 
@@ -77,9 +79,12 @@ def _up(v: Any) -> Any:
 
 
 def _app(path: Path, *, root_before: bool = False) -> type[ReloadableSettings]:
+    files = SettingsConfigDict(yaml_file=str(path)) if path.suffix == ".yaml" else SettingsConfigDict(json_file=str(path))
+
     class App(ReloadableSettings):
-        model_config = SettingsConfigDict(json_file=str(path))
+        model_config = files
         reload_config = ReloadConfig(enabled=False)
+        pad: str = ""
         plain: Plain = Plain()
         after: WithAfter = WithAfter()
         before: WithBefore = WithBefore()
@@ -128,14 +133,28 @@ class TestEligibility:
         assert eligible(App.__snapshot__) == frozenset()  # type: ignore[attr-defined]
 
 
+# A YAML file (c.yaml) is padded past PACK_FROM: its reusable sections are then kept packed
+# between loads (see _packed), and every test here runs on both paths.
+FILES = pytest.mark.parametrize("name", ["c.json", "c.yaml"])
+
+
 def _write(path: Path, doc: dict[str, Any]) -> None:
-    path.write_text(json.dumps(doc))
+    if path.suffix == ".yaml":
+        path.write_text(yaml.safe_dump({**doc, "pad": "x" * PACK_FROM}, sort_keys=False))
+    else:
+        path.write_text(json.dumps(doc))
+
+
+def _kept_parse(s: Any, path: Path) -> dict[str, Any]:
+    """What the settings object's file reader keeps of ``path``'s last parse."""
+    return s._ls_engine.loader.reader._parsed[(path.resolve(), "yaml")][1]  # type: ignore[no-any-return]
 
 
 class TestReuse:
-    def test_unchanged_sections_are_shared_and_changed_ones_new(self, tmp_path: Path) -> None:
+    @FILES
+    def test_unchanged_sections_are_shared_and_changed_ones_new(self, tmp_path: Path, name: str) -> None:
         """Editing one section re-validates it alone; the other reusable one is the same object."""
-        path = tmp_path / "c.json"
+        path = tmp_path / name
         _write(path, {"plain": {"a": 1}, "after": {"x": 1}})
         with _app(path)() as s:
             before = s.snapshot()
@@ -146,20 +165,26 @@ class TestReuse:
             assert after.after is before.after and after.plain is not before.plain
             assert (after.after.x, after.plain.a) == (2, 2)
             assert s._ls_engine.loader.sections.reused == 1
+            if name.endswith(".yaml"):  # the kept parse holds the reusable sections packed, the rest live
+                kept = _kept_parse(s, path)
+                assert type(kept["plain"]) is Packed and type(kept["after"]) is Packed
+                assert kept["plain"].open() == {"a": 2} and type(kept["pad"]) is str
 
     @pytest.mark.parametrize(("old", "new"), [(1, True), (1, 1.0), (True, 1), (0, False), ("1", 1)])
-    def test_equal_but_different_types_are_a_change(self, tmp_path: Path, old: Any, new: Any) -> None:
+    @FILES
+    def test_equal_but_different_types_are_a_change(self, tmp_path: Path, name: str, old: Any, new: Any) -> None:
         """``1``, ``1.0`` and ``True`` are equal in Python and not the same input."""
-        path = tmp_path / "c.json"
+        path = tmp_path / name
         _write(path, {"plain": {"b": old}, "n": 0})
         with _app(path)() as s:
             _write(path, {"plain": {"b": new}, "n": 1})
             s.reload()
             assert type(s.plain.b) is type(new) and s.plain.b == new
 
-    def test_a_failed_load_keeps_the_last_good_sections(self, tmp_path: Path) -> None:
+    @FILES
+    def test_a_failed_load_keeps_the_last_good_sections(self, tmp_path: Path, name: str) -> None:
         """A rejected candidate does not become the reference: the next good one compares to the last good."""
-        path = tmp_path / "c.json"
+        path = tmp_path / name
         _write(path, {"plain": {"a": 1}, "after": {"x": 1}})
         with _app(path)() as s:
             _write(path, {"plain": {"a": 1}, "after": {"x": -1}})
@@ -192,14 +217,15 @@ def _docs(draw: st.DrawFn) -> dict[str, Any]:
     return doc
 
 
+@FILES
 @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seq=st.lists(_docs(), min_size=2, max_size=5), root_before=st.booleans())
 def test_reload_equals_cold_start_with_every_kind_of_validator(
-    tmp_path: Path, seq: list[dict[str, Any]], root_before: bool
+    tmp_path: Path, name: str, seq: list[dict[str, Any]], root_before: bool
 ) -> None:
     """After each reload of a generated edit, the snapshot equals a cold start on the same file,
     values and types, whichever sections the fast path reused."""
-    path = tmp_path / "c.json"
+    path = tmp_path / name
     _write(path, seq[0])
     App = _app(path, root_before=root_before)
     with App() as s:

@@ -29,8 +29,10 @@ from ._diff import diff_snapshots
 from ._freeze import freeze
 from ._model import Change, ChangeType, Plan, Version
 from ._provenance import Origin, Provenance, ShadowedEdit, build_provenance, explain_served, shadowed_edits
-from ._sections import SectionReuse
-from ._sources import Fetched, FileReader, FileState, LoadContext, activate, keepable, refreshed, within_dir
+from ._sections import SectionReuse, eligible
+from ._sources import (
+    Fetched, FileReader, FileState, LoadContext, RetryUnpacked, activate, keepable, refreshed, within_dir,
+)
 from ._paths import assign
 from ._policy import Rules, plan
 from ._unknown import UnknownKey, check_path, find_unknown_in_load, unknown_keys_error
@@ -132,6 +134,9 @@ class HotReloadLoader:
         self._unknown_cache: dict[Any, tuple[UnknownKey, ...]] = {}
         self._memo: dict[Any, Any] = {}  # results of the pure env-style sources (see _sources._remembered)
         self.sections = SectionReuse()  # unchanged sections keep their last instance (see _sections)
+        # Sections a YAML source may keep packed (see _packed): the reusable ones, less any that a
+        # load found another source setting too (RetryUnpacked); only the model decides the rest.
+        self._packable = eligible(snapshot_cls) if self._packing_ok(snapshot_cls) else frozenset()
         # The sources the last load built, its init kwargs and the environment they saw (see load).
         self._kept: tuple[tuple[Any, ...], dict[str, Any], int] | None = None
         # Validating into a fresh instance skips only BaseSettings.__init__ (the sources), unless
@@ -206,7 +211,11 @@ class HotReloadLoader:
         with self._busy:
             self._busy_owner = threading.get_ident()
             try:
-                return self._load(reloading, prefetched, environ)
+                try:
+                    return self._load(reloading, prefetched, environ)
+                except RetryUnpacked as retry:  # once per section and settings object at most
+                    self._packable -= retry.keys
+                    return self._load(reloading, prefetched, environ)
             finally:
                 self._busy_owner = None
 
@@ -215,6 +224,7 @@ class HotReloadLoader:
         ctx = LoadContext(self.reader, reloading=reloading)
         ctx.memo = self._memo
         ctx.sections = self.sections
+        ctx.packable = self._packable
         self.sections.discard()  # only this load's sections may be committed below
         if prefetched:
             ctx.prefetched = dict(prefetched)
@@ -256,6 +266,12 @@ class HotReloadLoader:
         built = ctx.built
         self._kept = (built[0], built[1], environ) if built is not None and keepable(built[0]) else None
         return Candidate(snapshot, ctx, digest_inputs(files, environ, others), unknown)
+
+    @staticmethod
+    def _packing_ok(cls: type[BaseSettings]) -> bool:
+        # Partial-update defaults are merged as dicts below every source (pydantic-settings'
+        # DefaultSettingsSource): a packed section would replace them instead.
+        return not cls.model_config.get("nested_model_default_partial_update", False)
 
     def _validate_kept(self, sources: tuple[Any, ...], init_kwargs: Mapping[str, Any]) -> Any:
         """What ``snapshot_cls(**init_kwargs)`` gives, from sources built by an earlier load.

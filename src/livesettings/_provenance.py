@@ -28,6 +28,7 @@ from pydantic import AliasChoices, AliasPath, BaseModel
 from . import _homes
 from . import _parsebase, _parsers
 from ._diff import _same_leaf
+from ._packed import opened
 from ._paths import MISSING, entries, join
 from ._paths import find as find_path
 from ._redact import field_is_secret, fingerprint, is_secret, mask_url_passwords, safe_repr
@@ -150,6 +151,7 @@ def _field_keys(model: type[BaseModel], name: str) -> tuple[tuple[str | int, ...
 
 def _get(raw: Any, key: str | int, fold: bool) -> Any:
     """``raw[key]`` for a mapping or list, tolerating non-string keys and (if ``fold``) case."""
+    raw = opened(raw)  # a packed section (see _packed)
     if isinstance(raw, Mapping):
         if key in raw:
             return raw[key]
@@ -167,6 +169,7 @@ def _get(raw: Any, key: str | int, fold: bool) -> Any:
 
 def _descend(parent: Any, part: str, raw: Any, fold: bool) -> tuple[Any, tuple[str | int, ...]]:
     """The child of ``raw`` (a source's output) for snapshot child ``part`` of ``parent``, and its keys."""
+    raw = opened(raw)  # a packed section (see _packed)
     if isinstance(raw, BaseModel):  # an init value given as a model instance: keyed by field name
         return entries(raw).get(part, _ABSENT), (part,)
     if not isinstance(raw, Mapping):
@@ -468,6 +471,7 @@ class Provenance:
         found = self._keys_in(state.parsed, parts, keys) or keys
         raw: Any = state.parsed
         for key in found:
+            raw = opened(raw)
             raw = raw.get(key) if isinstance(raw, Mapping) else None
         value = _shown_raw(raw, path, secret, kind)
         pos = self._position(state, found)
@@ -523,6 +527,7 @@ class Provenance:
         sources rename aliases, so look again when the file does not have those."""
         raw = data
         for key in hint:
+            raw = opened(raw)  # a packed section (see _packed)
             raw = raw.get(key, _ABSENT) if isinstance(raw, dict) else _ABSENT
             if raw is _ABSENT:
                 break

@@ -36,6 +36,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ._packed import Packed
+
 __all__ = ["SectionReuse", "eligible"]
 
 _BAD_FIELD_MODES = frozenset({"before", "wrap", "plain"})
@@ -100,6 +102,8 @@ def _same(a: Any, b: Any) -> bool:
     """
     if a is b:
         return True
+    if type(a) is Packed or type(b) is Packed:  # equal bytes: the same input (see ``_packed``)
+        return type(a) is type(b) and a == b
     try:
         return marshal.dumps(a, 0) == marshal.dumps(b, 0)
     except ValueError:  # not plain data (a subclass, an object ...): walk
@@ -137,13 +141,20 @@ class SectionReuse:
         """``values`` with each unchanged eligible section replaced by its last instance."""
         out = dict(values)
         fields = eligible(settings_cls)
-        self._pending = {name: out[name] for name in fields if name in out and isinstance(out[name], dict)}
+        self._pending = {
+            name: out[name] for name in fields if name in out and type(out[name]) in (dict, Packed)
+        }
         self.reused = 0
         for name, value in self._pending.items():
             last = self._last.get(name)
             if last is not None and (last[0] is value or (last[0] == value and _same(last[0], value))):
                 out[name] = last[1]
                 self.reused += 1
+            elif type(value) is Packed:  # a changed section: validated from a fresh copy
+                out[name] = value.open()
+        for name, value in out.items():  # packed but not reusable here (``_packed`` packs only eligible ones)
+            if type(value) is Packed:
+                out[name] = value.open()
         return out
 
     def commit(self, snapshot: BaseModel) -> None:

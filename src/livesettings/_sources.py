@@ -47,6 +47,7 @@ from pydantic_settings import (
 from . import _forksafe, _parsers
 from ._merge import Keys, MergeStrategy, Rules, check_strategy, field_rules, merge_files, under_section
 from ._digest import content_digest
+from ._packed import PACK_FROM, Packed
 from .exceptions import ErrorDetail, SourceError, SourceMissingError, UntrustedSourceError
 
 __all__ = ["FileReader", "FileState", "LoadContext", "SecretsSource", "current_context", "live_sources"]
@@ -124,6 +125,9 @@ class LoadContext:
         self.feeds: dict[str, Callable[[], Any]] = {}  # key -> factory of a ChangeFeed for that input
         self.memo: dict[Any, Any] | None = None  # the loader's results of pure sources, kept across loads
         self.sections: Any = None  # the loader's _sections.SectionReuse (unchanged sections not re-validated)
+        # Top-level sections a single-file YAML source may hand on packed (see ``_packed``): the
+        # loader's reusable sections, less those another source of an earlier load also set.
+        self.packable: frozenset[str] = frozenset()
         # What pydantic-settings merged in this load: (sources, init kwargs); see ``keepable``.
         self.built: tuple[tuple[PydanticBaseSettingsSource, ...], dict[str, Any]] | None = None
 
@@ -534,9 +538,37 @@ def merged(
     if ctx is None:
         return values
     ctx.built = (sources, init_kwargs)
+    clash = _packed_clash(ctx, values)
+    if clash:
+        raise RetryUnpacked(clash)
     if ctx.sections is None:
         return values
     return ctx.sections.substitute(settings_cls, values)  # type: ignore[no-any-return]
+
+
+class RetryUnpacked(Exception):  # noqa: N818 - not an error: the loader loads again
+    """A packed section was merged with another source's value for it: load again with ``keys`` live."""
+
+    def __init__(self, keys: frozenset[str]) -> None:
+        super().__init__(sorted(keys))
+        self.keys = keys
+
+
+def _packed_clash(ctx: LoadContext, values: Mapping[str, Any]) -> frozenset[str]:
+    """The packed sections in ``values`` that a source other than their own also returned.
+
+    pydantic-settings merged such a section as one opaque value where it would have merged two
+    dicts, so the load must run again with it live (``RetryUnpacked``). A higher-priority source
+    never gets here (the YAML source opens what ``current_state`` holds); a lower-priority one may.
+    """
+    clash = set()
+    for key, value in values.items():
+        if type(value) is Packed:
+            for record in ctx.records:
+                data = record.data
+                if key in data and data[key] is not value:
+                    clash.add(key)
+    return frozenset(clash)
 
 
 def _context() -> LoadContext:
@@ -641,9 +673,45 @@ class _FileSourceMixin:
         data: dict[str, Any] = super().__call__()  # type: ignore[misc]
         ctx = _CURRENT.get()
         if ctx is not None:
+            if self._fmt == "yaml":
+                self._pack(ctx, data)
             section = getattr(self, "yaml_config_section", None)
             ctx.records.append(SourceRecord(self._fmt, data, self._files, section=section, appended=self._appended))
         return data
+
+
+    def _pack(self, ctx: LoadContext, data: dict[str, Any]) -> None:
+        """Hand on each packable section of ``data`` packed, and open every other packed one (see ``_packed``).
+
+        A section is packed once, where the reader keeps the file's parse, so later loads get the
+        same ``Packed`` object (section reuse then sees it is the same input at once). Only for one
+        file of at least ``PACK_FROM`` bytes, no section or partial-update defaults, and only what no
+        higher-priority source set (pydantic-settings merges dicts, not packed values); a
+        lower-priority source that sets it makes ``merged`` ask for the load again, unpacked.
+        """
+        state = next(iter(self._states.values())) if self._states is not None and len(self._states) == 1 else None
+        allowed = ctx.packable
+        if (
+            state is None or not allowed or state.parsed is None or len(state.data) < PACK_FROM
+            or self._section_keys() or getattr(self, "nested_model_default_partial_update", False)
+        ):
+            allowed = frozenset()
+        higher: Mapping[str, Any] = self.current_state if allowed else {}  # type: ignore[attr-defined]
+        parsed: Any = state.parsed if state is not None else None
+        for key, value in data.items():
+            if type(value) is Packed:
+                if key not in allowed or key in higher:
+                    data[key] = value.open()
+            elif type(value) is dict and key in allowed and key not in higher:
+                packed = Packed.pack(value)
+                if packed is None:
+                    continue
+                data[key] = packed
+                if parsed.get(key) is value:  # the reader's kept parse (shared by its layout and cache)
+                    parsed[key] = packed
+                kept = getattr(self, "yaml_data", None)
+                if isinstance(kept, dict) and kept.get(key) is value:
+                    kept[key] = packed
 
 
 def _nest(rules: Rules, header: tuple[str, ...]) -> Rules:

@@ -49,6 +49,7 @@ from pydantic_settings import BaseSettings
 from typing_extensions import TypeAliasType
 
 from . import _parsers
+from ._packed import Packed
 from .exceptions import ErrorDetail, ReloadError
 
 if typing.TYPE_CHECKING:
@@ -435,6 +436,14 @@ _NOTHING: Any = object()
 
 
 def _walk(shape: _Shape, value: Any, parts: tuple[Any, ...], out: _Found, fold: bool = False) -> None:
+    if type(value) is Packed:  # a packed section (see _packed): walked once, what it held remembered on it
+        memo = value.memo
+        if memo is None or memo[0] is not shape or memo[1] != parts or memo[2] != fold:
+            found: _Found = []
+            _walk(shape, value.open(), parts, found, fold)
+            memo = value.memo = (shape, parts, fold, tuple(found))
+        out.extend(memo[3])
+        return
     if isinstance(shape, _ModelShape):
         _walk_model(shape.cls, value, parts, out, fold)
     elif isinstance(shape, _MapShape):

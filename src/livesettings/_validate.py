@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from . import _homes
 from . import _parsers
 from ._merge import appended_item
+from ._packed import opened
 from ._model import Plan
 from ._redact import field_is_secret, redact_text, safe_repr, secret_path, secret_strings
 from ._sources import LoadContext
@@ -80,6 +81,7 @@ def stage_of(error: ReloadError) -> str:
 def _lookup(data: Any, loc: Sequence[int | str], *, fold_case: bool = False) -> bool:
     node = data
     for part in loc:
+        node = opened(node)  # a packed section (see _packed)
         if isinstance(node, Mapping):
             if part in node:
                 node = node[part]
@@ -227,6 +229,7 @@ def mask_source_state(model: type[BaseModel], source: str, state: Mapping[str, A
     Everything a secrets source returned (``secrets_dir``, the cloud secret managers) is a
     secret; elsewhere, the values of fields declared or named secret.
     """
+    state = {key: opened(value) for key, value in state.items()}  # packed sections shown as what they hold
     if "Secret" in source:
         return {key: _mask_all(value) for key, value in state.items()}
     return _mask_input(model, (), state)  # type: ignore[no-any-return]
