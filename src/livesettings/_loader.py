@@ -220,8 +220,15 @@ class HotReloadLoader:
                 self._busy_owner = None
 
     def _load(self, reloading: bool, prefetched: Mapping[Path, Fetched] | None, environ: int | None) -> Candidate:
-        environ = environ_digest() if environ is None else environ
         ctx = LoadContext(self.reader, reloading=reloading)
+        try:
+            return self._load_into(ctx, prefetched, environ)
+        finally:
+            ctx.release()
+
+    def _load_into(self, ctx: LoadContext, prefetched: Mapping[Path, Fetched] | None, environ: int | None) -> Candidate:
+        reloading = ctx.reloading
+        environ = environ_digest() if environ is None else environ
         ctx.memo = self._memo
         ctx.sections = self.sections
         ctx.packable = self._packable

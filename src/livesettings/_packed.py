@@ -37,11 +37,14 @@ class Packed:
     still hold equal values, which only costs a validation. The repr shows no content.
     """
 
-    __slots__ = ("_blob", "memo")
+    __slots__ = ("_blob", "live", "memo")
 
     def __init__(self, blob: bytes) -> None:
         self._blob = blob
         self.memo: Any = None  # what a walk over the content found (``_unknown``), keyed by its caller
+        # The parsed value itself, during the load that packed it only (that load validates and walks
+        # it, and need not open what it just packed); the load lets go of it when it ends.
+        self.live: Any = None
 
     @classmethod
     def pack(cls, value: Any) -> Packed | None:
@@ -54,6 +57,11 @@ class Packed:
     def open(self) -> Any:
         """A fresh copy of the packed value (the caller may keep or change it)."""
         return marshal.loads(zlib.decompress(self._blob))
+
+    def value(self) -> Any:
+        """The packed value, to read and never change: the live one while its load runs, else a fresh copy."""
+        live = self.live
+        return live if live is not None else self.open()
 
     def __eq__(self, other: object) -> bool:
         return type(other) is Packed and self._blob == other._blob

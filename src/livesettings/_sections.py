@@ -150,8 +150,8 @@ class SectionReuse:
             if last is not None and (last[0] is value or (last[0] == value and _same(last[0], value))):
                 out[name] = last[1]
                 self.reused += 1
-            elif type(value) is Packed:  # a changed section: validated from a fresh copy
-                out[name] = value.open()
+            elif type(value) is Packed:  # a changed section: validated from what it holds
+                out[name] = value.value()
         for name, value in out.items():  # packed but not reusable here (``_packed`` packs only eligible ones)
             if type(value) is Packed:
                 out[name] = value.open()

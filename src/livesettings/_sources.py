@@ -128,6 +128,13 @@ class LoadContext:
         # Top-level sections a single-file YAML source may hand on packed (see ``_packed``): the
         # loader's reusable sections, less those another source of an earlier load also set.
         self.packable: frozenset[str] = frozenset()
+        self.packed: list[Packed] = []  # packed by this load: ``release`` lets go of their live values
+
+    def release(self) -> None:
+        """The load ended: what it packed keeps only its bytes (see ``Packed.live``)."""
+        for packed in self.packed:
+            packed.live = None
+        self.packed = []
         # What pydantic-settings merged in this load: (sources, init kwargs); see ``keepable``.
         self.built: tuple[tuple[PydanticBaseSettingsSource, ...], dict[str, Any]] | None = None
 
@@ -707,6 +714,8 @@ class _FileSourceMixin:
                 if packed is None:
                     continue
                 data[key] = packed
+                packed.live = value
+                ctx.packed.append(packed)
                 if parsed.get(key) is value:  # the reader's kept parse (shared by its layout and cache)
                     parsed[key] = packed
                 kept = getattr(self, "yaml_data", None)

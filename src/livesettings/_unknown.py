@@ -440,7 +440,7 @@ def _walk(shape: _Shape, value: Any, parts: tuple[Any, ...], out: _Found, fold: 
         memo = value.memo
         if memo is None or memo[0] is not shape or memo[1] != parts or memo[2] != fold:
             found: _Found = []
-            _walk(shape, value.open(), parts, found, fold)
+            _walk(shape, value.value(), parts, found, fold)
             memo = value.memo = (shape, parts, fold, tuple(found))
         out.extend(memo[3])
         return
