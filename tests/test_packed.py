@@ -203,3 +203,39 @@ class TestOtherSources:
             s.reload()
             assert type(_kept(s, path)["db"]) is Packed
             assert [(k.path, k.line) for k in loader.loaded.unknown_keys] == [("db.prot", 5)]
+
+    def test_a_source_of_the_users_turns_packing_off(self, path: Path) -> None:
+        """A user's own source may read what the others returned (``current_state``): it sees dicts."""
+        seen: list[Any] = []
+
+        class Peek(PydanticBaseSettingsSource):
+            def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+                return None, field_name, False
+
+            def __call__(self) -> dict[str, Any]:
+                seen.append(dict(self.current_state))
+                return {}
+
+        class App(ReloadableSettings):
+            model_config = SettingsConfigDict(yaml_file=str(path))
+            reload_config = ReloadConfig(enabled=False)
+            db: Db = Db()
+            cache: Cache = Cache()
+            pad: str = ""
+
+            @classmethod
+            def settings_customise_sources(
+                cls,
+                settings_cls: type[BaseSettings],
+                init_settings: PydanticBaseSettingsSource,
+                env_settings: PydanticBaseSettingsSource,
+                dotenv_settings: PydanticBaseSettingsSource,
+                file_secret_settings: PydanticBaseSettingsSource,
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                return init_settings, YamlConfigSettingsSource(settings_cls), Peek(settings_cls)
+
+        with App() as s:
+            path.write_text(_text(ttl=31))
+            s.reload()
+            assert s.cache.ttl == 31 and type(_kept(s, path)["db"]) is dict
+            assert seen and all(type(state["db"]) is dict for state in seen)

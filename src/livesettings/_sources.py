@@ -1259,6 +1259,8 @@ def live_sources(
         out.append(TomlSource(settings_cls))
     if cfg.get("yaml_file") and YamlSource not in have:
         out.append(YamlSource(settings_cls))
+    if ctx is not None and not keepable(tuple(out)):
+        ctx.packable = frozenset()  # a source of the user's may read what others returned: nothing packed
     return tuple(out)
 
 
