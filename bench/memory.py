@@ -241,7 +241,8 @@ def _render_vs(results: list[dict[str, Any]]) -> tuple[Table, list[Check]]:
             f"YAML files: {sizes}. Libraries imported and classes built before tracing; each object built "
             "once untraced first, then traced; retained = allocated and still alive after `gc.collect()`.",
             "livesettings counts everything its object keeps for reloads: the snapshot (version 1 of the "
-            "history), the per-file parse cache and bytes digest, the kept pydantic-settings sources, the "
+            "history), the per-file parse cache (sections of a file of 8 KiB or more packed) and bytes digest, "
+            "the kept pydantic-settings sources, the "
             "engine, and its file reader's YAML layout of the file (to parse only an edited entry); watching is off.",
         ],
     )
