@@ -211,11 +211,11 @@ class HotReloadLoader:
         with self._busy:
             self._busy_owner = threading.get_ident()
             try:
-                try:
-                    return self._load(reloading, prefetched, environ)
-                except RetryUnpacked as retry:  # once per section and settings object at most
-                    self._packable -= retry.keys
-                    return self._load(reloading, prefetched, environ)
+                while True:
+                    try:
+                        return self._load(reloading, prefetched, environ)
+                    except RetryUnpacked as retry:  # once per section and settings object at most
+                        self._packable -= retry.keys
             finally:
                 self._busy_owner = None
 

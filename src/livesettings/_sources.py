@@ -129,14 +129,14 @@ class LoadContext:
         # loader's reusable sections, less those another source of an earlier load also set.
         self.packable: frozenset[str] = frozenset()
         self.packed: list[Packed] = []  # packed by this load: ``release`` lets go of their live values
+        # What pydantic-settings merged in this load: (sources, init kwargs); see ``keepable``.
+        self.built: tuple[tuple[PydanticBaseSettingsSource, ...], dict[str, Any]] | None = None
 
     def release(self) -> None:
         """The load ended: what it packed keeps only its bytes (see ``Packed.live``)."""
         for packed in self.packed:
             packed.live = None
         self.packed = []
-        # What pydantic-settings merged in this load: (sources, init kwargs); see ``keepable``.
-        self.built: tuple[tuple[PydanticBaseSettingsSource, ...], dict[str, Any]] | None = None
 
     def add_input(self, key: str, digest: str | None, current: Callable[[], str | None]) -> None:
         """Record a non-file input of this load (for example ``"etcd:http://h:2379/apps/web/"``).
@@ -685,7 +685,6 @@ class _FileSourceMixin:
             section = getattr(self, "yaml_config_section", None)
             ctx.records.append(SourceRecord(self._fmt, data, self._files, section=section, appended=self._appended))
         return data
-
 
     def _pack(self, ctx: LoadContext, data: dict[str, Any]) -> None:
         """Hand on each packable section of ``data`` packed, and open every other packed one (see ``_packed``).
