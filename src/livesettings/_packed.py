@@ -24,8 +24,8 @@ __all__ = ["PACK_FROM", "Packed", "opened"]
 PACK_FROM = 8192
 """Files of at least this many bytes have their sections packed; smaller ones stay live.
 
-Packing a section and opening it again for validation costs a changed section a ``marshal`` and
-zlib round trip: a few percent of a reload of a 1,000-leaf file, and a few KiB saved below this.
+Packing costs each changed section one ``marshal`` and zlib pass (about 6% of a one-key reload's
+instructions at 1,000 leaves); below this size it would save only a few KiB.
 """
 
 
@@ -71,11 +71,6 @@ class Packed:
 
     def __repr__(self) -> str:
         return f"<packed section, {len(self._blob)} bytes>"
-
-    @property
-    def size(self) -> int:
-        """Bytes kept (for tests and the memory bench)."""
-        return len(self._blob)
 
 
 def opened(value: Any) -> Any:
