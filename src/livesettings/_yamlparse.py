@@ -425,7 +425,8 @@ class _Layout(NamedTuple):
     Attributes:
         text: the document: its bytes when they are its text (ASCII, no BOM: the bytes object the
             reader keeps anyway, and the same offsets), else its text.
-        result: what it parsed to (shared, never changed: the reader hands out copies).
+        result: what it parsed to (shared: the reader hands out copies; the YAML source swaps a
+            reusable section for the same value packed, see ``_packed``, and nothing else changes it).
         entries: ``(offset, key, nodes before it)`` per entry, then ``(len(text), None, nodes)``.
         limits: the limits it was parsed under.
     """
