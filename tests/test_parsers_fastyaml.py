@@ -452,3 +452,166 @@ class TestValueShortcuts:
         _yamlparse.parse_yaml_value(b"5", "k")
         _yamlparse.parse_yaml_value(b"5", "k")
         assert seen == ["5", "5"]
+
+
+# ----------------------------------------------------------------------------- packed layouts (big documents)
+
+
+def _layout_of(text: str, pack_from: int, block: int) -> Any:
+    """The layout ``parse_yaml`` keeps of ``text`` with ``PACK_FROM``/``_BLOCK`` set as given (``None`` if none)."""
+    layouts: dict[str, Any] = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_yamlparse, "PACK_FROM", pack_from)
+        mp.setattr(_yamlparse, "_BLOCK", block)
+        try:
+            _yamlparse.parse_yaml(text.encode(), "app.yaml", layouts=layouts)
+        except SourceError:
+            pass
+    return layouts.get("app.yaml")
+
+
+def _decision(layout: Any, new: str) -> Any:
+    patched = layout.patch(new, new.encode())
+    return None if patched is None else (canon(patched.result), patched.entries)
+
+
+class TestPackedLayouts:
+    """A document of ``PACK_FROM`` bytes or more keeps digests and zlib copies of blocks of entries, not its
+    bytes; an edit of it is patched (or not) exactly as with the bytes kept, and gives what a full parse gives."""
+
+    @SETTINGS
+    @given(edits(), st.sampled_from([0, 1, 16, 64]))
+    @example(("a: 1\nb: 2\nc: 3\n", "a: 1\nb: 22\nc: 3\n"), 0)
+    @example(("# head\na: 1\nb: 2\nc: 3\n", "# head!\na: 1\nb: 2\nc: 3\n"), 0)
+    @example(("a: 1\nb: 2\nc: 3\n", "a: 1\nb: 2\nc: 3\nd: 4\n"), 1)
+    @example(("a: 1\nb: 2\nc: 3\n", "a: 1\nb: 2\nc: 3\n"), 16)
+    @example(("a: 1\nb: 2\nc: 3\n", "a: 1\nb: 2\nc: 33\n"), 16)
+    @example(("a: 1\nb: 2\nc: 3\n", "a: 1\nb: 2\n"), 1)
+    def test_same_decisions_as_the_bytes(self, pair: tuple[str, str], block: int) -> None:
+        """Packed at any size (``PACK_FROM`` 0) and any block size, ``patch`` parses the same entry, or
+        declines, as the layout that keeps the bytes; what it keeps unpacks to the new document."""
+        old, new = pair
+        kept, packed = _layout_of(old, 10**9, block), _layout_of(old, 0, block)
+        assert (kept is None) == (packed is None)
+        if packed is None:
+            return
+        assert packed.text is None or len(old.encode()) != len(old)  # ASCII documents are packed
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_yamlparse, "PACK_FROM", 0)
+            mp.setattr(_yamlparse, "_BLOCK", block)
+            assert _decision(packed, new) == _decision(kept, new)
+            patched = packed.patch(new, new.encode())
+            if patched is not None and patched.text is None:
+                assert patched.document() == new.encode()
+                assert outcome(lambda *_: patched.result, b"") == outcome(_yamlparse._parse_yaml_strict, new.encode())
+
+    @SETTINGS
+    @given(edits(), st.sampled_from([0, 16]))
+    def test_an_edit_parses_as_the_whole_text(self, pair: tuple[str, str], block: int) -> None:
+        old, new = pair
+        layouts: dict[str, Any] = {}
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_yamlparse, "PACK_FROM", 0)
+            mp.setattr(_yamlparse, "_BLOCK", block)
+            try:
+                _yamlparse.parse_yaml(old.encode(), "app.yaml", layouts=layouts)
+            except SourceError:
+                pass
+
+            def patched(data: bytes, source: str, limits: ParseLimits) -> Any:
+                return _yamlparse.parse_yaml(data, source, limits, layouts=layouts)
+
+            assert outcome(patched, new.encode()) == outcome(_yamlparse._parse_yaml_strict, new.encode())
+
+
+def big_document(entries: int = 60, *, head: str = "# a big config\n") -> str:
+    """An ASCII document of well over ``PACK_FROM`` bytes: ``entries`` sections of a dozen leaves."""
+    parts = [head]
+    for i in range(entries):
+        parts.append(f"section_{i:03d}:\n")
+        parts.extend(f"  key_{j}: value {i}-{j} {'x' * (j % 7)}\n" for j in range(8))
+        parts.append(f"  nested:\n    port: {8000 + i}\n    hosts: [a{i}, b{i}]\n")
+    return "".join(parts)
+
+
+def _edit(text: str, section: int, old: str, new: str) -> str:
+    at = text.index(f"section_{section:03d}:")
+    at = text.index(old, at)
+    return text[:at] + new + text[at + len(old):]
+
+
+class TestBigDocuments:
+    """Real sizes (well over ``PACK_FROM``, default blocks): each edit gives what a full parse gives; the
+    edits that touch one entry parse only it and share the others, and the layout never holds the bytes."""
+
+    def parse_twice(self, old: str, new: str) -> tuple[Any, Any, Any, Any]:
+        layouts: dict[str, Any] = {}
+        before = _yamlparse.parse_yaml(old.encode(), "big.yaml", layouts=layouts)
+        first = layouts["big.yaml"]
+        assert len(old) >= _yamlparse.PACK_FROM and first.text is None and len(first.cuts) > 1
+        after = _yamlparse.parse_yaml(new.encode(), "big.yaml", layouts=layouts)
+        assert canon(after) == canon(_yamlparse._parse_yaml_strict(new.encode(), "big.yaml"))
+        return before, after, first, layouts.get("big.yaml")
+
+    @pytest.mark.parametrize("section", [0, 1, 30, 59])
+    @pytest.mark.parametrize(("old", "new"), [("port: 80", "port: 99"), ("port: 80", "port: 123456"),
+                                              ("value ", "v "), ("hosts: [a", "hosts: [z, a")])
+    def test_one_entry_edit_parses_only_it(self, section: int, old: str, new: str) -> None:
+        text = big_document()
+        edited = _edit(text, section, old, new)
+        before, after, first, layout = self.parse_twice(text, edited)
+        name = f"section_{section:03d}"
+        assert after[name] is not before[name]
+        assert all(after[k] is before[k] for k in before if k != name)  # parsed only the edited entry
+        assert layout.text is None and layout.document() == edited.encode()
+        changed = [m for m, (a, b) in enumerate(zip(first.chunks, layout.chunks)) if a is not b]
+        assert len(changed) == 1  # only the edited entry's block was packed again
+        assert layout.digests != first.digests and len(layout.digests) == len(first.digests)
+
+    @pytest.mark.parametrize("case", ["insert", "remove", "two entries", "head", "append", "unchanged"])
+    def test_other_edits_parse_the_whole_text(self, case: str) -> None:
+        text = big_document()
+        edited = {
+            "insert": _edit(text, 30, "section_030:", "extra: 1\nsection_030:"),
+            "remove": _edit(text, 59, "section_059:", "section_058b:").split("section_058b:")[0],
+            "two entries": _edit(_edit(text, 2, "port: 80", "port: 9"), 40, "port: 80", "port: 9"),
+            "head": "# another head\n" + text[len("# a big config\n"):],
+            "append": text + "tail: 1\n",
+            "unchanged": text,
+        }[case]
+        before, after, first, layout = self.parse_twice(text, edited)
+        shared = [k for k in after if k in before and after[k] is before[k]]
+        if case == "unchanged":
+            assert layout is first and after is before
+        else:
+            assert shared == []  # parsed whole: every entry built again
+            assert layout.text is None and layout.document() == edited.encode()
+
+    def test_a_duplicate_key_fails_as_the_strict_loader(self) -> None:
+        text = big_document()
+        edited = _edit(text, 30, "section_030:", "section_010:")
+        layouts: dict[str, Any] = {}
+        _yamlparse.parse_yaml(text.encode(), "big.yaml", layouts=layouts)
+        assert layouts["big.yaml"].patch(edited, edited.encode()) is None
+        assert outcome(lambda d, s, lim: _yamlparse.parse_yaml(d, s, lim, layouts=layouts), edited.encode()) == outcome(
+            _yamlparse._parse_yaml_strict, edited.encode()
+        )
+        assert outcome(_yamlparse._parse_yaml_strict, edited.encode())[0] == "error"
+
+    def test_crossing_pack_from(self) -> None:
+        """An edit that takes a document below ``PACK_FROM`` keeps its bytes; one above packs it."""
+        small = "a: 1\nb: x\nc: 3\n"
+        big = small.replace("b: x", "b: " + "y" * _yamlparse.PACK_FROM)
+        layouts: dict[str, Any] = {}
+        for text in (small, big, small, big):
+            result = _yamlparse.parse_yaml(text.encode(), "app.yaml", layouts=layouts)
+            assert result == {"a": 1, "b": text.split("b: ")[1].split("\n")[0], "c": 3}
+            layout = layouts["app.yaml"]
+            assert (layout.text is None) == (text is big)
+            assert layout.document() == text.encode()
+
+    def test_non_ascii_documents_keep_their_text(self) -> None:
+        text = big_document() + "name: café\n"
+        layouts: dict[str, Any] = {}
+        _yamlparse.parse_yaml(text.encode(), "app.yaml", layouts=layouts)
+        assert layouts["app.yaml"].text == text and layouts["app.yaml"].restorer() is None

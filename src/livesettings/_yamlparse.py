@@ -8,6 +8,7 @@ sources pays that on its first load, as it would with pydantic-settings' own YAM
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, cast
 
@@ -25,6 +26,7 @@ from yaml.events import (
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from livesettings._digest import hasher
 from livesettings._parsebase import _LIMITS, ParseLimits, _guard, _line_col, _prepare, _value_error
 from livesettings.exceptions import SourceError
 
@@ -36,7 +38,14 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
     _CParser = None  # type: ignore[assignment,misc]  # every document takes the strict loader
 
-__all__ = ["YAML_LOADER", "locate_yaml", "parse_yaml", "parse_yaml_value"]
+__all__ = ["PACK_FROM", "YAML_LOADER", "locate_yaml", "parse_yaml", "parse_yaml_value"]
+
+PACK_FROM = 8192
+"""A parsed document of at least this many bytes is not kept as its bytes: what is kept of it packs
+them (see ``_Layout``: a digest and a zlib copy per run of entries) and gives them back on demand.
+Below it the bytes are few (a packed copy would save little) and are kept as they are."""
+
+_BLOCK = 4096  # a packed layout groups consecutive entries into blocks of at least this many bytes
 
 _STR, _VALUE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:value"  # a `=` key is constructed as a str
 _MERGE, _NULL = "tag:yaml.org,2002:merge", "tag:yaml.org,2002:null"
@@ -401,8 +410,7 @@ def parse_yaml(
         layouts.pop(source, None)
         return _strict_mapping(text, data, source, limits)
     if type(result) is dict and found and found[-1][1] is None and len(found) == len(result) + 1:
-        kept = data if len(data) == len(text) else text  # ASCII: the bytes the reader keeps anyway
-        layouts[source] = _Layout(kept, result, tuple(found), limits)
+        layouts[source] = _layout(text, data, result, tuple(found), limits)
     else:
         layouts.pop(source, None)
     return cast("dict[str, Any] | None", result)
@@ -422,23 +430,58 @@ class _Layout(NamedTuple):
     document marker in it; anything else (two entries changed, an entry split or joined, a flow
     collection or quote left open, a limit) parses the whole text, as always.
 
+    An ASCII document of ``PACK_FROM`` bytes or more is kept packed, not as its bytes (a settings
+    object would otherwise keep every big file twice over: parsed and as bytes): its entries are
+    grouped into blocks of at least ``_BLOCK`` bytes (the first one also holds what precedes the
+    first key), and each block is kept as a digest and a zlib copy. An edit is then found by
+    comparing the digests of the new bytes' blocks (at the old offsets up to the first block that
+    differs, at the shifted ones after it) and, inside that block, its unpacked bytes: the same
+    comparisons as with the bytes kept, so the same entries are parsed or the whole text is. Only
+    that block is packed again. ``document()`` gives the bytes back (``explain()``, an error's line).
+
     Attributes:
-        text: the document: its bytes when they are its text (ASCII, no BOM: the bytes object the
-            reader keeps anyway, and the same offsets), else its text.
+        text: the document: its bytes when they are its text (ASCII, no BOM: the same offsets) and
+            fewer than ``PACK_FROM``, its text when not ASCII; ``None`` when packed.
         result: what it parsed to (shared: the reader hands out copies; the YAML source swaps a
             reusable section for the same value packed, see ``_packed``, and nothing else changes it).
         entries: ``(offset, key, nodes before it)`` per entry, then ``(len(text), None, nodes)``.
         limits: the limits it was parsed under.
+        cuts: packed: block ``m`` ends at ``entries[cuts[m]][0]`` (the last at the end of the document).
+        digests: packed: the 16-byte digest of each block's bytes, end to end.
+        chunks: packed: each block's bytes, zlib-compressed (level 1), or as they are when that is not
+            shorter (then a chunk's length is its block's: that is how the two are told apart).
     """
 
-    text: str | bytes
+    text: str | bytes | None
     result: dict[str, Any]
     entries: tuple[tuple[int, str | None, int], ...]
     limits: ParseLimits
+    cuts: tuple[int, ...] = ()
+    digests: bytes = b""
+    chunks: tuple[bytes, ...] = ()
+
+    def restorer(self) -> Callable[[], bytes] | None:
+        """What gives the document's bytes back when this layout keeps no bytes object of it (packed)."""
+        return self.document if self.text is None else None
+
+    def document(self) -> bytes:
+        """The document's bytes (unpacked, when packed)."""
+        if self.text is None:
+            return b"".join(self._block(m) for m in range(len(self.cuts)))
+        return self.text if isinstance(self.text, bytes) else self.text.encode()
+
+    def _block(self, m: int) -> bytes:
+        """The bytes of block ``m`` of a packed layout."""
+        cuts, entries = self.cuts, self.entries
+        size = entries[cuts[m]][0] - (entries[cuts[m - 1]][0] if m else 0)
+        chunk = self.chunks[m]
+        return chunk if len(chunk) == size else zlib.decompress(chunk)
 
     def patch(self, text: str, data: bytes) -> _Layout | None:
         """The layout of ``text`` (decoded from ``data``), parsing only the one entry it changed;
         ``None`` if it cannot."""
+        if self.text is None:
+            return self._patch_packed(text, data)
         old, entries = self.text, self.entries
         new: str | bytes = text
         if isinstance(old, bytes):  # an ASCII document kept as its bytes: compare bytes, same offsets
@@ -461,6 +504,64 @@ class _Layout(NamedTuple):
         end = entries[k + 1][0] + shift  # where the unchanged rest starts in ``text``
         if end <= start or not new.endswith(tail) or (tail and text[end - 1] != "\n"):  # type: ignore[arg-type]
             return None
+        patched = self._entry(text, k, end, shift)
+        return None if patched is None else _layout(text, data, *patched, self.limits)
+
+    def _patch_packed(self, text: str, data: bytes) -> _Layout | None:
+        """``patch`` for a packed layout: the same decisions, made on the blocks' digests."""
+        if len(data) != len(text):
+            return None  # not ASCII any more: the offsets differ (as ``patch`` decides for kept bytes)
+        entries, cuts, digests = self.entries, self.cuts, self.digests
+        view = memoryview(data)
+        begin = 0  # where block ``m`` begins
+        for m, cut in enumerate(cuts):
+            stop = entries[cut][0]
+            if _digest(view[begin:stop]) != digests[m * 16:m * 16 + 16]:
+                break
+            begin = stop
+        else:  # every block as it was: the same document, or text added past its end
+            return self if len(data) == entries[-1][0] else None
+        old = self._block(m)
+        head = entries[0][0]
+        if begin < head and data[:head] != old[:head]:  # only the first block holds the head
+            return None
+        k, last = (cuts[m - 1] if m else 0), cuts[m]  # the entries of block ``m``: the first that differs
+        while k < last and data[entries[k][0]:entries[k + 1][0]] == old[entries[k][0] - begin:entries[k + 1][0] - begin]:
+            k += 1
+        if k == last:  # the block differs but none of its entries (a digest collision): be safe
+            return None
+        start, shift = entries[k][0], len(data) - entries[-1][0]
+        end = entries[k + 1][0] + shift  # where the unchanged rest starts
+        if end <= start or (k + 1 < len(entries) - 1 and data[end - 1] != 0x0A):  # the rest starts a line
+            return None
+        stop = entries[last][0]
+        if data[end:stop + shift] != old[entries[k + 1][0] - begin:]:  # the rest of block ``m``
+            return None
+        block_end = stop + shift
+        for j in range(m + 1, len(cuts)):  # the blocks after it, shifted
+            after = entries[cuts[j]][0]
+            if _digest(view[stop + shift:after + shift]) != digests[j * 16:j * 16 + 16]:
+                return None
+            stop = after
+        patched = self._entry(text, k, end, shift)
+        if patched is None:
+            return None
+        if len(data) < PACK_FROM:
+            return _layout(text, data, *patched, self.limits)
+        piece = view[begin:block_end]  # block ``m`` as it is now: the only one packed again
+        return _Layout(
+            None, *patched, self.limits, cuts,
+            digests[:m * 16] + _digest(piece) + digests[m * 16 + 16:],
+            (*self.chunks[:m], _pack(piece), *self.chunks[m + 1:]),
+        )
+
+    def _entry(
+        self, text: str, k: int, end: int, shift: int
+    ) -> tuple[dict[str, Any], tuple[tuple[int, str | None, int], ...]] | None:
+        """The result and entries of ``text``, where only entry ``k`` changed (it now ends at
+        ``end``, the entries after it moved by ``shift``): that entry parsed alone; ``None`` if it cannot."""
+        entries = self.entries
+        start = entries[k][0]
         chunk = text[start:end]
         if chunk.startswith(("---", "...")) or any(mark in chunk for mark in _NOT_IN_ENTRY):
             return None  # a document marker (or an unusual line break or BOM): the whole text decides
@@ -480,7 +581,41 @@ class _Layout(NamedTuple):
             (offset + shift, name, count - (entries[k + 1][2] - entries[k][2]) + nodes)
             for offset, name, count in entries[k + 1:]
         )
-        return _Layout(new, result, (*entries[:k], (start, key, entries[k][2]), *moved), self.limits)
+        return result, (*entries[:k], (start, key, entries[k][2]), *moved)
+
+
+def _layout(
+    text: str, data: bytes, result: dict[str, Any], entries: tuple[tuple[int, str | None, int], ...], limits: ParseLimits
+) -> _Layout:
+    """The layout to keep of a document (see ``_Layout``): packed from ``PACK_FROM`` bytes on, if ASCII."""
+    if len(data) != len(text):
+        return _Layout(text, result, entries, limits)
+    if len(data) < PACK_FROM:
+        return _Layout(data, result, entries, limits)  # ASCII: the bytes the reader keeps, same offsets
+    view = memoryview(data)
+    cuts: list[int] = []
+    digests: list[bytes] = []
+    chunks: list[bytes] = []
+    begin, last = 0, len(entries) - 1
+    for i, (offset, _, _) in enumerate(entries):
+        if offset - begin >= _BLOCK or i == last:
+            piece = view[begin:offset]
+            cuts.append(i)
+            digests.append(_digest(piece))
+            chunks.append(_pack(piece))
+            begin = offset
+    return _Layout(None, result, entries, limits, tuple(cuts), b"".join(digests), tuple(chunks))
+
+
+def _digest(piece: memoryview) -> bytes:
+    h = hasher()
+    h.update(piece)
+    return h.digest()
+
+
+def _pack(piece: memoryview) -> bytes:
+    packed = zlib.compress(piece, 1)
+    return packed if len(packed) < len(piece) else bytes(piece)
 
 
 _NOT_IN_ENTRY = ("\n---", "\n...", "\r---", "\r...", "\x85", "\u2028", "\u2029", "\ufeff")
