@@ -31,7 +31,7 @@ from ._model import Change, ChangeType, Plan, Version
 from ._provenance import Origin, Provenance, ShadowedEdit, build_provenance, explain_served, shadowed_edits
 from ._sections import SectionReuse, eligible
 from ._sources import (
-    Fetched, FileReader, FileState, LoadContext, RetryUnpacked, activate, keepable, refreshed, within_dir,
+    FileReader, FileState, LoadContext, RetryUnpacked, Served, activate, keepable, refreshed, within_dir,
 )
 from ._paths import assign
 from ._policy import Rules, plan
@@ -73,7 +73,7 @@ class Inputs(NamedTuple):
     """What ``HotReloadLoader.digest`` saw (see there)."""
 
     digest: str
-    files: dict[Path, Fetched]
+    files: dict[Path, Served]
     others: dict[str, str | None]
     environ: int
 
@@ -184,23 +184,27 @@ class HotReloadLoader:
         digest = digest_inputs({p: d for p, (_, d) in fetched.items()}, environ, others)
         return Inputs(digest, fetched, others, environ)
 
-    def _served_files(self, environ: int) -> dict[Path, Fetched] | None:
-        """The served files' states as a ``digest`` would fetch them, if nothing says they changed (see there)."""
+    def _served_files(self, environ: int) -> dict[Path, Served] | None:
+        """The served files' states as a ``digest`` would fetch them, if nothing says they changed (see there).
+
+        Their bytes are handed on as what gives them back (``FileState.held``), not unpacked: the load's
+        reader takes the parse cached for the unchanged digest and never asks for them.
+        """
         served = self.reader.last_good
         kept = self._kept
         if kept is None or kept[2] != environ or self._files_seen is None or len(self._files_seen) != len(served):
             return None
-        fetched: dict[Path, Fetched] = {}
+        fetched: dict[Path, Served] = {}
         seen = self._files_seen
         for path, state in served.items():
             if state.fmt == "secret" or seen.get(path, "") != state.digest:
                 return None
-            fetched[path] = (state.data, state.digest) if state.digest is not None else (None, None)
+            fetched[path] = (state.held(), state.digest) if state.digest is not None else (None, None)
         return fetched
 
     # -- loading ---------------------------------------------------------------------------
     def load(
-        self, *, reloading: bool, prefetched: Mapping[Path, Fetched] | None = None, environ: int | None = None
+        self, *, reloading: bool, prefetched: Mapping[Path, Served] | None = None, environ: int | None = None
     ) -> Candidate:
         """Read every source and validate; raises [ReloadError][livesettings.ReloadError].
 
@@ -219,14 +223,14 @@ class HotReloadLoader:
             finally:
                 self._busy_owner = None
 
-    def _load(self, reloading: bool, prefetched: Mapping[Path, Fetched] | None, environ: int | None) -> Candidate:
+    def _load(self, reloading: bool, prefetched: Mapping[Path, Served] | None, environ: int | None) -> Candidate:
         ctx = LoadContext(self.reader, reloading=reloading)
         try:
             return self._load_into(ctx, prefetched, environ)
         finally:
             ctx.release()
 
-    def _load_into(self, ctx: LoadContext, prefetched: Mapping[Path, Fetched] | None, environ: int | None) -> Candidate:
+    def _load_into(self, ctx: LoadContext, prefetched: Mapping[Path, Served] | None, environ: int | None) -> Candidate:
         reloading = ctx.reloading
         environ = environ_digest() if environ is None else environ
         ctx.memo = self._memo
@@ -353,6 +357,7 @@ class HotReloadLoader:
         """
         known = set(self.loaded.unknown_keys) if self.loaded is not None else set()
         self.loaded = candidate
+        candidate.ctx.prefetched = {}  # the bytes this load was handed: its file states keep what they need
         self.reader.commit(candidate.ctx.files)
         self._inputs = {key: current for key, (_, current) in candidate.ctx.inputs.items()}
         for key, factory in candidate.ctx.feeds.items():

@@ -58,19 +58,34 @@ __all__ = ["FileReader", "FileState", "LoadContext", "SecretsSource", "current_c
 
 
 class FileState:
-    """What one load saw of one file."""
+    """What one load saw of one file.
 
-    __slots__ = ("data", "digest", "fmt", "parsed", "path")
+    ``data``: the bytes as parsed. Once an accepted load is committed, a big YAML file's state keeps
+    no bytes object, only what gives them back from the reader's packed layout of that document
+    (see ``FileReader.commit``): reading ``data`` then unpacks them (``explain()``, an error's line).
+    """
+
+    __slots__ = ("_data", "digest", "fmt", "parsed", "path")
 
     def __init__(
         self, path: Path, fmt: str, digest: str | None,  # digest None: the file does not exist
-        data: bytes = b"", parsed: Mapping[str, Any] | None = None,
+        data: Held = b"", parsed: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = path
         self.fmt = fmt
         self.digest = digest
-        self.data = data
+        self._data = data
         self.parsed = parsed
+
+    @property
+    def data(self) -> bytes:
+        data = self._data
+        return data if isinstance(data, bytes) else data()
+
+    def held(self) -> Callable[[], bytes]:
+        """What gives ``data`` back without unpacking it now: for a load that takes this state as it was."""
+        data = self._data
+        return data if not isinstance(data, bytes) else lambda: data
 
     def __repr__(self) -> str:
         return f"FileState(path={self.path!r}, fmt={self.fmt!r}, digest={self.digest!r})"
@@ -118,7 +133,7 @@ class LoadContext:
         self.reloading = reloading
         self.files: dict[Path, FileState] = {}
         self.records: list[SourceRecord] = []
-        self.prefetched: dict[Path, Fetched] = {}  # read (and hashed) before the load started
+        self.prefetched: dict[Path, Served] = {}  # read (and hashed) before the load started
         self.env_file: Any = None  # the real env_file setting (pydantic's own dotenv source gets None)
         # Inputs other than files (an etcd prefix ...): key -> (digest at load, current digest).
         self.inputs: dict[str, tuple[str | None, Callable[[], str | None]]] = {}
@@ -160,6 +175,11 @@ class LoadContext:
 
     def fetch(self, path: Path) -> Fetched:
         """``(bytes, digest)`` of ``path`` (``(None, None)`` if missing), read once per load."""
+        data, digest = self.served(path)
+        return (data if data is None or isinstance(data, bytes) else data()), digest
+
+    def served(self, path: Path) -> Served:
+        """``fetch``, but the bytes of a file taken as served may be what gives them back (not unpacked)."""
         path = _absolute(path)
         hit = self.prefetched.get(path)
         return hit if hit is not None else self.reader.fetch(path)
@@ -170,9 +190,10 @@ class LoadContext:
         ``encoding``: the source's ``*_file_encoding`` (``None``: UTF-8, a BOM may say UTF-16/32).
         """
         path = _absolute(path)
-        data, digest = self.fetch(path)
+        data, digest = self.served(path)
         try:
-            if data is not None and encoding and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+            # A served state's bytes (not bytes here) are the transcoded ones it was parsed from.
+            if isinstance(data, bytes) and encoding and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
                 data = _transcode(data, encoding, path)
             state = self.reader.read(path, fmt, reloading=self.reloading, data=data, digest=digest, **kw)
         except SourceError as exc:
@@ -264,6 +285,9 @@ _CURRENT: contextvars.ContextVar[LoadContext | None] = contextvars.ContextVar("l
 
 
 Fetched = tuple[bytes | None, str | None]  # a file's bytes and content digest; (None, None) if missing
+# A file's bytes, or what gives them back (as parsed, already transcoded) when a state keeps none.
+Held = bytes | Callable[[], bytes]
+Served = tuple[Held | None, str | None]  # a Fetched whose bytes a served state may give back on demand
 
 
 def current_context() -> LoadContext | None:
@@ -304,7 +328,8 @@ class FileReader:
         # Unless strict: secrets directory -> the size pydantic-settings allows its files (see live_sources).
         self.secret_limits: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._parsed: dict[tuple[Path, str], tuple[str, Mapping[str, Any] | None]] = {}
+        # (path, format) -> (digest, parse, what gives the bytes back from a packed YAML layout, or None).
+        self._parsed: dict[tuple[Path, str], tuple[str, Mapping[str, Any] | None, Callable[[], bytes] | None]] = {}
         self._layouts: dict[str, Any] = {}  # YAML: the last document per file, to parse only an edited entry
         self.last_good: dict[Path, FileState] = {}
         _forksafe.register(self)
@@ -448,10 +473,11 @@ class FileReader:
         return (None, None) if data is None else (data, content_digest(data))
 
     def read(
-        self, path: Path, fmt: str, *, reloading: bool, data: bytes | None, digest: str | None, **kw: Any
+        self, path: Path, fmt: str, *, reloading: bool, data: Held | None, digest: str | None, **kw: Any
     ) -> FileState:
         """Parse ``data`` (the bytes of ``path`` with their ``digest``; ``None`` if missing),
-        reusing the last parse when the digest did not change."""
+        reusing the last parse when the digest did not change (then ``data`` is not asked for its
+        bytes when it is what gives them back)."""
         path = _absolute(path)
         if data is None or digest is None:
             self.check_missing(path, reloading=reloading)
@@ -465,9 +491,15 @@ class FileReader:
                 kw.setdefault("interpolate", self.dotenv_interpolate)
             elif fmt == "yaml":
                 kw.setdefault("layouts", self._layouts)
+            if not isinstance(data, bytes):
+                data = data()
             parsed = _parsers.parse(fmt, data, str(path), self.limits, **kw)
+            restore = None
+            if fmt == "yaml" and kw.get("layouts") is self._layouts:
+                layout = self._layouts.get(str(path))  # the layout parse_yaml kept of exactly these bytes
+                restore = layout.restorer() if layout is not None else None
             with self._lock:
-                self._parsed[(path, fmt)] = (digest, parsed)
+                self._parsed[(path, fmt)] = (digest, parsed, restore)
         if parsed is None:  # an empty document
             before = self.last_good.get(path)
             if reloading and not self.allow_empty and before is not None and before.digest != digest:
@@ -486,8 +518,20 @@ class FileReader:
             )
 
     def commit(self, files: Mapping[Path, FileState]) -> None:
-        """Remember what the accepted load saw (for the missing/empty rules)."""
+        """Remember what the accepted load saw (for the missing/empty rules).
+
+        A state parsed into a packed YAML layout (a big file, see ``_yamlparse.PACK_FROM``) drops
+        its bytes here: from now on it gives them back from that layout, which is never changed
+        (a later load's edit makes a new one), so a rejected edit leaves the served config
+        explained at the served file's lines. Before this, the load had its bytes for its errors.
+        """
         self.last_good = dict(files)
+        with self._lock:
+            for state in files.values():
+                if state.fmt == "yaml" and isinstance(state._data, bytes):
+                    cached = self._parsed.get((state.path, state.fmt))
+                    if cached is not None and cached[0] == state.digest and cached[2] is not None:
+                        state._data = cached[2]
 
 
 def _read_fd(fd: int, size: int, limit: int) -> bytes:
@@ -1313,7 +1357,7 @@ def refreshed(
         kind = _plain_type(source)
         if kind in _FILE_KINDS or kind is DotEnvSource:
             states = source._states  # type: ignore[attr-defined]
-            if states is not None and all(ctx.fetch(path)[1] == st.digest for path, st in states.items()):
+            if states is not None and all(ctx.served(path)[1] == st.digest for path, st in states.items()):
                 ctx.files.update(states)
             elif kind is DotEnvSource:
                 source.env_vars = source._load_env_vars()  # type: ignore[attr-defined]  # see _rebuild

@@ -1,0 +1,165 @@
+"""A settings object over a big YAML file (``PACK_FROM`` bytes or more) keeps no copy of the file's bytes
+once a load is accepted: its file state gives them back from the reader's packed layout, for ``explain()``
+at the right lines, also after an edit was rejected; an update that takes the served file as it was never
+unpacks it."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import tracemalloc
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic_settings import SettingsConfigDict
+
+from livesettings import ReloadableSettings, ReloadConfig, ReloadError
+from livesettings._yamlparse import PACK_FROM
+
+SECTIONS = 8
+
+
+def document(*, extra: int = 0, port: str = "8080", keys: int = 64) -> str:
+    """About 20 KiB: ``name``, sections ``s0``..``s7`` of ``keys`` values (``extra`` more in ``s2``), ``port`` last."""
+    lines = ["# a big config", "name: app"]
+    for s in range(SECTIONS):
+        lines.append(f"s{s}:")
+        lines.extend(f"  key_{k:03d}: value number {k} of section {s}" for k in range(keys + (extra if s == 2 else 0)))
+    lines.append(f"port: {port}")
+    return "\n".join(lines) + "\n"
+
+
+def line_of(text: str, start: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith(start))
+
+
+class Big(ReloadableSettings):
+    model_config = SettingsConfigDict(yaml_file="config.yaml")
+    reload_config = ReloadConfig(enabled=False)
+    name: str = ""
+    port: int = 0
+    s0: dict[str, str] = {}
+    s1: dict[str, str] = {}
+    s2: dict[str, str] = {}
+    s3: dict[str, str] = {}
+    s4: dict[str, str] = {}
+    s5: dict[str, str] = {}
+    s6: dict[str, str] = {}
+    s7: dict[str, str] = {}
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "config.yaml"
+    path.write_text(document())
+    assert path.stat().st_size >= 2 * PACK_FROM
+    yield path
+
+
+def served_state(settings: Any, path: Path) -> Any:
+    return settings._ls_engine.loader.reader.last_good[path]
+
+
+class TestBytesNotKept:
+    def test_a_loaded_object_retains_no_copy_of_the_file(self, config: Path) -> None:
+        """Traced from before the object is built: no block the size of the file's bytes (or its text) is
+        still allocated after a load, nor after a reload of a one-key edit."""
+        size = sys.getsizeof(config.read_bytes())  # what a bytes object of the file allocates
+        Big().close()  # classes built and modules imported before tracing
+        gc.collect()
+        tracemalloc.start()
+        try:
+            settings = Big()
+            try:
+                gc.collect()
+                first = tracemalloc.take_snapshot()
+                config.write_text(document(port="9090"))
+                assert settings.reload() is not None and settings.port == 9090
+                gc.collect()
+                second = tracemalloc.take_snapshot()
+                assert settings.s7["key_063"] == "value number 63 of section 7"
+            finally:
+                settings.close()
+        finally:
+            tracemalloc.stop()
+        for snapshot in (first, second):
+            big = [t.size for t in snapshot.traces if size - 64 <= t.size <= size + 64]
+            assert big == [], f"a {size}-byte file's copy is still allocated: {big}"
+            assert max(t.size for t in snapshot.traces) < size  # nothing as big as the file at all
+
+    def test_the_served_state_gives_the_bytes_back(self, config: Path) -> None:
+        settings = Big()
+        try:
+            state = served_state(settings, config)
+            assert not isinstance(state._data, bytes)
+            assert state.data == config.read_bytes()
+        finally:
+            settings.close()
+
+
+class TestExplainLines:
+    def test_after_an_edit_that_shifts_lines(self, config: Path) -> None:
+        settings = Big()
+        try:
+            text = config.read_text()
+            assert settings.explain("port").line == line_of(text, "port:")
+            edited = document(extra=7, port="9090")  # seven more lines above ``port``
+            config.write_text(edited)
+            assert settings.reload() is not None
+            origin = settings.explain("port")
+            assert (origin.line, origin.value) == (line_of(edited, "port:"), "9090")
+            assert origin.line == line_of(text, "port:") + 7
+            assert settings.explain("s5.key_010").line == line_of(edited, "s5:") + 11
+        finally:
+            settings.close()
+
+    def test_after_an_invalid_edit_was_rejected(self, config: Path) -> None:
+        """The served config is explained at the served file's lines, not at the rejected file's."""
+        settings = Big()
+        try:
+            text = config.read_text()
+            config.write_text(document(extra=5, port="not-a-port"))  # shifts lines, and fails validation
+            with pytest.raises(ReloadError):
+                settings.reload()
+            assert settings.port == 8080
+            origin = settings.explain("port")
+            assert (origin.line, origin.value) == (line_of(text, "port:"), "8080")
+            assert settings.explain("s3.key_020").line == line_of(text, "s3:") + 21
+            assert served_state(settings, config).data == text.encode()
+        finally:
+            settings.close()
+
+
+class TestServedFilesAreNotUnpacked:
+    def test_an_update_taking_the_files_as_served_reads_no_bytes(
+        self, config: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """What another input's feed triggers while the file feed follows the files (``digest(files_followed=True)``):
+        the served file is handed on as what gives its bytes back, and the load reuses its parse without them."""
+        settings = Big()
+        try:
+            loader = settings._ls_engine.loader
+            loader.digest()  # the file as the last look found it
+            now = loader.digest(files_followed=True)
+            data, digest = now.files[config]
+            assert callable(data) and digest == served_state(settings, config).digest
+            unpacked: list[int] = []
+            decompress = zlib.decompress
+
+            def counting(chunk: Any, *args: Any) -> bytes:
+                unpacked.append(len(chunk))
+                return decompress(chunk, *args)
+
+            monkeypatch.setattr(zlib, "decompress", counting)
+            candidate = loader.load(reloading=True, prefetched=now.files, environ=now.environ)
+            assert candidate.snapshot.port == 8080 and unpacked == []
+            loader.committed(candidate)
+            assert unpacked == []
+            assert candidate.ctx.files[config].data == config.read_bytes()  # still there on demand
+            assert unpacked
+        finally:
+            settings.close()
