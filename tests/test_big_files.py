@@ -144,9 +144,6 @@ class TestServedFilesAreNotUnpacked:
         try:
             loader = settings._ls_engine.loader
             loader.digest()  # the file as the last look found it
-            now = loader.digest(files_followed=True)
-            data, digest = now.files[config]
-            assert callable(data) and digest == served_state(settings, config).digest
             unpacked: list[int] = []
             decompress = zlib.decompress
 
@@ -155,6 +152,9 @@ class TestServedFilesAreNotUnpacked:
                 return decompress(chunk, *args)
 
             monkeypatch.setattr(zlib, "decompress", counting)
+            now = loader.digest(files_followed=True)
+            data, digest = now.files[config]
+            assert callable(data) and digest == served_state(settings, config).digest and unpacked == []
             candidate = loader.load(reloading=True, prefetched=now.files, environ=now.environ)
             assert candidate.snapshot.port == 8080 and unpacked == []
             loader.committed(candidate)

@@ -432,12 +432,13 @@ class _Layout(NamedTuple):
 
     An ASCII document of ``PACK_FROM`` bytes or more is kept packed, not as its bytes (a settings
     object would otherwise keep every big file twice over: parsed and as bytes): its entries are
-    grouped into blocks of at least ``_BLOCK`` bytes (the first one also holds what precedes the
-    first key), and each block is kept as a digest and a zlib copy. An edit is then found by
-    comparing the digests of the new bytes' blocks (at the old offsets up to the first block that
-    differs, at the shifted ones after it) and, inside that block, its unpacked bytes: the same
-    comparisons as with the bytes kept, so the same entries are parsed or the whole text is. Only
-    that block is packed again. ``document()`` gives the bytes back (``explain()``, an error's line).
+    grouped into blocks of at least ``_BLOCK`` bytes (an entry that big is a block of its own; the
+    first block also holds what precedes the first key), and each block is kept as a digest and a
+    zlib copy. An edit is then found by comparing the digests of the new bytes' blocks (at the old
+    offsets up to the first block that differs, at the shifted ones after it) and, inside that
+    block unless it is one entry, its unpacked bytes: the same comparisons as with the bytes kept,
+    so the same entries are parsed or the whole text is. Only that block is packed again.
+    ``document()`` gives the bytes back (for ``explain()``, an error's line).
 
     Attributes:
         text: the document: its bytes when they are its text (ASCII, no BOM: the same offsets) and
@@ -521,21 +522,23 @@ class _Layout(NamedTuple):
             begin = stop
         else:  # every block as it was: the same document, or text added past its end
             return self if len(data) == entries[-1][0] else None
-        old = self._block(m)
-        head = entries[0][0]
-        if begin < head and data[:head] != old[:head]:  # only the first block holds the head
-            return None
         k, last = (cuts[m - 1] if m else 0), cuts[m]  # the entries of block ``m``: the first that differs
-        while k < last and data[entries[k][0]:entries[k + 1][0]] == old[entries[k][0] - begin:entries[k + 1][0] - begin]:
-            k += 1
-        if k == last:  # the block differs but none of its entries (a digest collision): be safe
-            return None
+        old: bytes | None = None
+        if last - k != 1 or entries[k][0] != begin:  # not a block of one entry (that one differs): unpack it
+            old = self._block(m)
+            head = entries[0][0]
+            if begin < head and data[:head] != old[:head]:  # only the first block holds the head
+                return None
+            while k < last and data[entries[k][0]:entries[k + 1][0]] == old[entries[k][0] - begin:entries[k + 1][0] - begin]:
+                k += 1
+            if k == last:  # the block differs but none of its entries (a digest collision): be safe
+                return None
         start, shift = entries[k][0], len(data) - entries[-1][0]
         end = entries[k + 1][0] + shift  # where the unchanged rest starts
         if end <= start or (k + 1 < len(entries) - 1 and data[end - 1] != 0x0A):  # the rest starts a line
             return None
         stop = entries[last][0]
-        if data[end:stop + shift] != old[entries[k + 1][0] - begin:]:  # the rest of block ``m``
+        if old is not None and data[end:stop + shift] != old[entries[k + 1][0] - begin:]:  # the rest of block ``m``
             return None
         block_end = stop + shift
         for j in range(m + 1, len(cuts)):  # the blocks after it, shifted
@@ -598,7 +601,9 @@ def _layout(
     chunks: list[bytes] = []
     begin, last = 0, len(entries) - 1
     for i, (offset, _, _) in enumerate(entries):
-        if offset - begin >= _BLOCK or i == last:
+        # A block ends once it has _BLOCK bytes, and before an entry of that size: such an entry is a
+        # block of its own, packed again alone when it is edited (and not unpacked to find the edit).
+        if i == last or offset - begin >= _BLOCK or (offset > begin and entries[i + 1][0] - offset >= _BLOCK):
             piece = view[begin:offset]
             cuts.append(i)
             digests.append(_digest(piece))
