@@ -24,6 +24,8 @@ __all__ = ["PACK_FROM", "Packed", "opened"]
 PACK_FROM = 8192
 """Files of at least this many bytes have their sections packed; smaller ones stay live.
 
+The same size decides whether the file reader keeps a YAML document's bytes or packs them too
+(``_yamlparse._Layout``: a digest and a zlib copy per run of entries).
 Packing costs each changed section one ``marshal`` and zlib pass (about 6% of a one-key reload's
 instructions at 1,000 leaves); below this size it would save only a few KiB.
 """

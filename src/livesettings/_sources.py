@@ -82,10 +82,15 @@ class FileState:
         data = self._data
         return data if isinstance(data, bytes) else data()
 
-    def held(self) -> Callable[[], bytes]:
-        """What gives ``data`` back without unpacking it now: for a load that takes this state as it was."""
+    def held(self) -> Held:
+        """``data``, or what gives it back without unpacking it now: for a load that takes this state as it was."""
+        return self._data
+
+    def smaller_than(self, size: int) -> bool:
+        """Whether the file has fewer than ``size`` (at most ``PACK_FROM``) bytes, without unpacking them:
+        a state that keeps no bytes object is one of a packed layout, so of ``PACK_FROM`` bytes or more."""
         data = self._data
-        return data if not isinstance(data, bytes) else lambda: data
+        return isinstance(data, bytes) and len(data) < size
 
     def __repr__(self) -> str:
         return f"FileState(path={self.path!r}, fmt={self.fmt!r}, digest={self.digest!r})"
@@ -520,7 +525,7 @@ class FileReader:
     def commit(self, files: Mapping[Path, FileState]) -> None:
         """Remember what the accepted load saw (for the missing/empty rules).
 
-        A state parsed into a packed YAML layout (a big file, see ``_yamlparse.PACK_FROM``) drops
+        A state parsed into a packed YAML layout (a big file, see ``_packed.PACK_FROM``) drops
         its bytes here: from now on it gives them back from that layout, which is never changed
         (a later load's edit makes a new one), so a rejected edit leaves the served config
         explained at the served file's lines. Before this, the load had its bytes for its errors.
@@ -742,7 +747,7 @@ class _FileSourceMixin:
         state = next(iter(self._states.values())) if self._states is not None and len(self._states) == 1 else None
         allowed = ctx.packable
         if (
-            state is None or not allowed or state.parsed is None or len(state.data) < PACK_FROM
+            state is None or not allowed or state.parsed is None or state.smaller_than(PACK_FROM)
             or self._section_keys() or getattr(self, "nested_model_default_partial_update", False)
         ):
             allowed = frozenset()

@@ -27,6 +27,7 @@ from yaml.events import (
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from livesettings._digest import hasher
+from livesettings._packed import PACK_FROM
 from livesettings._parsebase import _LIMITS, ParseLimits, _guard, _line_col, _prepare, _value_error
 from livesettings.exceptions import SourceError
 
@@ -38,12 +39,11 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
     _CParser = None  # type: ignore[assignment,misc]  # every document takes the strict loader
 
-__all__ = ["PACK_FROM", "YAML_LOADER", "locate_yaml", "parse_yaml", "parse_yaml_value"]
+__all__ = ["YAML_LOADER", "locate_yaml", "parse_yaml", "parse_yaml_value"]
 
-PACK_FROM = 8192
-"""A parsed document of at least this many bytes is not kept as its bytes: what is kept of it packs
-them (see ``_Layout``: a digest and a zlib copy per run of entries) and gives them back on demand.
-Below it the bytes are few (a packed copy would save little) and are kept as they are."""
+# A parsed document of at least PACK_FROM bytes is not kept as its bytes: what is kept of it packs
+# them (see ``_Layout``: a digest and a zlib copy per run of entries) and gives them back on demand.
+# Below it the bytes are few (a packed copy would save little) and are kept as they are.
 
 _BLOCK = 4096  # a packed layout groups consecutive entries into blocks of at least this many bytes
 
