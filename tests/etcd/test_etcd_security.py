@@ -256,7 +256,12 @@ class TestAuth:
             wait_until(lambda: (r := record(etcd, prefix, d.feed.instance)) and r["revision"] == rev, timeout=20)
             assert d.feed._loop.client.authentications > logins
             assert d.delivered[-1] == rev
-            assert d.feed._writer.fast_writes > fast  # the ACK writer's own connection came back too, with a new token
+            # The ACK writer's own connection comes back too, with a new token. The first write after the
+            # restart may still go through requests (seen once in a full run, not reproduced: likely its own
+            # connection timed out while the restarted etcd was slow to answer); the next one is on its own.
+            rev = etcd.put(prefix + "port", "4")
+            wait_until(lambda: (r := record(etcd, prefix, d.feed.instance)) and r["revision"] == rev, timeout=20)
+            assert d.feed._writer.fast_writes > fast
 
     def test_password_changed_under_a_running_process(
         self, etcd_auth: EtcdServer, prefix: str, debug_logs: pytest.LogCaptureFixture
