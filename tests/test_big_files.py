@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from livesettings import ReloadableSettings, ReloadConfig, ReloadError
 from livesettings._yamlparse import PACK_FROM
@@ -187,3 +187,63 @@ class TestServedFilesAreNotUnpacked:
             assert unpacked
         finally:
             settings.close()
+
+
+class Utf16(ReloadableSettings):
+    model_config = SettingsConfigDict(yaml_file="config.yaml", yaml_file_encoding="utf-16")
+    reload_config = ReloadConfig(enabled=False)
+    name: str = ""
+    port: int = 0
+
+
+class Nothing(PydanticBaseSettingsSource):
+    """A source of the user's own: every load builds the sources anew (see ``_sources.keepable``)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {}
+
+
+class Utf16Custom(Utf16):
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, Nothing(settings_cls), YamlConfigSettingsSource(settings_cls))
+
+
+@pytest.mark.parametrize("cls", [Utf16, Utf16Custom], ids=["kept-sources", "sources-rebuilt"])
+@pytest.mark.parametrize("size", ["small", "big"])
+def test_a_served_file_in_another_encoding_is_not_transcoded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: str, cls: type[ReloadableSettings]
+) -> None:
+    """A served state keeps the UTF-8 bytes it was parsed from: a load taking it as served (another
+    input's feed) must not decode them as the file's declared encoding once more, also when the
+    load builds its sources anew (a source of the user's own is among them)."""
+    monkeypatch.chdir(tmp_path)
+    pad = "".join(f"# padding line {i}\n" for i in range(PACK_FROM // 16)) if size == "big" else ""
+    text = f"{pad}name: café\nport: 8080\n"
+    (tmp_path / "config.yaml").write_bytes(text.encode("utf-16"))
+    settings: Any = cls()
+    try:
+        loader = settings._ls_engine.loader
+        loader.digest()
+        now = loader.digest(files_followed=True)
+        # Taken as served only while the sources are kept (they are not run again: nothing decodes);
+        # sources built anew read the file again, as it is on disk.
+        assert (loader._served_files(now.environ) is not None) == (cls is Utf16)
+        candidate = loader.load(reloading=True, prefetched=now.files, environ=now.environ)
+        assert (candidate.snapshot.name, candidate.snapshot.port) == ("café", 8080)
+        loader.committed(candidate)
+        path = tmp_path / "config.yaml"
+        assert candidate.ctx.files[path].data == text.encode()  # the text it was parsed from, as UTF-8
+        assert settings.explain("port").line == text.count("\n")
+    finally:
+        settings.close()

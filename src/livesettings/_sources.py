@@ -197,7 +197,9 @@ class LoadContext:
         path = _absolute(path)
         data, digest = self.served(path)
         try:
-            # A served state's bytes (not bytes here) are the transcoded ones it was parsed from.
+            # Files taken as served (HotReloadLoader._served_files) hold what their state was parsed from,
+            # already UTF-8; they are handed on only while the sources are kept, which do not read again
+            # (tests/test_big_files.py). A packed document's bytes (not bytes here) are never decoded.
             if isinstance(data, bytes) and encoding and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
                 data = _transcode(data, encoding, path)
             state = self.reader.read(path, fmt, reloading=self.reloading, data=data, digest=digest, **kw)
