@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from livesettings import ReloadableSettings, ReloadConfig, ReloadError
-from livesettings._yamlparse import PACK_FROM
+from livesettings._packed import PACK_FROM
 
 SECTIONS = 8
 

@@ -191,6 +191,47 @@ class TestOtherSources:
             s.reload()
             assert _plain(s) == Reference().model_dump() and s.cache.ttl == 31
 
+    def test_partial_update_defaults_asked_for_at_init_merge_as_pydantic_settings_does(
+        self, path: Path
+    ) -> None:
+        """``_nested_model_default_partial_update=True`` (an init keyword, not the class's config):
+        pydantic-settings merges the field defaults under the file's sections. The first load runs
+        again with the sections live, and they stay live for the reloads."""
+        App = _app(path)
+
+        class WithDefaults(App):  # type: ignore[misc,valid-type]
+            cache: Cache = Cache(mode="arc")  # a default the file does not override
+
+        class Reference(BaseSettings):
+            model_config = App.model_config
+            db: Db = Db()
+            cache: Cache = Cache(mode="arc")
+            pad: str = ""
+
+            @classmethod
+            def settings_customise_sources(
+                cls,
+                settings_cls: type[BaseSettings],
+                init_settings: PydanticBaseSettingsSource,
+                env_settings: PydanticBaseSettingsSource,
+                dotenv_settings: PydanticBaseSettingsSource,
+                file_secret_settings: PydanticBaseSettingsSource,
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                return init_settings, env_settings, YamlConfigSettingsSource(settings_cls)
+
+        expected = Reference(_nested_model_default_partial_update=True).model_dump()
+        assert expected["cache"]["mode"] == "arc"
+        with WithDefaults(_nested_model_default_partial_update=True) as s:
+            assert _plain(s) == expected
+            assert "cache" not in s._ls_engine.loader._packable
+            path.write_text(_text(ttl=31))
+            s.reload()
+            assert _plain(s) == Reference(_nested_model_default_partial_update=True).model_dump()
+            assert (s.cache.ttl, s.cache.mode) == (31, "arc")
+            assert not any(type(v) is Packed for v in _kept(s, path).values())
+        with WithDefaults() as s:  # without it the file's section replaces the default: packed as usual
+            assert s.cache.mode == "lru" and type(_kept(s, path)["cache"]) is Packed
+
     def test_an_unknown_key_in_a_packed_section_is_still_found(
         self, path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:

@@ -596,7 +596,7 @@ def merged(
     if ctx is None:
         return values
     ctx.built = (sources, init_kwargs)
-    clash = _packed_clash(ctx, values)
+    clash = _packed_clash(ctx, values, sources)
     if clash:
         raise RetryUnpacked(clash)
     if ctx.sections is None:
@@ -612,20 +612,30 @@ class RetryUnpacked(Exception):  # noqa: N818 - not an error: the loader loads a
         self.keys = keys
 
 
-def _packed_clash(ctx: LoadContext, values: Mapping[str, Any]) -> frozenset[str]:
+def _packed_clash(
+    ctx: LoadContext, values: Mapping[str, Any], sources: tuple[PydanticBaseSettingsSource, ...] = ()
+) -> frozenset[str]:
     """The packed sections in ``values`` that a source other than their own also returned.
 
     pydantic-settings merged such a section as one opaque value where it would have merged two
     dicts, so the load must run again with it live (``RetryUnpacked``). A higher-priority source
     never gets here (the YAML source opens what ``current_state`` holds); a lower-priority one may.
+    So may the defaults, with partial updates asked for by the init keyword
+    ``_nested_model_default_partial_update=True`` (the class's own setting keeps packing off from
+    the start, see ``HotReloadLoader._packing_ok``): then every packed section clashes.
     """
+    packed = [key for key, value in values.items() if type(value) is Packed]
+    if not packed:
+        return frozenset()
+    if any(getattr(source, "nested_model_default_partial_update", False) for source in sources):
+        return frozenset(packed)
     clash = set()
-    for key, value in values.items():
-        if type(value) is Packed:
-            for record in ctx.records:
-                data = record.data
-                if key in data and data[key] is not value:
-                    clash.add(key)
+    for key in packed:
+        value = values[key]
+        for record in ctx.records:
+            data = record.data
+            if key in data and data[key] is not value:
+                clash.add(key)
     return frozenset(clash)
 
 
@@ -742,7 +752,7 @@ class _FileSourceMixin:
 
         A section is packed once, where the reader keeps the file's parse, so later loads get the
         same ``Packed`` object (section reuse then sees it is the same input at once). Only for one
-        file of at least ``PACK_FROM`` bytes, no section or partial-update defaults, and only what no
+        file of at least ``PACK_FROM`` bytes and no section, and only what no
         higher-priority source set (pydantic-settings merges dicts, not packed values); a
         lower-priority source that sets it makes ``merged`` ask for the load again, unpacked.
         """
@@ -750,7 +760,7 @@ class _FileSourceMixin:
         allowed = ctx.packable
         if (
             state is None or not allowed or state.parsed is None or state.smaller_than(PACK_FROM)
-            or self._section_keys() or getattr(self, "nested_model_default_partial_update", False)
+            or self._section_keys()
         ):
             allowed = frozenset()
         higher: Mapping[str, Any] = self.current_state if allowed else {}  # type: ignore[attr-defined]
@@ -758,7 +768,12 @@ class _FileSourceMixin:
         for key, value in data.items():
             if type(value) is Packed:
                 if key not in allowed or key in higher:
-                    data[key] = value.open()
+                    data[key] = live = value.open()
+                    if parsed is not None and parsed.get(key) is value:  # live from now on: not opened again
+                        parsed[key] = live
+                    kept = getattr(self, "yaml_data", None)
+                    if isinstance(kept, dict) and kept.get(key) is value:
+                        kept[key] = live
             elif type(value) is dict and key in allowed and key not in higher:
                 packed = Packed.pack(value)
                 if packed is None:
