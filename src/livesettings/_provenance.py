@@ -223,7 +223,9 @@ def _step(
             child_nodes.append((_ABSENT, keys))
         else:
             node, used = _descend(parent, part, raw, rec.fold)
-            child_nodes.append((node, keys + used))
+            # A packed section is opened once here, for everything below it (not once per leaf), and
+            # is a mapping to the merge rule below; the walk holds it only while it runs.
+            child_nodes.append((opened(node), keys + used))
     child_live: list[int] = []
     for i in live:
         node = child_nodes[i][0]
