@@ -187,8 +187,9 @@ class HotReloadLoader:
     def _served_files(self, environ: int) -> dict[Path, Served] | None:
         """The served files' states as a ``digest`` would fetch them, if nothing says they changed (see there).
 
-        Their bytes are handed on as what gives them back (``FileState.held``), not unpacked: the load's
-        reader takes the parse cached for the unchanged digest and never asks for them.
+        Their bytes are handed on as the states hold them (``FileState.held``: a big YAML file's are
+        what gives them back, not unpacked): the load's reader takes the parse cached for the
+        unchanged digest and never asks for them.
         """
         served = self.reader.last_good
         kept = self._kept
