@@ -76,6 +76,32 @@ def _app(path: Path, *, env_last: bool = False) -> type[ReloadableSettings]:
     return App
 
 
+def _reference(app: type[ReloadableSettings], *, env_last: bool = False, cache: Cache | None = None) -> type[BaseSettings]:
+    """pydantic-settings' own class for ``app`` (the YAML source added as livesettings adds it)."""
+
+    default_cache = cache or Cache()
+
+    class Reference(BaseSettings):
+        model_config = app.model_config
+        db: Db = Db()
+        cache: Cache = default_cache
+        pad: str = ""
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            yaml = YamlConfigSettingsSource(settings_cls)
+            return (init_settings, yaml, env_settings) if env_last else (init_settings, env_settings, yaml)
+
+    return Reference
+
+
 def _kept(s: Any, path: Path) -> dict[str, Any]:
     return s._ls_engine.loader.reader._parsed[(path.resolve(), "yaml")][1]  # type: ignore[no-any-return]
 
@@ -160,23 +186,7 @@ class TestOtherSources:
         """The environment below the file sets part of a section the file packed: the load runs again
         with that section live, and the result is pydantic-settings' own."""
         App = _app(path, env_last=True)
-
-        class Reference(BaseSettings):
-            model_config = App.model_config
-            db: Db = Db()
-            cache: Cache = Cache()
-            pad: str = ""
-
-            @classmethod
-            def settings_customise_sources(
-                cls,
-                settings_cls: type[BaseSettings],
-                init_settings: PydanticBaseSettingsSource,
-                env_settings: PydanticBaseSettingsSource,
-                dotenv_settings: PydanticBaseSettingsSource,
-                file_secret_settings: PydanticBaseSettingsSource,
-            ) -> tuple[PydanticBaseSettingsSource, ...]:
-                return init_settings, YamlConfigSettingsSource(settings_cls), env_settings
+        Reference = _reference(App, env_last=True)
 
         with App() as s:
             assert "db" in s._ls_engine.loader._packable
@@ -202,23 +212,7 @@ class TestOtherSources:
         class WithDefaults(App):  # type: ignore[misc,valid-type]
             cache: Cache = Cache(mode="arc")  # a default the file does not override
 
-        class Reference(BaseSettings):
-            model_config = App.model_config
-            db: Db = Db()
-            cache: Cache = Cache(mode="arc")
-            pad: str = ""
-
-            @classmethod
-            def settings_customise_sources(
-                cls,
-                settings_cls: type[BaseSettings],
-                init_settings: PydanticBaseSettingsSource,
-                env_settings: PydanticBaseSettingsSource,
-                dotenv_settings: PydanticBaseSettingsSource,
-                file_secret_settings: PydanticBaseSettingsSource,
-            ) -> tuple[PydanticBaseSettingsSource, ...]:
-                return init_settings, env_settings, YamlConfigSettingsSource(settings_cls)
-
+        Reference = _reference(App, cache=Cache(mode="arc"))
         expected = Reference(_nested_model_default_partial_update=True).model_dump()
         assert expected["cache"]["mode"] == "arc"
         with WithDefaults(_nested_model_default_partial_update=True) as s:
