@@ -210,12 +210,13 @@ class Engine:
             followed = trigger == "feed" and source != "file" and "files" in self.feeds
             now = self.loader.digest(files_followed=followed)
             quick, inputs = now.digest, now.others
-            if quick == self._applied:  # back to (or still at) what is being served
+            opaque = self.loader.opaque  # a source no digest covers: only running it tells
+            if quick == self._applied and not opaque:  # back to (or still at) what is being served
                 with self._lock:
                     m.unchanged += 1
                     health.succeeded()
                 return None, None, outcome("unchanged")
-            known = health.known(quick) if trigger != "manual" else None
+            known = health.known(quick) if trigger != "manual" and not opaque else None
             if known is not None:  # rejected before: not re-validated nor re-logged, but still why
                 return None, None, outcome("rejected", known)
             candidate = self.loader.load(reloading=True, prefetched=now.files, environ=now.environ)

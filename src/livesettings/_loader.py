@@ -31,7 +31,7 @@ from ._model import Change, ChangeType, Plan, Version
 from ._provenance import Origin, Provenance, ShadowedEdit, build_provenance, explain_served, shadowed_edits
 from ._sections import SectionReuse, eligible
 from ._sources import (
-    FileReader, FileState, LoadContext, RetryUnpacked, Served, activate, keepable, refreshed, within_dir,
+    FileReader, FileState, LoadContext, RetryUnpacked, Served, activate, keepable, opaque, refreshed, within_dir,
 )
 from ._paths import assign
 from ._policy import Rules, plan
@@ -146,6 +146,8 @@ class HotReloadLoader:
         self._busy_owner: int | None = None
         self.loaded: Candidate | None = None  # the last accepted load
         self._inputs: dict[str, Callable[[], str | None]] = {}  # the accepted load's non-file inputs
+        # The accepted load had a source no digest covers (see ``opaque``): every reload must load.
+        self.opaque = False
         self._files_seen: dict[Path, str | None] | None = None  # what the last look at the files found
         self._feeds: dict[str, Callable[[], ChangeFeed]] = {}
         self._file_feed: Any = None
@@ -361,6 +363,7 @@ class HotReloadLoader:
         candidate.ctx.prefetched = {}  # the bytes this load was handed: its file states keep what they need
         self.reader.commit(candidate.ctx.files)
         self._inputs = {key: current for key, (_, current) in candidate.ctx.inputs.items()}
+        self.opaque = opaque(candidate.ctx.built[0] if candidate.ctx.built is not None else None)
         for key, factory in candidate.ctx.feeds.items():
             self._feeds.setdefault(key, factory)
         if self._file_feed is not None:

@@ -897,7 +897,33 @@ class YamlSource(_FileSourceMixin, YamlConfigSettingsSource, _KeysOnce):
         self._remake = functools.partial(
             YamlSource, settings_cls, yaml_file, yaml_file_encoding, yaml_config_section, deep_merge, merge=merge, **kwargs
         )
-        super().__init__(settings_cls, yaml_file, yaml_file_encoding, yaml_config_section, deep_merge, **kwargs)
+        try:
+            super().__init__(settings_cls, yaml_file, yaml_file_encoding, yaml_config_section, deep_merge, **kwargs)
+        except (KeyError, TypeError) as exc:
+            # pydantic-settings raises a bare KeyError (no such section) or TypeError (a value on
+            # the way is not a mapping) for ``yaml_config_section``: a reload must reject the
+            # candidate like any bad file, so both become a SourceError of the same type.
+            message = str(exc.args[0]) if exc.args else ""
+            if not message.startswith("yaml_config_section"):
+                raise
+            raise _section_error(type(exc), message, getattr(self, "yaml_file_path", yaml_file)) from None
+
+
+class _SectionKeyError(SourceError, KeyError):
+    """``yaml_config_section`` is not in the file: a SourceError that is pydantic-settings' KeyError too."""
+
+    __str__ = BaseException.__str__  # not KeyError's repr() of the message
+
+
+class _SectionTypeError(SourceError, TypeError):
+    """``yaml_config_section`` runs through a value that is not a mapping: also pydantic-settings' TypeError."""
+
+
+def _section_error(kind: type[Exception], message: str, files: Any) -> SourceError:
+    one = files if isinstance(files, (str, os.PathLike)) else None
+    source = str(_absolute(Path(one).expanduser())) if one is not None else None
+    cls = _SectionKeyError if issubclass(kind, KeyError) else _SectionTypeError
+    return cls(f"cannot load {source or 'the YAML files'}", [ErrorDetail(None, message, source=source)])
 
 
 class TomlSource(_FileSourceMixin, TomlConfigSettingsSource, _KeysOnce):
@@ -1361,6 +1387,24 @@ def keepable(sources: tuple[PydanticBaseSettingsSource, ...]) -> bool:
         elif kind not in _KEPT and not kind.__dict__.get("__livesettings_kept__"):
             return False
     return True
+
+
+def opaque(sources: tuple[PydanticBaseSettingsSource, ...] | None) -> bool:
+    """Whether ``sources`` hold one the combined digest cannot speak for: a user's own source class
+    (or a subclass of ours, or a function), a Traversable file, read as pydantic-settings reads
+    them. Nothing tells what such a source holds now but running it, so a reload of a settings
+    object that has one always loads (``None``: no sources were recorded; assume one).
+    """
+    if sources is None:
+        return True
+    for source in sources:
+        kind = _plain_type(source)
+        if kind in _FILE_KINDS:
+            if source._states is None:  # type: ignore[attr-defined]
+                return True
+        elif kind not in _KEPT and not kind.__dict__.get("__livesettings_kept__"):
+            return True
+    return False
 
 
 def refreshed(

@@ -22,7 +22,7 @@ from pydantic_settings import (
 )
 
 from livesettings import ReloadableSettings, ReloadConfig
-from livesettings.exceptions import SourceMissingError, UntrustedSourceError
+from livesettings.exceptions import ReloadError, SourceMissingError, UntrustedSourceError
 
 
 class Db(BaseModel):
@@ -189,9 +189,61 @@ class TestNotKept:
         with App() as s:
             assert s.name == "first"
             value["name"] = "second"
-            path.write_text("port: 2\n")  # a reload that reads the sources (no input changed: no load)
+            path.write_text("port: 2\n")
             s.reload()
             assert (s.name, s.port, len(built)) == ("second", 2, 2)
+            value["name"] = "third"  # only the user's source changed: no digest says so
+            version = s.reload()
+            assert version is not None and [c.path for c in version.changes] == ["name"]
+            assert (s.name, len(built)) == ("third", 3)
+            assert s.reload() is None and len(built) == 4  # it runs again, and nothing changed
+
+    def test_a_users_failing_source_is_asked_again_after_a_rejection(self, tmp_path: Path) -> None:
+        """A candidate rejected because of a user's source is not remembered as rejected: the next
+        reload runs the source again, though no digest moved."""
+        value: dict[str, Any] = {"port": 1}
+
+        class Remote(PydanticBaseSettingsSource):
+            def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+                return None, field_name, False
+
+            def __call__(self) -> dict[str, Any]:
+                return dict(value)
+
+        class App(ReloadableSettings):
+            reload_config = ReloadConfig(enabled=False)
+            port: int = 0
+
+            @classmethod
+            def settings_customise_sources(
+                cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                file_secret_settings: PydanticBaseSettingsSource,
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                return (init_settings, Remote(settings_cls))
+
+        with App() as s:
+            value["port"] = "not a port"
+            with pytest.raises(ReloadError, match="port"):
+                s.reload()
+            assert s.port == 1 and s.last_error is not None
+            with pytest.raises(ReloadError, match="port"):  # asked again, still bad
+                s.reload()
+            value["port"] = 2
+            assert s.reload() is not None and s.port == 2 and s.last_error is None
+
+    def test_the_stock_sources_alone_skip_an_unchanged_reload(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With every source covered by the digest, a reload with nothing changed loads nothing."""
+        path = tmp_path / "a.yaml"
+        path.write_text("db:\n  port: 1\n")
+        with _customised([], path)() as s:
+            loader = s._ls_engine.loader
+            loads: list[int] = []
+            real = loader.load
+            monkeypatch.setattr(loader, "load", lambda **kw: (loads.append(1), real(**kw))[1])
+            assert s.reload() is None and loads == []
+            path.write_text("db:\n  port: 2\n")
+            assert s.reload() is not None and loads == [1]
 
 
 class TestKeyRenaming:
