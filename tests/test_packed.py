@@ -149,6 +149,22 @@ class TestKeptPacked:
             s.reload()
             assert s.explain("db.tags").line == 4
 
+    def test_every_leaf_unpacks_each_section_once(self, path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """``livesettings show`` (every leaf's origin) unpacks each packed section once, not once per leaf,
+        and keeps nothing unpacked after answering."""
+        opened: list[Packed] = []
+        real = Packed.open
+        monkeypatch.setattr(Packed, "open", lambda self: (opened.append(self), real(self))[1])
+        with _app(path)() as s:
+            prov = s._ls_engine.loader.loaded.provenance
+            opened.clear()
+            origins = {o.path: o for o in prov.leaves()}
+            assert (origins["db.port"].line, origins["db.tags"].line, origins["cache.size"].line) == (3, 4, 7)
+            assert sorted(id(p) for p in opened) == sorted({id(p) for p in opened}) and len(opened) == 2
+            opened.clear()
+            assert s.explain("cache.ttl").line == 6 and len(opened) == 1
+            assert s.explain("cache.ttl").line == 6 and len(opened) == 2  # asked again: unpacked again
+
     def test_a_bad_value_in_a_packed_section_is_rejected_at_its_line(self, path: Path) -> None:
         with _app(path)() as s:
             good = s.snapshot()

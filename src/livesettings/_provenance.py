@@ -17,6 +17,8 @@ class name, and a leaf no source set ``default``. Values are always masked
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from pydantic import AliasChoices, AliasPath, BaseModel
 from . import _homes
 from . import _parsebase, _parsers
 from ._diff import _same_leaf
-from ._packed import opened
+from ._packed import Packed
 from ._paths import MISSING, entries, join
 from ._paths import find as find_path
 from ._redact import field_is_secret, fingerprint, is_secret, mask_url_passwords, safe_repr
@@ -127,6 +129,40 @@ class _Absent:
 _ABSENT: Any = _Absent()
 
 _KEYS: dict[tuple[type, str], tuple[tuple[str | int, ...], ...]] = {}
+
+
+# The sections unpacked for the question being answered: id -> (packed, its content). A big
+# file's sections are kept packed (see _packed), and every leaf of one walks through its section:
+# unpacking it per leaf made ``leaves()`` quadratic (seconds at 10,000 leaves). Only for the
+# length of one question, so a provenance kept with the served load holds nothing unpacked.
+_ASKED: contextvars.ContextVar[dict[int, tuple[Packed, Any]] | None] = contextvars.ContextVar(
+    "livesettings_provenance_opened", default=None
+)
+
+
+def opened(value: Any) -> Any:
+    """``value``, or what it holds if it is a packed section (read, never changed, here): unpacked
+    once per question while one is being answered (see ``_asking``)."""
+    if type(value) is not Packed:
+        return value
+    asked = _ASKED.get()
+    if asked is None:
+        return value.open()
+    hit = asked.get(id(value))
+    if hit is None or hit[0] is not value:
+        hit = asked[id(value)] = (value, value.open())
+    return hit[1]
+
+
+@contextlib.contextmanager
+def _asking() -> Iterator[None]:
+    """One question (``explain``, ``leaves``, ``shadowed_edits``): each packed section is unpacked once."""
+    token = _ASKED.set({}) if _ASKED.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _ASKED.reset(token)
 
 
 def _field_keys(model: type[BaseModel], name: str) -> tuple[tuple[str | int, ...], ...]:
@@ -343,15 +379,17 @@ class Provenance:
             ValueError: ``path`` names no setting (the message names the closest one), or it is
                 a section whose values come from several sources.
         """
-        parts, parent, node, nodes, live = self._follow(path)
-        if not _is_section(node):
-            return self._leaf(path, parts, parent, node, nodes, live)[0]
-        return self._section(path, parts, parent, node, nodes, live)
+        with _asking():
+            parts, parent, node, nodes, live = self._follow(path)
+            if not _is_section(node):
+                return self._leaf(path, parts, parent, node, nodes, live)[0]
+            return self._section(path, parts, parent, node, nodes, live)
 
     def leaves(self) -> Iterator[Origin]:
         """The origin of every leaf, in snapshot order (what ``livesettings show`` prints)."""
-        for origin, _ in self._under("", [], None, self.snapshot, self._roots(), self._root_live()):
-            yield origin
+        with _asking():  # answered whole: a generator suspended inside it would leak the context
+            found = [origin for origin, _ in self._under("", [], None, self.snapshot, self._roots(), self._root_live())]
+        yield from found
 
     # -- building answers ------------------------------------------------------------------
     def _follow(self, path: str) -> tuple[list[str], Any, Any, list[_Node], list[int]]:
@@ -792,6 +830,11 @@ def shadowed_edits(old: Provenance, new: Provenance) -> tuple[ShadowedEdit, ...]
     sources whose output changed are walked, and only where it changed, so this is cheap to call on
     every accepted reload. Both locations are in each [ShadowedEdit][livesettings._provenance.ShadowedEdit].
     """
+    with _asking():
+        return _shadowed_edits(old, new)
+
+
+def _shadowed_edits(old: Provenance, new: Provenance) -> tuple[ShadowedEdit, ...]:
     old_keys = _record_key(old.records)
     out: list[ShadowedEdit] = []
     for key, index in _record_key(new.records).items():
