@@ -12,7 +12,8 @@ Watchers: the floors, each noting the first relevant event (for in-place writes 
 close-write event the library waits for, where the watcher reports one): raw inotify (a thread
 blocked in ``read(2)`` on an inotify descriptor of its own, parsing with ``struct``), a bare watchdog
 ``Observer`` on the directory, and watchfiles (its Rust watcher with ``debounce=1, step=1``, the
-lowest it allows; skipped when watchfiles is not installed); then livesettings with
+lowest it allows, in a child process that is stopped outside its own trials; skipped when
+watchfiles is not installed); then livesettings with
 ``ReloadConfig(debounce_ms=0)`` and with the default debounce (100 ms). Latency runs from
 ``perf_counter_ns()`` just before the writer starts to the first line of the handler. Trials are
 round-robin over all (kind, watcher) cases, so every case sees the same machine load; the three
@@ -28,6 +29,7 @@ import ctypes.util
 import os
 import select
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -218,6 +220,18 @@ class WatchfilesHub:
         self.thread = threading.Thread(target=self._run, name="bench-watchfiles", daemon=True)
         self.thread.start()
 
+    def pause(self) -> None:
+        """Stop the child (SIGSTOP) outside its own trials: its Rust loop wakes every ``step``
+        (1 ms), which on a 2-core machine would load every other row's trials."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let the child run again (SIGCONT) and give it time to be back in its wait before a trial."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
+            time.sleep(0.02)
+
     def _run(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         for line in self.proc.stdout:
@@ -228,6 +242,7 @@ class WatchfilesHub:
 
     def stop(self) -> None:
         if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
             self.proc.terminate()
             self.proc.wait()
             self.thread.join()
@@ -348,6 +363,7 @@ def run_job(name: str, quick: bool) -> dict[str, Any]:
             cases[(kind, watcher)] = (target, w)
     wf_hub.start()
     time.sleep(0.2)  # let every watch settle
+    wf_hub.pause()
     lat: dict[str, list[float]] = {f"{k}|{w}": [] for k, w in cases}
     reload_ms: dict[str, list[float]] = {f"{k}|{w}": [] for k, w in cases if w not in FLOORS}
     close_lat: dict[str, list[float]] = {f"{k}|{w}": [] for k, w in cases if w in FLOORS}
@@ -376,11 +392,15 @@ def run_job(name: str, quick: bool) -> dict[str, Any]:
         text = texts_cache[i % 2]
         for kind, watcher in fast[i % len(fast) :] + fast[: i % len(fast)]:
             target, w = cases[(kind, watcher)]
+            if watcher == "watchfiles":
+                wf_hub.resume()
             w.arm()
             t0 = time.perf_counter_ns()
             target.write(text)
             record(kind, watcher, t0, w.wait())
             time.sleep(0.01)  # let trailing events drain before the next case
+            if watcher == "watchfiles":
+                wf_hub.pause()
         # Default debounce: the three kinds' trials overlap in their quiet windows, staggered so
         # that no two reloads run at the same time (each fires ~100 ms after its own write).
         group = slow[i % len(slow) :] + slow[: i % len(slow)]
@@ -522,7 +542,8 @@ def render(results: list[dict[str, Any]], quick: bool) -> Report:
                 "Floors: raw inotify is a thread blocked in `read(2)` on an inotify descriptor of its own; raw "
                 "watchdog is an `Observer` with a handler (its inotify reader, the directory's emitter and the "
                 "observer's dispatch thread); watchfiles runs in a child process (its Rust loop wakes every "
-                "`step` and takes the GIL, which would slow the other rows) and reports no close-write, so its "
+                "`step` and takes the GIL, which would slow the other rows), stopped with SIGSTOP outside its own "
+                "trials (its 1 ms wake-ups would load the other rows' cores), and reports no close-write, so its "
                 "in-place row is its first event. livesettings waits for the close-write of an in-place write."
             ),
             (
