@@ -1377,16 +1377,9 @@ def keepable(sources: tuple[PydanticBaseSettingsSource, ...]) -> bool:
     environment on each load: most of a small reload's fixed cost. Ours are kept (see
     ``refreshed``), and so are init values, defaults and a parsed command line. Any other source
     (a user's own class, a subclass of ours, a function) runs the way pydantic-settings runs it,
-    built anew on every load: then nothing is kept.
+    built anew on every load: then nothing is kept (the same sources ``opaque`` finds).
     """
-    for source in sources:
-        kind = _plain_type(source)
-        if kind in _FILE_KINDS:
-            if source._states is None:  # type: ignore[attr-defined]  # a Traversable: read as pydantic-settings does
-                return False
-        elif kind not in _KEPT and not kind.__dict__.get("__livesettings_kept__"):
-            return False
-    return True
+    return not opaque(sources)
 
 
 def opaque(sources: tuple[PydanticBaseSettingsSource, ...] | None) -> bool:
@@ -1400,7 +1393,7 @@ def opaque(sources: tuple[PydanticBaseSettingsSource, ...] | None) -> bool:
     for source in sources:
         kind = _plain_type(source)
         if kind in _FILE_KINDS:
-            if source._states is None:  # type: ignore[attr-defined]
+            if source._states is None:  # type: ignore[attr-defined]  # a Traversable: read as pydantic-settings does
                 return True
         elif kind not in _KEPT and not kind.__dict__.get("__livesettings_kept__"):
             return True
