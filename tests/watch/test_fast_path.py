@@ -214,7 +214,7 @@ class TestSlowHandler:
         assert not watcher._thread.is_alive() and not watcher._relief.is_alive()  # close() joined both
 
 
-@pytest.mark.skipif(not _observer._DIRECT, reason="the direct inotify backend needs Linux and watchdog >= 7")
+@pytest.mark.skipif(not _observer._DIRECT, reason="the direct inotify backend needs Linux")
 def test_reader_survives_an_error_in_a_callback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """An exception while turning one event into a raw event is logged; the reader keeps delivering."""
     cfg = tmp_path / "app.yaml"

@@ -414,8 +414,7 @@ class TestPolling:
             raise OSError(errno.ENOSPC, "inotify watch limit reached")
 
         monkeypatch.setattr(Observer, "schedule", no_space)
-        if _observer._InotifyFD is not None:
-            monkeypatch.setattr(_observer._InotifyFD, "add_callback", no_space)
+        monkeypatch.setattr(_observer._DirectObserver, "schedule", no_space)
         rec = Recorder(read=cfg)
         with caplog.at_level(logging.WARNING, logger="livesettings.watch.watcher"):
             with FileWatcher([cfg], rec, FAST) as watcher:

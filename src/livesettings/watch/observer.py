@@ -7,16 +7,14 @@ watchdog's thread only forwards raw events to the subscribed watchers.
 
 Two backends, chosen when the observer is created:
 
-* **direct inotify** (Linux, watchdog >= 7): one watchdog ``InotifyFD``, the thread that reads the
-  inotify descriptor, with a callback of ours on each directory watch. Each event is turned into a
-  raw event on that reader thread and handed to the subscribed watchers' workers at once. watchdog's
-  ``Observer`` would pass it through two more threads first (a per-directory emitter behind a move
-  grouper, then the observer's dispatch queue), about 0.5 ms on a 2-core machine, and would hold
-  every event behind an unpaired ``IN_MOVED_FROM`` for 0.5 s. A rename is reported from either side
-  alone (``moved`` with only ``src`` or only ``dest``), which is all a watcher needs: which names
-  were replaced.
-* **watchdog observer** (other platforms, older watchdog): ``Observer().schedule(...)`` with an
-  event filter, as before.
+* **direct inotify** (Linux): one inotify instance of ours and the one thread that reads it, with
+  a callback of ours on each directory watch. Each event is turned into a raw event on that reader
+  thread and handed to the subscribed watchers' workers at once. watchdog's ``Observer`` would pass
+  it through two more threads first (a per-directory emitter behind a move grouper, then the
+  observer's dispatch queue), about 0.5 ms on a 2-core machine, and would hold every event behind
+  an unpaired ``IN_MOVED_FROM`` for 0.5 s. A rename is reported from either side alone (``moved``
+  with only ``src`` or only ``dest``), which is all a watcher needs: which names were replaced.
+* **watchdog observer** (other platforms): ``Observer().schedule(...)`` with an event filter.
 
 Either way the reader thread only records events under each watcher's condition (bounded: past
 20,000 queued events the watcher rescans instead); it never runs a reload or a handler, so a slow
@@ -31,14 +29,16 @@ descriptors, and the next watcher to start creates an observer of the child's ow
 from __future__ import annotations
 
 import contextlib
-import errno
+import ctypes
 import logging
 import os
+import select
+import struct
 import sys
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from watchdog import events as wde
 from watchdog.observers import Observer
@@ -46,18 +46,30 @@ from watchdog.observers import Observer
 from .. import _forksafe
 from .routes import Raw
 
-_InotifyFD: Any = None
-if sys.platform.startswith("linux"):
-    try:  # watchdog >= 7: the inotify reader with per-watch callbacks
-        from watchdog.observers.inotify_c import InotifyFD as _InotifyFD
-    except Exception:  # noqa: BLE001 - an older watchdog (ImportError), a libc without inotify (UnsupportedLibcError)
-        _InotifyFD = None
+
+
+def _load_libc() -> Any:
+    """libc's inotify calls, or ``None`` off Linux (or on a libc without them)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)  # the process's own symbols: glibc or musl, no lookup
+        init1, add, rm = libc.inotify_init1, libc.inotify_add_watch, libc.inotify_rm_watch
+    except (OSError, AttributeError):
+        return None
+    init1.argtypes, init1.restype = [ctypes.c_int], ctypes.c_int
+    add.argtypes, add.restype = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32], ctypes.c_int
+    rm.argtypes, rm.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return libc
+
+
+_LIBC = _load_libc()
 
 __all__ = ["HUB", "Raw", "Subscriber", "reset_for_tests", "shared_observer"]
 
 logger = logging.getLogger(__name__)
 
-_DIRECT = _InotifyFD is not None and hasattr(_InotifyFD, "add_callback")
+_DIRECT = _LIBC is not None
 """Use the direct inotify backend for the next observer created (tests switch it off to cover the other)."""
 
 
@@ -103,11 +115,26 @@ class _DirHandler:
         self.forward(("lost", self.path, "", True))
 
 
-# inotify mask bits (inotify(7)); the same numbers as watchdog's InotifyConstants
+# inotify mask bits (inotify(7))
 _IN_MODIFY, _IN_ATTRIB, _IN_CLOSE_WRITE = 0x2, 0x4, 0x8
 _IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x40, 0x80, 0x100, 0x200
 _IN_DELETE_SELF, _IN_MOVE_SELF, _IN_UNMOUNT = 0x400, 0x800, 0x2000
+_IN_Q_OVERFLOW, _IN_IGNORED = 0x4000, 0x8000
 _IN_ONLYDIR, _IN_DONT_FOLLOW, _IN_ISDIR = 0x01000000, 0x02000000, 0x40000000
+_IN_NONBLOCK, _IN_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC  # inotify_init1 takes these flags by the same values
+_EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then len bytes of name
+_EVENT_SIZE = _EVENT.size
+_READ_SIZE = 64 * 1024  # many events per read; an event is at most 16 + NAME_MAX + 1 bytes
+
+
+class _Event(NamedTuple):
+    """One inotify event as the kernel reported it (``name`` is bytes, empty for the directory itself)."""
+
+    wd: int
+    mask: int
+    cookie: int
+    name: bytes
+
 # What the direct backend asks of inotify: the events of _EVENT_FILTER, and the directory's own fate.
 _DIRECT_MASK = (
     _IN_MODIFY | _IN_ATTRIB | _IN_CLOSE_WRITE | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE
@@ -166,42 +193,71 @@ class _DirectWatch:
         self.handler.forward(rec)
 
     def on_watch_deleted(self, wd: int) -> None:
-        self.handler.lost()
-
-    def on_queue_overflow(self) -> None:
-        _rescan_everything()
+        if not self.handler.dead:  # IN_DELETE_SELF usually said so already
+            self.handler.lost()
 
 
 class _DirectObserver:
-    """The direct inotify backend: watchdog's inotify reader thread and our callbacks, nothing else.
+    """The direct inotify backend: one inotify instance of ours and the thread that reads it.
 
     Same surface as the watchdog-observer backend (``start``/``stop``/``join``/``is_alive``,
-    ``schedule``/``unschedule``, ``paths``). ``_inotify_fd`` is the reader, for the fork reset.
+    ``schedule``/``unschedule``, ``paths``); ``fds`` are its descriptors, for the fork reset.
+
+    Written by hand (about 100 lines over three libc calls) because no library gives what the
+    fast path needs: the events handed over on the thread that reads them, as soon as they are
+    read, and every descriptor closed on ``stop()``. watchdog's ``InotifyFD``, which this backend
+    used until watchdog 7.1.0, calls its callbacks since 7.1.1 on a second thread, after holding a
+    read up to 1 ms to coalesce it with the next, and leaks its three descriptors when it is
+    stopped before its first read. watchfiles runs its own thread and batches by time.
     """
 
     def __init__(self) -> None:
-        assert _InotifyFD is not None
-        self._inotify_fd: Any = _InotifyFD()  # may raise OSError (EMFILE: inotify instance limit reached)
-        self._inotify_fd.name = "livesettings-inotify"
+        assert _LIBC is not None
+        fd = _LIBC.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+        if fd < 0:  # EMFILE: the per-user inotify instance limit (128 by default) is reached
+            err = ctypes.get_errno()
+            raise OSError(err, f"inotify_init1: {os.strerror(err)}")
+        self._fd = fd
+        self._wake_r, self._wake_w = os.pipe()  # stop() writes a byte here to end the reader's poll
+        self._lock = threading.Lock()  # guards changes of _by_wd and _closed; the reader reads _by_wd without it
+        self._by_wd: dict[int, tuple[_DirectWatch, ...]] = {}  # replaced whole, never mutated
         self._watches: dict[int, _DirectWatch] = {}
         self._next_id = 0
+        self._stopping = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="livesettings-inotify", daemon=True)
+
+    @property
+    def fds(self) -> list[int]:
+        """The inotify descriptor and the wake pipe (empty once closed)."""
+        return [] if self._closed else [self._fd, self._wake_r, self._wake_w]
 
     def start(self) -> None:
-        self._inotify_fd.start()
+        self._thread.start()
 
     def stop(self) -> None:
-        self._inotify_fd.stop()
+        """End the reader (it closes the descriptors on its way out); close them here if it never ran."""
+        with self._lock:
+            if self._closed or self._stopping:
+                return
+            self._stopping = True
+            if not self._thread.is_alive() and self._thread.ident is None:  # never started
+                self._close()
+                return
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
 
     def join(self, timeout: float | None = None) -> None:
-        self._inotify_fd.join(timeout)
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
 
     def is_alive(self) -> bool:
-        return bool(self._inotify_fd.is_alive())
+        return self._thread.is_alive()
 
     @property
     def reader(self) -> threading.Thread:
         """The thread that reads the inotify descriptor and delivers the events."""
-        return self._inotify_fd  # type: ignore[no-any-return]
+        return self._thread
 
     @property
     def paths(self) -> list[str]:
@@ -209,20 +265,89 @@ class _DirectObserver:
         return sorted(w.path for w in self._watches.values())
 
     def schedule(self, handler: _DirHandler, path: str) -> _DirectWatch:
-        """Watch directory `path` for `handler` (hub lock held; may raise OSError)."""
+        """Watch directory `path` for `handler` (hub lock held; raises OSError: ENOSPC, EACCES, ENOENT, ...)."""
+        wd = _LIBC.inotify_add_watch(self._fd, os.fsencode(path), _DIRECT_MASK)
+        if wd < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), path)
         self._next_id += 1
         watch = _DirectWatch(handler, self._next_id)
-        wd = self._inotify_fd.add_callback(os.fsencode(path), _DIRECT_MASK, watch, watch.id)
-        if wd == -1:  # watchdog does not raise for EACCES
-            self._inotify_fd.remove_callbacks([(wd, watch.id)])
-            raise PermissionError(errno.EACCES, "permission denied", path)
         watch.wd = wd
-        self._watches[watch.id] = watch
+        with self._lock:
+            # a second path to the same directory (a bind mount) gets the same descriptor
+            self._by_wd = {**self._by_wd, wd: (*self._by_wd.get(wd, ()), watch)}
+            self._watches[watch.id] = watch
         return watch
 
     def unschedule(self, watch: _DirectWatch) -> None:
-        if self._watches.pop(watch.id, None) is not None:
-            self._inotify_fd.remove_callbacks([(watch.wd, watch.id)])
+        with self._lock:
+            if self._watches.pop(watch.id, None) is None:
+                return
+            current = self._by_wd.get(watch.wd, ())
+            if watch not in current:  # the kernel dropped the watch already (IN_IGNORED)
+                return
+            rest = tuple(w for w in current if w is not watch)
+            by_wd = dict(self._by_wd)
+            if rest:
+                by_wd[watch.wd] = rest
+            else:
+                del by_wd[watch.wd]
+            self._by_wd = by_wd
+            if not rest and not self._closed:
+                _LIBC.inotify_rm_watch(self._fd, watch.wd)
+
+    def _close(self) -> None:
+        """Close every descriptor (lock held)."""
+        self._closed = True
+        for fd in (self._fd, self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _run(self) -> None:
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        try:
+            while not self._stopping:
+                poller.poll()
+                if self._stopping:
+                    break
+                try:
+                    data = os.read(self._fd, _READ_SIZE)
+                except BlockingIOError:  # woken without an event
+                    continue
+                self._deliver(data)
+        except Exception:  # noqa: BLE001 - the reader serves every watcher: say why it stopped
+            logger.exception("inotify reader stopped; watchers keep their last state and are told to rescan")
+            _rescan_everything()
+        finally:
+            with self._lock:
+                self._close()
+
+    def _deliver(self, data: bytes) -> None:
+        """Hand each event in `data` (a buffer of ``struct inotify_event``) to its directory's watch."""
+        pos, end = 0, len(data)
+        while pos + _EVENT_SIZE <= end:
+            wd, mask, cookie, size = _EVENT.unpack_from(data, pos)
+            name = data[pos + _EVENT_SIZE : pos + _EVENT_SIZE + size].split(b"\0", 1)[0]
+            pos += _EVENT_SIZE + size
+            if mask & _IN_Q_OVERFLOW:
+                logger.warning("inotify queue overflowed; rescanning every watched file")
+                _rescan_everything()
+                continue
+            watches = self._by_wd.get(wd, ())
+            if mask & _IN_IGNORED:  # the kernel dropped the watch (directory deleted, unmounted)
+                if watches:
+                    with self._lock:
+                        by_wd = dict(self._by_wd)
+                        by_wd.pop(wd, None)
+                        self._by_wd = by_wd
+                    for watch in watches:
+                        watch.on_watch_deleted(wd)
+                continue
+            event = _Event(wd, mask, cookie, name)
+            for watch in watches:
+                watch.on_event(event)
 
 
 class _WatchdogObserver:
@@ -366,12 +491,14 @@ class _Hub:
 def _inherited_fds(observer: Any) -> list[int]:
     """The file descriptors of an inherited observer's inotify instance (read by the parent's threads).
 
-    The one place that reaches into watchdog's private attributes: closing these descriptors in
-    the child (never calling watchdog's ``close``, which would ``inotify_rm_watch`` the parent's
-    watches) is the only way not to leak them. watchdog 7 keeps one ``InotifyFD`` per observer
-    (``_inotify_fd`` with ``_kill_r``/``_kill_w``; the direct backend holds that reader itself),
-    watchdog 6 one inotify object per emitter.
+    The direct backend lists its own. For a watchdog ``Observer`` this is the one place that
+    reaches into watchdog's private attributes: closing these descriptors in the child (never
+    calling watchdog's ``close``, which would ``inotify_rm_watch`` the parent's watches) is the only
+    way not to leak them. watchdog 7 keeps one ``InotifyFD`` per observer (``_inotify_fd`` with
+    ``_kill_r``/``_kill_w``), watchdog 6 one inotify object per emitter.
     """
+    if isinstance(observer, _DirectObserver):
+        return observer.fds
     observer = getattr(observer, "observer", observer)  # the watchdog-observer backend wraps one
     holders: list[Any] = [getattr(observer, "_inotify_fd", None)]
     for emitter in list(getattr(observer, "emitters", ())):
