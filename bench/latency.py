@@ -14,8 +14,9 @@ blocked in ``read(2)`` on an inotify descriptor of its own, parsing with ``struc
 ``Observer`` on the directory, and watchfiles (its Rust watcher with ``debounce=1, step=1``, the
 lowest it allows, in a child process that is stopped outside its own trials; skipped when
 watchfiles is not installed); then livesettings with
-``ReloadConfig(debounce_ms=0)`` and with the default debounce (100 ms). Latency runs from
-``perf_counter_ns()`` just before the writer starts to the first line of the handler. Trials are
+``ReloadConfig(debounce_ms=0)`` and with the default debounce (100 ms). Every change is made by
+one writer process (``Writer``), as by an editor, a deploy tool or the kubelet. Latency runs from
+the writer's ``perf_counter_ns()`` just before it writes to the first line of the handler. Trials are
 round-robin over all (kind, watcher) cases, so every case sees the same machine load; the three
 default-debounce trials of a round overlap in their quiet windows, staggered by 35 ms so that their
 reloads never run at the same time.
@@ -93,6 +94,19 @@ class Target:
         d.mkdir()
         (d / "config.yaml").write_text(text)
         return d
+
+    def state(self) -> list[Any]:
+        """What the writer process needs to go on from here (``restore``)."""
+        return [str(self.dir), self.kind, self._ts, str(getattr(self, "_current", ""))]
+
+    @classmethod
+    def restore(cls, d: str, kind: str, ts: int, current: str) -> Target:
+        """The target laid out by ``state()``'s caller, without writing anything."""
+        target = cls.__new__(cls)
+        target.dir, target.kind, target.file, target._ts = Path(d), kind, Path(d) / "config.yaml", ts
+        if current:
+            target._current = Path(current)
+        return target
 
     def write(self, text: str) -> None:
         if self.kind == "replace":
@@ -195,6 +209,59 @@ for changes in watchfiles.watch(*sys.argv[1:], watch_filter=None, debounce=1, st
     for d in sorted({os.path.dirname(p) for _, p in changes if os.path.basename(p) in names}):
         print(d, now, flush=True)
 """
+
+
+_WRITER_CHILD = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from bench.latency import Target
+targets = [Target.restore(*t) for t in json.loads(sys.stdin.readline())]
+texts = json.loads(sys.stdin.readline())
+print("ready", flush=True)
+for line in sys.stdin:
+    i, t = map(int, line.split())
+    t0 = time.perf_counter_ns()
+    targets[i].write(texts[t])
+    print(t0, flush=True)
+"""
+
+
+class Writer:
+    """The process that makes every change, as an editor, a deploy tool or the kubelet does.
+
+    A writer thread in this process would compete for the GIL with the watchers' threads (the
+    write returns into Python, then waits for a reload holding the GIL): a cost no deployment
+    pays, and one that falls unequally on the rows. ``write(i, t)`` asks it to write text ``t`` to
+    target ``i``; ``started()`` returns the ``perf_counter_ns()`` it took just before writing
+    (CLOCK_MONOTONIC, comparable across processes), in the order of the writes.
+    """
+
+    def __init__(self, targets: list[Target], texts: list[str]) -> None:
+        import json
+
+        root = str(Path(__file__).resolve().parent.parent)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _WRITER_CHILD, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps([t.state() for t in targets]) + "\n" + json.dumps(texts) + "\n")
+        self.proc.stdin.flush()
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the writer process did not start")
+
+    def write(self, target: int, text: int) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{target} {text}\n")
+        self.proc.stdin.flush()
+
+    def started(self) -> int:
+        assert self.proc.stdout is not None
+        return int(self.proc.stdout.readline())
+
+    def stop(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(10)
 
 
 class WatchfilesHub:
@@ -361,6 +428,10 @@ def run_job(name: str, quick: bool) -> dict[str, Any]:
             else:
                 w = LiveWatch(target, fields, spec.hot, 0 if watcher == "ls0" else None)
             cases[(kind, watcher)] = (target, w)
+    texts_cache = [texts(v) for v in range(1, 3)]
+    order = list(cases)
+    writer = Writer([cases[c][0] for c in order], texts_cache)
+    index = {c: n for n, c in enumerate(order)}
     wf_hub.start()
     time.sleep(0.2)  # let every watch settle
     wf_hub.pause()
@@ -369,7 +440,6 @@ def run_job(name: str, quick: bool) -> dict[str, Any]:
     close_lat: dict[str, list[float]] = {f"{k}|{w}": [] for k, w in cases if w in FLOORS}
     outside: dict[str, list[float]] = {key: [] for key in reload_ms}  # per trial: latency - reload
     misses: dict[str, int] = {key: 0 for key in lat}
-    texts_cache = [texts(v) for v in range(1, 3)]
     fast = [c for c in cases if c[1] != "ls100"]
     slow = [c for c in cases if c[1] == "ls100"]
     started = time.perf_counter()
@@ -389,33 +459,32 @@ def run_job(name: str, quick: bool) -> dict[str, Any]:
             outside[key].append(lat[key][-1] - reload_ms[key][-1])
 
     for i in range(trials):
-        text = texts_cache[i % 2]
+        text = i % 2
         for kind, watcher in fast[i % len(fast) :] + fast[: i % len(fast)]:
-            target, w = cases[(kind, watcher)]
+            w = cases[(kind, watcher)][1]
             if watcher == "watchfiles":
                 wf_hub.resume()
             w.arm()
-            t0 = time.perf_counter_ns()
-            target.write(text)
-            record(kind, watcher, t0, w.wait())
+            writer.write(index[(kind, watcher)], text)
+            ok = w.wait()
+            record(kind, watcher, writer.started(), ok)
             time.sleep(0.01)  # let trailing events drain before the next case
             if watcher == "watchfiles":
                 wf_hub.pause()
         # Default debounce: the three kinds' trials overlap in their quiet windows, staggered so
         # that no two reloads run at the same time (each fires ~100 ms after its own write).
         group = slow[i % len(slow) :] + slow[: i % len(slow)]
-        starts = []
         for kind, watcher in group:
-            target, w = cases[(kind, watcher)]
-            w.arm()
-            starts.append(time.perf_counter_ns())
-            target.write(text)
+            cases[(kind, watcher)][1].arm()
+            writer.write(index[(kind, watcher)], text)
             time.sleep(STAGGER_S)
-        for (kind, watcher), t0 in zip(group, starts):
-            record(kind, watcher, t0, cases[(kind, watcher)][1].wait())
+        for kind, watcher in group:
+            ok = cases[(kind, watcher)][1].wait()
+            record(kind, watcher, writer.started(), ok)
         time.sleep(0.01)
         if i % 20 == 19:
             progress(f"latency: {i + 1}/{trials} rounds ({time.perf_counter() - started:.0f} s)")
+    writer.stop()
     for _, w in cases.values():
         w.stop()
     wf_hub.stop()
@@ -536,7 +605,10 @@ def render(results: list[dict[str, Any]], quick: bool) -> Report:
         [
             (
                 f"{res['trials']} trials per row, round-robin over all rows in one process; a trial waits at most "
-                f"{TIMEOUT_S:.0f} s (+ debounce) for the handler."
+                f"{TIMEOUT_S:.0f} s (+ debounce) for the handler. Every change is made by one writer process (as by "
+                "an editor, a deploy tool or the kubelet): a writer thread here would wait for the GIL behind the "
+                "watchers' threads, a cost no deployment pays. Latency runs from the writer's `perf_counter_ns()` "
+                "just before it writes (CLOCK_MONOTONIC, the same clock in every process)."
             ),
             (
                 "Floors: raw inotify is a thread blocked in `read(2)` on an inotify descriptor of its own; raw "
