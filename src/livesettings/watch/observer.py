@@ -47,7 +47,6 @@ from .. import _forksafe
 from .routes import Raw
 
 
-
 def _load_libc() -> Any:
     """libc's inotify calls, or ``None`` off Linux (or on a libc without them)."""
     if not sys.platform.startswith("linux"):
