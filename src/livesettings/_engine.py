@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,7 +43,7 @@ from ._state import State
 from ._store import AtomicConfigStore, DeferredLog, ReloadMetrics
 from ._streams import VersionWaiters
 from ._validate import ConfigChangeValidator, ValidationResult
-from .exceptions import ClosedError, ReloadError
+from .exceptions import ClosedError, ErrorDetail, ReloadError
 from .watch import handoff
 
 __all__ = ["AtomicConfigStore", "Engine", "ReloadMetrics"]
@@ -233,8 +234,27 @@ class Engine:
             with self._lock:
                 health.failed(exc, quick, m.last_good_version)
             return None, exc, outcome("rejected", exc)
+        except ClosedError:
+            raise
+        except Exception as exc:
+            if trigger == "manual":
+                raise  # reload() by hand raises what the source raised, as pydantic-settings would
+            # From a feed: a rejection like any other (last_error, health, on_error, the breaker),
+            # not remembered by digest (it may be transient: the same inputs are tried again).
+            crashed = self._source_crashed(exc)
+            with self._lock:
+                health.failed(crashed, None, m.last_good_version)
+            return None, crashed, outcome("rejected", crashed)
         finally:
             m.observe(time.perf_counter() - started)
+
+    def _source_crashed(self, exc: Exception) -> ReloadError:
+        """The rejection for an exception that is not a ``ReloadError`` (a source of the user's own,
+        a bug), its text scrubbed of the secrets being served; the traceback is logged."""
+        text = redact_text(f"{type(exc).__name__}: {exc}", secret_strings(self.store.snapshot))
+        where = "".join(traceback.format_tb(exc.__traceback__))  # frames only: the message above is the scrubbed one
+        log.warning("%s: loading the settings raised %s\nTraceback (most recent call last):\n%s", self.name, text, where)
+        return ReloadError(f"cannot load {self.name}", [ErrorDetail(None, f"a settings source raised {text}")])
 
     def _plan(self, old: Any, snapshot: Any, *, share: bool = False, shadowed: tuple[ShadowedEdit, ...] = ()) -> Plan:
         """The plan for serving ``snapshot`` instead of ``old`` (raises if anything is refused)."""
