@@ -5,12 +5,14 @@ Real inotify instances, real threads, real directories; waits are predicates wit
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,3 +190,96 @@ def test_a_forked_child_closes_the_inherited_instance_and_opens_its_own(tmp_path
     assert proc.stdout.strip().splitlines()[-1] == (
         '{"child": {"after_fork": 1, "opened": 1, "seen": true}, "parent": true}'
     )
+
+
+class TestReaderFailure:
+    """The reader thread serves every watcher in the process: if it stops on an error, a new one
+    takes over and every watcher re-watches its directories and checks its targets."""
+
+    @staticmethod
+    def _save_and_wait(cfg: Path, rec: Recorder, text: str) -> None:
+        n = len(rec.batches)
+        cfg.write_text(text)
+        wait_for(lambda: any(cfg in b for b in rec.batches[n:]))
+
+    def test_a_reader_that_raises_is_replaced_and_the_change_is_still_reported(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        cfg = tmp_path / "app.yaml"
+        cfg.write_text("a: 1\n")
+        rec = Recorder()
+        real = _observer._DirectObserver._deliver
+        calls = []
+
+        def deliver_once_broken(self: _observer._DirectObserver, data: bytes) -> None:
+            calls.append(self)
+            if len(calls) == 1:
+                raise RuntimeError("a bug in the reader")
+            real(self, data)
+
+        with caplog.at_level(logging.WARNING, logger="livesettings.watch.observer"):
+            with FileWatcher([cfg], rec, FAST) as watcher:
+                old = _observer.shared_observer()
+                assert isinstance(old, _observer._DirectObserver)
+                monkeypatch.setattr(_observer._DirectObserver, "_deliver", deliver_once_broken)
+                self._save_and_wait(cfg, rec, "a: 2\n")  # the event died with the reader; the re-watch reports it
+                wait_for(lambda: not old.is_alive())
+                new = _observer.shared_observer()
+                assert isinstance(new, _observer._DirectObserver) and new is not old
+                assert new.reader.is_alive() and new.reader.name == "livesettings-inotify"
+                assert old.fds == []
+                wait_for(lambda: str(tmp_path) in new.paths)
+                self._save_and_wait(cfg, rec, "a: 3\n")  # delivered by the new reader
+                assert watcher.status.mode == "inotify"
+                assert len(inotify_fds()) == 1
+        assert any("inotify reader stopped" in r.getMessage() for r in caplog.records)
+        assert inotify_fds() == []
+        assert not any(t.name == "livesettings-inotify" for t in threading.enumerate())
+
+    def test_a_descriptor_closed_behind_its_back_is_not_closed_again(self, tmp_path: Path) -> None:
+        """EBADF: someone closed the inotify fd (a closerange). The number may belong to the new
+        reader's instance by then, so the dying reader closes none of its numbers."""
+        cfg = tmp_path / "app.yaml"
+        cfg.write_text("a: 1\n")
+        rec = Recorder()
+        with FileWatcher([cfg], rec, FAST):
+            old = _observer.shared_observer()
+            assert isinstance(old, _observer._DirectObserver)
+            os.close(old._fd)  # the blocked poll keeps the instance; its next event's read raises EBADF
+            self._save_and_wait(cfg, rec, "a: 2\n")
+            wait_for(lambda: not old.is_alive())
+            new = _observer.shared_observer()
+            assert isinstance(new, _observer._DirectObserver) and new is not old
+            wait_for(lambda: str(tmp_path) in new.paths)
+            self._save_and_wait(cfg, rec, "a: 3\n")
+        for fd in (old._wake_r, old._wake_w):  # not closed by the dying reader: ours to tidy up
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def test_with_no_new_instance_to_be_had_the_watchers_poll(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        cfg = tmp_path / "app.yaml"
+        cfg.write_text("a: 1\n")
+        rec = Recorder()
+        with FileWatcher([cfg], rec, WatchOptions(debounce_ms=0, poll_interval_ms=None)) as watcher:
+            old = _observer.shared_observer()
+            assert isinstance(old, _observer._DirectObserver)
+            real_init = _observer._DirectObserver.__init__
+
+            def no_instance(self: _observer._DirectObserver) -> None:
+                raise OSError(24, "inotify_init1: Too many open files")
+
+            monkeypatch.setattr(_observer._DirectObserver, "__init__", no_instance)
+            monkeypatch.setattr(_observer._DirectObserver, "_deliver", _raise)
+            cfg.write_text("a: 2\n")
+            wait_for(lambda: watcher.status.mode == "poll")
+            assert "no inotify reader" in (watcher.status.fallback_reason or "")
+            monkeypatch.setattr(_observer._DirectObserver, "__init__", real_init)
+            self._save_and_wait(cfg, rec, "a: 3\n")
+        assert _observer.shared_observer() is None
+        assert not old.is_alive()
+
+
+def _raise(self: object, data: bytes) -> None:
+    raise RuntimeError("a bug in the reader")

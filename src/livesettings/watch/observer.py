@@ -20,6 +20,11 @@ Either way the reader thread only records events under each watcher's condition 
 20,000 queued events the watcher rescans instead); it never runs a reload or a handler, so a slow
 handler cannot stall event reading.
 
+Failure: if the direct backend's reader stops on an error (a descriptor of ours closed by
+someone else, a bug), it closes what is still its own and the hub starts a new observer; every
+watched directory is reported lost, so each watcher checks its targets at once and re-watches its
+directories on the new instance. With no new instance to be had, the watchers poll instead.
+
 Fork: the observer's inotify instance is inherited by a forked child and shared with the parent
 (removing a watch in the child removes it for the parent). In the child the hub forgets the
 inherited observer without stopping or unscheduling anything, closes its inherited file
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import logging
 import os
 import select
@@ -247,7 +253,7 @@ class _DirectObserver:
                 os.write(self._wake_w, b"x")
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread.ident is not None:
+        if self._thread.ident is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
     def is_alive(self) -> bool:
@@ -306,6 +312,7 @@ class _DirectObserver:
         poller = select.poll()
         poller.register(self._fd, select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)
+        failed = False
         try:
             while not self._stopping:
                 poller.poll()
@@ -316,12 +323,19 @@ class _DirectObserver:
                 except BlockingIOError:  # woken without an event
                     continue
                 self._deliver(data)
-        except Exception:  # noqa: BLE001 - the reader serves every watcher: say why it stopped
-            logger.exception("inotify reader stopped; watchers keep their last state and are told to rescan")
-            _rescan_everything()
+        except Exception as exc:  # noqa: BLE001 - the reader serves every watcher: say why it stopped
+            failed = not self._stopping
+            logger.exception("inotify reader stopped; starting a new one and watching every directory again")
+            if isinstance(exc, OSError) and exc.errno == errno.EBADF:
+                # Someone closed a descriptor of ours (a closerange in a library): its number may be
+                # another file's by now, so none of the three is closed here.
+                self._closed = True
         finally:
             with self._lock:
-                self._close()
+                if not self._closed:
+                    self._close()
+        if failed:  # after closing: the new instance may get the same descriptor numbers
+            HUB.reader_died(self)
 
     def _deliver(self, data: bytes) -> None:
         """Hand each event in `data` (a buffer of ``struct inotify_event``) to its directory's watch."""
@@ -438,6 +452,7 @@ class _Hub:
         self.users: tuple[Subscriber, ...] = ()  # inotify-mode watchers; read without the lock
         self.entries: dict[str, _DirEntry] = {}
         self.open_watchers: weakref.WeakSet[Subscriber] = weakref.WeakSet()
+        self.dead: list[Any] = []  # observers whose reader died (their threads are ending), to join
         self._filter = _OverflowFilter()
 
     def acquire(self, watcher: Subscriber) -> None:
@@ -455,14 +470,16 @@ class _Hub:
         """Drop `watcher`; the last user stops and joins the observer."""
         with self.lock:
             self.users = tuple(w for w in self.users if w is not watcher)
-            if self.users or self.observer is None:
+            if self.users:
                 return
             observer, self.observer = self.observer, None
             self.entries.clear()
             for name in _OVERFLOW_LOGGERS:
                 logging.getLogger(name).removeFilter(self._filter)
-        observer.stop()
-        observer.join()
+        if observer is not None:  # None: its reader died and no new one could be started
+            observer.stop()
+            observer.join()
+        self._join_dead()
 
     def watch_dir(self, path: str, watcher: Subscriber) -> _DirEntry:
         """Subscribe `watcher` to `path`, scheduling a watch unless a live one exists (may raise OSError)."""
@@ -472,6 +489,8 @@ class _Hub:
                 self._unschedule(entry)
                 entry = None
             if entry is None:
+                if self.observer is None:  # its reader died and no new one could be started
+                    raise OSError(errno.EMFILE, "no inotify reader", path)
                 handler = _DirHandler(path)
                 watch = self.observer.schedule(handler, path)
                 entry = self.entries[path] = _DirEntry(path, watch, handler)
@@ -489,6 +508,35 @@ class _Hub:
         """The watch no longer sees the directory at its path: tell every subscriber it was lost."""
         entry.handler.lost()
 
+    def reader_died(self, observer: Any) -> None:
+        """``observer``'s reader thread stopped on an error (on that thread): start a new observer,
+        and tell the watchers that every directory was lost, so each re-watches its directories on
+        the new one (the path a deleted and re-created directory takes) and checks its targets at
+        once. With no new instance to be had (EMFILE), their re-watch raises OSError and they poll."""
+        with self.lock:
+            if self.observer is not observer:  # stopping, or replaced already
+                return
+            lost = list(self.entries.values())
+            self.entries.clear()
+            self.dead.append(observer)  # joined by whoever stops the observer that replaces it
+            try:
+                fresh: Any = _DirectObserver()
+                fresh.start()
+            except OSError:
+                logger.warning("cannot start a new inotify reader; the watchers fall back to polling", exc_info=True)
+                fresh = None
+            self.observer = fresh
+        for entry in lost:
+            entry.scheduled = False  # its watch went with the old instance
+            entry.handler.lost()
+
+    def _join_dead(self) -> None:
+        """Join the observers whose reader died (their threads end right after replacing them)."""
+        with self.lock:
+            dead, self.dead = self.dead, []
+        for observer in dead:
+            observer.join()
+
     def fork_reset(self) -> None:
         """In a forked child: forget the parent's observer and watches, touching neither."""
         observer = self.observer
@@ -496,6 +544,7 @@ class _Hub:
         self.observer = None
         self.users = ()
         self.entries = {}
+        self.dead = []  # the parent's threads: none of them runs in the child
         for name in _OVERFLOW_LOGGERS:
             logging.getLogger(name).removeFilter(self._filter)
         if observer is not None:
@@ -561,3 +610,4 @@ def reset_for_tests() -> None:
     if observer is not None:
         observer.stop()
         observer.join()
+    HUB._join_dead()
