@@ -476,3 +476,60 @@ def test_origin_is_frozen() -> None:
     origin = Origin("a", "default", "default", "1")
     with pytest.raises(AttributeError):
         origin.value = "2"  # type: ignore[misc]
+
+
+class TestCommandLine:
+    """pydantic-settings' command line (``CliApp.run``, ``_cli_parse_args``) is a source like the
+    others: ``explain()`` names the option that set a value, and what it shadows."""
+
+    def test_the_option_is_named_nested_and_kebab_cased(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from pydantic_settings import CliApp
+
+        class Pool(BaseModel):
+            max_size: int = 1
+
+        class App(ReloadableSettings):
+            model_config = SettingsConfigDict(cli_kebab_case=True, reload=OFF)
+            port: int = 80
+            host: str = "localhost"
+            pool: Pool = Pool()
+
+        monkeypatch.setenv("HOST", "from-env")
+        with CliApp.run(App, cli_args=["--port", "8080", "--pool.max-size", "5", "--host", "from-cli"]) as app:
+            assert app.explain("port") == Origin("port", "cli", "command line --port", "8080")
+            assert str(app.explain("pool.max_size")) == "pool.max_size = 5 from command line --pool.max-size"
+            assert str(app.explain("host")) == "host = 'from-cli' from command line --host (shadows env HOST = from-env)"
+            app.reload()  # the parsed command line is kept as init values: still named after a reload
+            assert app.explain("port").location == "command line --port"
+
+    def test_cli_prefix_and_a_masked_secret(self) -> None:
+        class App(ReloadableSettings):
+            model_config = SettingsConfigDict(cli_prefix="app", reload=OFF)
+            port: int = 80
+            password: SecretStr = SecretStr("")
+
+        with App(_cli_parse_args=["--app.port", "9", "--app.password", PLANTED]) as app:
+            assert app.explain("port").location == "command line --app.port"
+            origin = app.explain("password")
+            assert (origin.source, origin.location) == ("cli", "command line --app.password")
+            assert PLANTED not in repr(origin) and PLANTED not in str(origin)
+
+    def test_a_file_edit_the_command_line_hides_is_a_shadowed_edit(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        cfg = tmp_path / "app.yaml"
+        cfg.write_text("port: 1\n")
+
+        class App(ReloadableSettings):
+            model_config = SettingsConfigDict(yaml_file=str(cfg), reload=OFF)
+            port: int = 80
+
+        with App(_cli_parse_args=["--port", "9"]) as app:
+            assert app.explain("port").shadowed[0].location == f"{cfg}:1:7"
+            cfg.write_text("port: 2\n")
+            with caplog.at_level("WARNING", logger="livesettings"):
+                version = app.reload()
+            assert (app.port, version) == (9, None)  # nothing in effect changed
+            assert [r.getMessage() for r in caplog.records if "wins" in r.getMessage()] == [
+                f"{App.__qualname__}: port changed in {cfg}:1:7 (1 -> 2) but command line --port wins"
+            ]

@@ -52,10 +52,11 @@ class Origin:
 
     Attributes:
         path: the dotted path (``"database.port"``).
-        source: the kind of source: ``"init"``, ``"env"``, ``"dotenv"``, ``"secrets"``, ``"yaml"``,
-            ``"toml"``, ``"json"``, ``"default"``, or a custom source's class name.
+        source: the kind of source: ``"init"``, ``"cli"`` (pydantic-settings' command line),
+            ``"env"``, ``"dotenv"``, ``"secrets"``, ``"yaml"``, ``"toml"``, ``"json"``,
+            ``"default"``, or a custom source's class name.
         location: where, for a human: ``config.yaml:3:8``, ``env APP_DB__PORT``, ``.env:2``,
-            ``secrets/db_password``, ``init``, ``default``.
+            ``secrets/db_password``, ``command line --db.port``, ``init``, ``default``.
         value: the value, masked (never a raw secret).
         file: the file it was read from, if any.
         line: 1-based line in ``file``, if known.
@@ -67,7 +68,7 @@ class Origin:
             (``Merge("append")``), each of those files in order, with its own items (masked) and
             location; ``location`` and ``file`` name the last of them. Empty otherwise.
 
-    Added in 0.2. Changed in 0.5: ``appended``.
+    Added in 0.2. Changed in 0.5: ``appended``; ``"cli"``.
     """
 
     path: str
@@ -223,6 +224,15 @@ def _descend(parent: Any, part: str, raw: Any, fold: bool) -> tuple[Any, tuple[s
         return _ABSENT, ()
     node = _get(raw, part, fold)
     return node, (part,)
+
+
+def _cli_flag(source: Any, keys: _Keys) -> str:
+    """The option that sets ``keys`` on pydantic-settings' command line: ``--db.port``, with its
+    ``cli_prefix`` and, under ``cli_kebab_case``, dashes for underscores."""
+    dotted = ".".join(str(k) for k in keys if not isinstance(k, int))
+    if getattr(source, "cli_kebab_case", False):
+        dotted = dotted.replace("_", "-")
+    return f"--{getattr(source, 'cli_prefix', '') or ''}{dotted}"
 
 
 def _is_section(value: Any) -> bool:
@@ -560,6 +570,8 @@ class Provenance:
             if secret_file is not None:
                 return Origin(path, kind, self._shown_path(secret_file), shown, str(secret_file))
             return Origin(path, kind, "secrets", shown)
+        if kind == "cli":
+            return Origin(path, kind, f"command line {_cli_flag(rec.source, keys)}", shown)
         return Origin(path, kind, kind, shown)
 
     def _keys_in(self, data: Any, parts: list[str], hint: _Keys) -> _Keys | None:

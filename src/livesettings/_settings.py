@@ -209,6 +209,12 @@ class SnapshotSettings(BaseSettings):
         # sources and validation): the one point where the built sources and the merged input exist
         # before validation, so the only place a load can keep the sources for the next one and
         # swap unchanged sections for their last instances. A reload calls it directly (_loader).
+        # pydantic-settings puts its command-line source (``cli_parse_args``, ``CliApp.run``) in
+        # front of what settings_customise_sources returned: it records what it gives, as the others do.
+        if any(isinstance(s, CliSettingsSource) for s in sources):
+            from ._sources import recorded_cli  # noqa: PLC0415 - the engine side loads with the first object
+
+            sources = recorded_cli(sources)
         values = super()._settings_build_values(sources, init_kwargs)
         return (_merged or _load_merged())(cls, sources, init_kwargs, values)
 

@@ -1278,7 +1278,7 @@ for _ours, _theirs in (
     _ours.__name__ = _theirs.__name__
 
 _RECORDING: dict[type, type] = {}  # a source class -> its recording subclass (same name)
-_LABELS: dict[type, str] = {InitSettingsSource: "init", SecretsSettingsSource: "secrets"}
+_LABELS: dict[type, str] = {InitSettingsSource: "init", SecretsSettingsSource: "secrets", CliSettingsSource: "cli"}
 
 
 def _recording_call(self: Any, **kwargs: Any) -> Any:
@@ -1323,6 +1323,11 @@ def _recorded(source: PydanticBaseSettingsSource) -> PydanticBaseSettingsSource:
     except TypeError:  # an exotic layout: leave it unrecorded (provenance names it "default")
         pass
     return source
+
+
+def recorded_cli(sources: tuple[PydanticBaseSettingsSource, ...]) -> tuple[PydanticBaseSettingsSource, ...]:
+    """``sources`` with each command-line source recording what it returns (see ``_recorded``)."""
+    return tuple(_recorded(s) if isinstance(s, CliSettingsSource) else s for s in sources)
 
 
 def live_sources(
