@@ -394,9 +394,8 @@ class FileReader:
         if linked or os.path.dirname(resolved) != link_dir:
             chains.append(os.path.join(link_dir, os.path.basename(path)))  # the link, in its real directory
         for entry in chains:
-            below, below_st = entry, None  # stat-ed only when a directory asks about it
-            directory = os.path.dirname(entry)
-            while True:
+            below_st = None  # the entry below the directory, stat-ed only when a directory asks about it
+            for directory, below in _dir_chain(entry):
                 dst = os.stat(directory)
                 if dst.st_mode & stat.S_IWOTH:
                     if not dst.st_mode & stat.S_ISVTX:
@@ -412,10 +411,7 @@ class FileReader:
                             f"{below} sits in the sticky world-writable directory {directory} and is owned by "
                             f"uid {below_st.st_uid}, neither this process's user nor root; refusing to load it",
                         )
-                parent = os.path.dirname(directory)
-                if parent == directory:
-                    break
-                below, below_st, directory = directory, dst, parent
+                below_st = dst
 
     # -- reading ---------------------------------------------------------------------------
     def read_bytes(self, path: Path) -> bytes | None:
@@ -450,7 +446,8 @@ class FileReader:
                 st = os.stat(resolved)
             except (FileNotFoundError, NotADirectoryError):
                 return None
-            self._check_roots(path, resolved, link_dir)
+            if self._roots or linked:  # else link_dir is resolved's own directory: nothing to check
+                self._check_roots(path, resolved, link_dir)
             if not stat.S_ISREG(st.st_mode):  # never open a device or a FIFO
                 raise UntrustedSourceError.at(path, "is not a regular file")
             self._check_dirs(path, resolved, link_dir, linked)
@@ -573,6 +570,20 @@ def _os_error(path: Path, exc: OSError) -> SourceError:
     reason = exc.strerror or str(exc)
     where = f" at {exc.filename}" if exc.filename and os.fspath(exc.filename) != str(path) else ""
     return SourceError.at(str(path), f"cannot be read: {reason}{f' ({code})' if code else ''}{where}")
+
+
+@functools.lru_cache(maxsize=256)
+def _dir_chain(entry: str) -> tuple[tuple[str, str], ...]:
+    """``(directory, the entry below it)`` from ``entry``'s directory up to ``/``: string work that
+    every read of a file would repeat (the stats of ``_check_dirs`` are made each time)."""
+    out: list[tuple[str, str]] = []
+    below, directory = entry, os.path.dirname(entry)
+    while True:
+        out.append((directory, below))
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return tuple(out)
+        below, directory = directory, parent
 
 
 def _within(path: str, root: str) -> bool:
