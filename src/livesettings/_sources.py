@@ -323,12 +323,10 @@ class FileReader:
         allowed_roots: tuple[Path, ...] | None,
         allow_empty: bool,
         dotenv_interpolate: bool = True,
-        strict_dirs: bool = True,
         strict: bool = False,
     ) -> None:
         self.limits = limits
         self.strict = strict  # ReloadConfig.strict_sources: refuse what pydantic-settings skips
-        self.strict_dirs = strict_dirs
         self.allow_empty = allow_empty
         self.dotenv_interpolate = dotenv_interpolate
         self._roots = tuple(Path(os.path.realpath(r)) for r in allowed_roots) if allowed_roots else None
@@ -386,10 +384,8 @@ class FileReader:
         directory without the sticky bit lets anyone rename entries away and put their own in
         their place; in a sticky one (``/tmp``) anyone can still *create* an entry, so the entry
         below it must be owned by this process's user or root (the reasoning of sshd's
-        ``StrictModes``). Plain strings and one ``stat`` per directory: this runs on every read.
+        ``StrictModes``). One ``stat`` per directory (the strings are cached): this runs on every read.
         """
-        if not self.strict_dirs:
-            return
         chains = [resolved]
         if linked or os.path.dirname(resolved) != link_dir:
             chains.append(os.path.join(link_dir, os.path.basename(path)))  # the link, in its real directory
