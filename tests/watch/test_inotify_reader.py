@@ -280,6 +280,28 @@ class TestReaderFailure:
         assert _observer.shared_observer() is None
         assert not old.is_alive()
 
+    def test_a_reader_that_keeps_failing_is_not_replaced_forever(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Every event kills the reader: three replacements, then the watchers poll, and a change still arrives."""
+        cfg = tmp_path / "app.yaml"
+        cfg.write_text("a: 0\n")
+        rec = Recorder()
+        with caplog.at_level(logging.WARNING):
+            with FileWatcher([cfg], rec, WatchOptions(debounce_ms=0, poll_interval_ms=None)) as watcher:
+                monkeypatch.setattr(_observer._DirectObserver, "_deliver", _raise)
+                for n in range(1, 5):
+                    self._save_and_wait(cfg, rec, f"a: {n}\n")  # each death reports the change anyway
+                    if watcher.status.mode == "poll":
+                        break
+                    wait_for(lambda: str(tmp_path) in getattr(_observer.shared_observer(), "paths", []) or
+                             watcher.status.mode == "poll")
+                wait_for(lambda: watcher.status.mode == "poll")
+                assert len(_observer.HUB.deaths) == 4
+                self._save_and_wait(cfg, rec, "a: 9\n")
+        assert any("failed 4 times in 60 s" in r.getMessage() for r in caplog.records)
+        assert inotify_fds() == []
+
 
 def _raise(self: object, data: bytes) -> None:
     raise RuntimeError("a bug in the reader")

@@ -23,7 +23,8 @@ handler cannot stall event reading.
 Failure: if the direct backend's reader stops on an error (a descriptor of ours closed by
 someone else, a bug), it closes what is still its own and the hub starts a new observer; every
 watched directory is reported lost, so each watcher checks its targets at once and re-watches its
-directories on the new instance. With no new instance to be had, the watchers poll instead.
+directories on the new instance. With no new instance to be had, or past three failures in a
+minute, the watchers poll instead.
 
 Fork: the observer's inotify instance is inherited by a forked child and shared with the parent
 (removing a watch in the child removes it for the parent). In the child the hub forgets the
@@ -42,6 +43,7 @@ import select
 import struct
 import sys
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -443,6 +445,9 @@ class _OverflowFilter(logging.Filter):
         return True
 
 
+_MAX_DEATHS, _DEATHS_WINDOW_S = 3, 60  # past 3 reader failures in a minute, no new reader: poll
+
+
 class _Hub:
     """The process-wide observer, its directory watches and their reference counts."""
 
@@ -453,6 +458,7 @@ class _Hub:
         self.entries: dict[str, _DirEntry] = {}
         self.open_watchers: weakref.WeakSet[Subscriber] = weakref.WeakSet()
         self.dead: list[Any] = []  # observers whose reader died (their threads are ending), to join
+        self.deaths: list[float] = []  # when readers died, within the last _DEATHS_WINDOW_S
         self._filter = _OverflowFilter()
 
     def acquire(self, watcher: Subscriber) -> None:
@@ -519,12 +525,19 @@ class _Hub:
             lost = list(self.entries.values())
             self.entries.clear()
             self.dead.append(observer)  # joined by whoever stops the observer that replaces it
-            try:
-                fresh: Any = _DirectObserver()
-                fresh.start()
-            except OSError:
-                logger.warning("cannot start a new inotify reader; the watchers fall back to polling", exc_info=True)
-                fresh = None
+            now = time.monotonic()
+            self.deaths = [t for t in self.deaths if now - t < _DEATHS_WINDOW_S] + [now]
+            fresh: Any = None
+            if len(self.deaths) > _MAX_DEATHS:  # it keeps failing: polling at least works
+                logger.warning("the inotify reader failed %d times in %d s; the watchers fall back to polling",
+                               len(self.deaths), _DEATHS_WINDOW_S)  # fmt: skip
+            else:
+                try:
+                    fresh = _DirectObserver()
+                    fresh.start()
+                except OSError:
+                    logger.warning("cannot start a new inotify reader; the watchers fall back to polling", exc_info=True)
+                    fresh = None
             self.observer = fresh
         for entry in lost:
             entry.scheduled = False  # its watch went with the old instance
@@ -545,6 +558,7 @@ class _Hub:
         self.users = ()
         self.entries = {}
         self.dead = []  # the parent's threads: none of them runs in the child
+        self.deaths = []
         for name in _OVERFLOW_LOGGERS:
             logging.getLogger(name).removeFilter(self._filter)
         if observer is not None:
@@ -605,6 +619,7 @@ def reset_for_tests() -> None:
         observer, HUB.observer = HUB.observer, None
         HUB.users = ()
         HUB.entries.clear()
+        HUB.deaths = []
         for name in _OVERFLOW_LOGGERS:
             logging.getLogger(name).removeFilter(HUB._filter)
     if observer is not None:
