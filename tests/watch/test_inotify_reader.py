@@ -274,7 +274,7 @@ class TestReaderFailure:
             monkeypatch.setattr(_observer._DirectObserver, "_deliver", _raise)
             cfg.write_text("a: 2\n")
             wait_for(lambda: watcher.status.mode == "poll")
-            assert "no inotify reader" in (watcher.status.fallback_reason or "")
+            assert watcher.status.fallback_reason == "EMFILE: no new inotify reader: inotify_init1: Too many open files"
             monkeypatch.setattr(_observer._DirectObserver, "__init__", real_init)
             self._save_and_wait(cfg, rec, "a: 3\n")
         assert _observer.shared_observer() is None
@@ -298,6 +298,7 @@ class TestReaderFailure:
                              watcher.status.mode == "poll")
                 wait_for(lambda: watcher.status.mode == "poll")
                 assert len(_observer.HUB.deaths) == 4
+                assert watcher.status.fallback_reason == "EIO: the inotify reader failed 4 times in 60 s"
                 self._save_and_wait(cfg, rec, "a: 9\n")
         assert any("failed 4 times in 60 s" in r.getMessage() for r in caplog.records)
         assert inotify_fds() == []

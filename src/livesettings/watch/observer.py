@@ -459,6 +459,7 @@ class _Hub:
         self.open_watchers: weakref.WeakSet[Subscriber] = weakref.WeakSet()
         self.dead: list[Any] = []  # observers whose reader died (their threads are ending), to join
         self.deaths: list[float] = []  # when readers died, within the last _DEATHS_WINDOW_S
+        self.unavailable: tuple[int, str] = (errno.EMFILE, "no inotify reader")  # why none could replace it
         self._filter = _OverflowFilter()
 
     def acquire(self, watcher: Subscriber) -> None:
@@ -496,7 +497,7 @@ class _Hub:
                 entry = None
             if entry is None:
                 if self.observer is None:  # its reader died and no new one could be started
-                    raise OSError(errno.EMFILE, "no inotify reader", path)
+                    raise OSError(*self.unavailable, path)
                 handler = _DirHandler(path)
                 watch = self.observer.schedule(handler, path)
                 entry = self.entries[path] = _DirEntry(path, watch, handler)
@@ -529,14 +530,16 @@ class _Hub:
             self.deaths = [t for t in self.deaths if now - t < _DEATHS_WINDOW_S] + [now]
             fresh: Any = None
             if len(self.deaths) > _MAX_DEATHS:  # it keeps failing: polling at least works
-                logger.warning("the inotify reader failed %d times in %d s; the watchers fall back to polling",
-                               len(self.deaths), _DEATHS_WINDOW_S)  # fmt: skip
+                why = f"the inotify reader failed {len(self.deaths)} times in {_DEATHS_WINDOW_S} s"
+                logger.warning("%s; the watchers fall back to polling", why)
+                self.unavailable = (errno.EIO, why)
             else:
                 try:
                     fresh = _DirectObserver()
                     fresh.start()
-                except OSError:
+                except OSError as exc:
                     logger.warning("cannot start a new inotify reader; the watchers fall back to polling", exc_info=True)
+                    self.unavailable = (exc.errno or errno.EMFILE, f"no new inotify reader: {exc.strerror or exc}")
                     fresh = None
             self.observer = fresh
         for entry in lost:
