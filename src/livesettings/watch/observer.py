@@ -519,7 +519,8 @@ class _Hub:
         """``observer``'s reader thread stopped on an error (on that thread): start a new observer,
         and tell the watchers that every directory was lost, so each re-watches its directories on
         the new one (the path a deleted and re-created directory takes) and checks its targets at
-        once. With no new instance to be had (EMFILE), their re-watch raises OSError and they poll."""
+        once. With no new instance to be had (EMFILE), or past three failures in a minute, their
+        re-watch raises an OSError that says why, and they poll."""
         with self.lock:
             if self.observer is not observer:  # stopping, or replaced already
                 return
