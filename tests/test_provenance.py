@@ -514,6 +514,15 @@ class TestCommandLine:
             assert (origin.source, origin.location) == ("cli", "command line --app.password")
             assert PLANTED not in repr(origin) and PLANTED not in str(origin)
 
+    def test_cli_parse_args_in_the_config_reads_sys_argv(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        class App(ReloadableSettings):
+            model_config = SettingsConfigDict(cli_parse_args=True, reload=OFF)
+            port: int = 80
+
+        monkeypatch.setattr("sys.argv", ["app", "--port", "7"])
+        with App() as app:
+            assert str(app.explain("port")) == "port = 7 from command line --port"
+
     def test_a_file_edit_the_command_line_hides_is_a_shadowed_edit(
         self, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:

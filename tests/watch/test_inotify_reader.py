@@ -6,6 +6,7 @@ Real inotify instances, real threads, real directories; waits are predicates wit
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -202,12 +203,21 @@ class TestReaderFailure:
         cfg.write_text(text)
         wait_for(lambda: any(cfg in b for b in rec.batches[n:]))
 
+    @staticmethod
+    @contextlib.contextmanager
+    def _watching(tmp_path: Path) -> Iterator[tuple[Path, Recorder, FileWatcher, _observer._DirectObserver]]:
+        """A watcher on ``app.yaml`` in ``tmp_path``: the file, its recorder, the watcher and the reader."""
+        cfg = tmp_path / "app.yaml"
+        cfg.write_text("a: 0\n")
+        rec = Recorder()
+        with FileWatcher([cfg], rec, FAST) as watcher:
+            reader = _observer.shared_observer()
+            assert isinstance(reader, _observer._DirectObserver)
+            yield cfg, rec, watcher, reader
+
     def test_a_reader_that_raises_is_replaced_and_the_change_is_still_reported(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
     ) -> None:
-        cfg = tmp_path / "app.yaml"
-        cfg.write_text("a: 1\n")
-        rec = Recorder()
         real = _observer._DirectObserver._deliver
         calls = []
 
@@ -218,9 +228,7 @@ class TestReaderFailure:
             real(self, data)
 
         with caplog.at_level(logging.WARNING, logger="livesettings.watch.observer"):
-            with FileWatcher([cfg], rec, FAST) as watcher:
-                old = _observer.shared_observer()
-                assert isinstance(old, _observer._DirectObserver)
+            with self._watching(tmp_path) as (cfg, rec, watcher, old):
                 monkeypatch.setattr(_observer._DirectObserver, "_deliver", deliver_once_broken)
                 self._save_and_wait(cfg, rec, "a: 2\n")  # the event died with the reader; the re-watch reports it
                 wait_for(lambda: not old.is_alive())
@@ -236,15 +244,10 @@ class TestReaderFailure:
         assert inotify_fds() == []
         assert not any(t.name == "livesettings-inotify" for t in threading.enumerate())
 
-    def test_a_descriptor_closed_behind_its_back_is_not_closed_again(self, tmp_path: Path) -> None:
-        """EBADF: someone closed the inotify fd (a closerange). The number may belong to the new
-        reader's instance by then, so the dying reader closes none of its numbers."""
-        cfg = tmp_path / "app.yaml"
-        cfg.write_text("a: 1\n")
-        rec = Recorder()
-        with FileWatcher([cfg], rec, FAST):
-            old = _observer.shared_observer()
-            assert isinstance(old, _observer._DirectObserver)
+    def test_a_descriptor_closed_behind_its_back_makes_the_reader_die_and_be_replaced(self, tmp_path: Path) -> None:
+        """Someone closes the inotify fd (a closerange): the reader's next read raises EBADF, a new
+        reader takes over and the change is still reported."""
+        with self._watching(tmp_path) as (cfg, rec, _, old):
             os.close(old._fd)  # the blocked poll keeps the instance; its next event's read raises EBADF
             self._save_and_wait(cfg, rec, "a: 2\n")
             wait_for(lambda: not old.is_alive())
@@ -252,19 +255,35 @@ class TestReaderFailure:
             assert isinstance(new, _observer._DirectObserver) and new is not old
             wait_for(lambda: str(tmp_path) in new.paths)
             self._save_and_wait(cfg, rec, "a: 3\n")
-        for fd in (old._wake_r, old._wake_w):  # not closed by the dying reader: ours to tidy up
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        _close_quietly(old._wake_r, old._wake_w)  # left open by the dying reader (see the next test)
+
+    def test_on_ebadf_the_dying_reader_closes_none_of_its_numbers(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """After an EBADF its numbers may already be another file's: here they are all still open
+        (as a file someone else opened under a reused number would be) and must stay open."""
+        def ebadf(self: object, data: bytes) -> None:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+
+        with self._watching(tmp_path) as (cfg, rec, _, old):
+            numbers = (old._fd, old._wake_r, old._wake_w)
+            files = [(os.fstat(fd).st_dev, os.fstat(fd).st_ino) for fd in numbers]
+            monkeypatch.setattr(_observer._DirectObserver, "_deliver", ebadf)
+            cfg.write_text("a: 2\n")
+            wait_for(lambda: not old.is_alive())
+            monkeypatch.undo()
+            new = _observer.shared_observer()
+            assert isinstance(new, _observer._DirectObserver)
+            # Had it closed them, the new instance would have taken the same (lowest free) numbers.
+            assert not set(new.fds) & set(numbers)
+            assert [(os.fstat(fd).st_dev, os.fstat(fd).st_ino) for fd in numbers] == files
+            self._save_and_wait(cfg, rec, "a: 3\n")
+        _close_quietly(*numbers)
 
     def test_with_no_new_instance_to_be_had_the_watchers_poll(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        cfg = tmp_path / "app.yaml"
-        cfg.write_text("a: 1\n")
-        rec = Recorder()
-        with FileWatcher([cfg], rec, WatchOptions(debounce_ms=0, poll_interval_ms=None)) as watcher:
-            old = _observer.shared_observer()
-            assert isinstance(old, _observer._DirectObserver)
+        with self._watching(tmp_path) as (cfg, rec, watcher, old):
             real_init = _observer._DirectObserver.__init__
 
             def no_instance(self: _observer._DirectObserver) -> None:
@@ -284,11 +303,8 @@ class TestReaderFailure:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
     ) -> None:
         """Every event kills the reader: three replacements, then the watchers poll, and a change still arrives."""
-        cfg = tmp_path / "app.yaml"
-        cfg.write_text("a: 0\n")
-        rec = Recorder()
         with caplog.at_level(logging.WARNING):
-            with FileWatcher([cfg], rec, WatchOptions(debounce_ms=0, poll_interval_ms=None)) as watcher:
+            with self._watching(tmp_path) as (cfg, rec, watcher, _):
                 monkeypatch.setattr(_observer._DirectObserver, "_deliver", _raise)
                 for n in range(1, 5):
                     self._save_and_wait(cfg, rec, f"a: {n}\n")  # each death reports the change anyway
@@ -306,3 +322,9 @@ class TestReaderFailure:
 
 def _raise(self: object, data: bytes) -> None:
     raise RuntimeError("a bug in the reader")
+
+
+def _close_quietly(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)

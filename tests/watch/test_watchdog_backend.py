@@ -26,8 +26,8 @@ def test_stopping_before_the_inotify_reader_first_reads_leaks_no_descriptor(tmp_
     """watchdog 7.1 leaks its inotify fd and wake pipe when stopped before its reader's first read.
 
     That race needs the new reader thread to wait for a CPU: here this thread (and so the threads
-    it starts) shares one CPU with a busy subprocess, which makes it common (about one cycle in
-    three). Every cycle must leave the process's descriptor count where it was.
+    it starts) shares one CPU with a busy subprocess, which makes it the rule (87 of 100 cycles
+    leaked without the fix). Every cycle must leave the process's descriptor count where it was.
     """
     cpu = min(os.sched_getaffinity(0))
     saved = os.sched_getaffinity(0)

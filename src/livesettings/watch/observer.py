@@ -327,7 +327,8 @@ class _DirectObserver:
                 self._deliver(data)
         except Exception as exc:  # noqa: BLE001 - the reader serves every watcher: say why it stopped
             failed = not self._stopping
-            logger.exception("inotify reader stopped; starting a new one and watching every directory again")
+            logger.exception("inotify reader stopped%s", "; starting a new one and watching every directory again"
+                             if failed else " while stopping")  # fmt: skip
             if isinstance(exc, OSError) and exc.errno == errno.EBADF:
                 # Someone closed a descriptor of ours (a closerange in a library): its number may be
                 # another file's by now, so none of the three is closed here.
@@ -459,7 +460,8 @@ class _Hub:
         self.open_watchers: weakref.WeakSet[Subscriber] = weakref.WeakSet()
         self.dead: list[Any] = []  # observers whose reader died (their threads are ending), to join
         self.deaths: list[float] = []  # when readers died, within the last _DEATHS_WINDOW_S
-        self.unavailable: tuple[int, str] = (errno.EMFILE, "no inotify reader")  # why none could replace it
+        # Why no reader replaced a dead one (errno, text): what a watcher's re-watch raises then.
+        self.unavailable: tuple[int, str] = (errno.EMFILE, "no inotify reader")
         self._filter = _OverflowFilter()
 
     def acquire(self, watcher: Subscriber) -> None:
@@ -541,7 +543,6 @@ class _Hub:
                 except OSError as exc:
                     logger.warning("cannot start a new inotify reader; the watchers fall back to polling", exc_info=True)
                     self.unavailable = (exc.errno or errno.EMFILE, f"no new inotify reader: {exc.strerror or exc}")
-                    fresh = None
             self.observer = fresh
         for entry in lost:
             entry.scheduled = False  # its watch went with the old instance
